@@ -1,0 +1,83 @@
+"""``python -m cnnedu.benchmark --lesson alexnet|resnet [--json out.json]``.
+
+Trains a lesson's model with its full-mode recipe on the full Fashion-MNIST (60k/10k) and
+reports the test accuracy and the wall time of the *whole process* (imports and data loading
+included), so the figure is what a learner waits for.
+"""
+
+from __future__ import annotations
+
+import time
+
+_PROCESS_START = time.perf_counter()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+from cnnedu import config  # noqa: E402
+from cnnedu.data import BatchLoader, FashionMNIST  # noqa: E402
+from cnnedu.device import choose_device  # noqa: E402
+from cnnedu.recipes import RECIPES, get_recipe  # noqa: E402
+from cnnedu.train import evaluate, fit  # noqa: E402
+
+
+def run(lesson: str, device: str | None = None, seed: int = 0, progress: bool = False,
+        epochs: int | None = None, train_limit: int | None = None) -> dict:
+    """Train ``lesson``'s recipe once and return the result record (see module docstring)."""
+    recipe = get_recipe(lesson)
+    config.seed_everything(seed)
+    chosen = choose_device(device)
+    train = FashionMNIST("train", limit=train_limit, seed=seed)
+    test = FashionMNIST("test")
+    loader = BatchLoader(train, recipe.batch_size, shuffle=True, augment=recipe.augment,
+                         shift=recipe.shift, device=chosen.device,
+                         channels_last=recipe.channels_last, seed=seed)
+    test_loader = BatchLoader(test, 1000, device=chosen.device, channels_last=recipe.channels_last)
+    model = recipe.build()
+    kwargs = recipe.fit_kwargs()
+    if epochs is not None:
+        kwargs["epochs"] = epochs
+    fit(model, loader, None, device=chosen.device, progress=progress, **kwargs)
+    _, accuracy = evaluate(model, test_loader, chosen.device)
+    return {
+        "lesson": lesson,
+        "test_accuracy": round(accuracy, 4),
+        "seconds": round(time.perf_counter() - _PROCESS_START, 1),
+        "epochs": kwargs["epochs"],
+        "device": str(chosen.device),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "data": str(train.source),
+        "train_images": len(train),
+        "test_images": len(test),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnedu.benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lesson", required=True, choices=sorted(RECIPES))
+    parser.add_argument("--json", type=Path, help="write the result record to this file")
+    parser.add_argument("--device", help="cpu, cuda, mps or auto (default: CNNEDU_DEVICE/auto)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help="override the recipe (for quick checks)")
+    parser.add_argument("--train-limit", type=int, help="train on a subset (for quick checks)")
+    parser.add_argument("--progress", action="store_true", help="show progress bars")
+    args = parser.parse_args(argv)
+    result = run(args.lesson, args.device, args.seed, args.progress, args.epochs, args.train_limit)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{result['lesson']}: test accuracy {result['test_accuracy']:.4f} in "
+          f"{result['seconds']:.1f} s ({result['epochs']} epochs, {result['device']}, "
+          f"torch {result['torch']}, {result['threads']} threads, {result['train_images']} "
+          f"train / {result['test_images']} test images)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

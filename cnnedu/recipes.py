@@ -1,0 +1,63 @@
+"""The training recipes of the lessons, in one place so notebooks and the benchmark CLI agree.
+
+Each recipe was tuned on a 2-core CPU (see README's results table and ``benchmarks/``): the
+notebooks' full mode and ``python -m cnnedu.benchmark`` run exactly these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from cnnedu.models.alexnet import AlexNet
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A model factory plus every setting ``fit`` and the loaders need."""
+
+    name: str
+    build: Callable[[], nn.Module]
+    epochs: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    weight_decay: float
+    label_smoothing: float = 0.0
+    augment: bool = True
+    shift: int = 0
+    channels_last: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def fit_kwargs(self) -> dict:
+        """Keyword arguments for :func:`cnnedu.train.fit`."""
+        return dict(epochs=self.epochs, optimizer=self.optimizer, lr=self.lr,
+                    weight_decay=self.weight_decay, scheduler="onecycle",
+                    label_smoothing=self.label_smoothing, channels_last=self.channels_last)
+
+
+def _resnet_lesson_model() -> nn.Module:
+    from cnnedu.models.resnet import resnet_mini
+
+    return resnet_mini(depth=8, width=24)
+
+
+RECIPES: dict[str, Recipe] = {
+    "alexnet": Recipe(
+        "alexnet", AlexNet, epochs=4, batch_size=128, optimizer="adamw", lr=3e-3,
+        weight_decay=0.05, label_smoothing=0.1, augment=True, shift=0,
+    ),
+    "resnet": Recipe(
+        "resnet", _resnet_lesson_model, epochs=3, batch_size=128, optimizer="sgd", lr=0.2,
+        weight_decay=5e-4, label_smoothing=0.1, augment=True, shift=0,
+    ),
+}
+
+
+def get_recipe(lesson: str) -> Recipe:
+    """The recipe of ``lesson`` ("alexnet" or "resnet"); a ValueError names the choices."""
+    if lesson not in RECIPES:
+        raise ValueError(f"lesson must be one of {sorted(RECIPES)}, got {lesson!r}")
+    return RECIPES[lesson]

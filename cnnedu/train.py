@@ -1,0 +1,271 @@
+"""Train and evaluate a classifier: ``fit`` with progress bars, a live plot and a returned history.
+
+Kept deliberately plain (one loop you can read top to bottom), with the few things that make
+training fast on a 2-core CPU: batches come from memory (:class:`cnnedu.data.BatchLoader`),
+optional channels_last, ``set_to_none`` gradients and one-cycle learning rates.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from cnnedu.device import get_device
+
+
+@dataclass
+class History:
+    """What happened during ``fit``: one entry per epoch, plus the loss of every step."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list]:
+        return asdict(self)
+
+    @property
+    def final_test_acc(self) -> float:
+        return self.test_acc[-1] if self.test_acc else float("nan")
+
+
+def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float,
+                   weight_decay: float) -> torch.optim.Optimizer:
+    """``sgd`` (Nesterov momentum 0.9), ``adamw`` or ``adam``; anything else is a ValueError."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True,
+                               weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be 'sgd', 'adamw' or 'adam', got {name!r}")
+
+
+def make_scheduler(name: str | None, optimizer: torch.optim.Optimizer, lr: float,
+                   total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """``onecycle`` (warm up then anneal: fast convergence in few epochs), ``cosine`` or None."""
+    if name is None or name == "constant":
+        return None
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
+                                                   pct_start=0.25)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    raise ValueError(f"scheduler must be 'onecycle', 'cosine', 'constant' or None, got {name!r}")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | None = None,
+             max_batches: int | None = None) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy of ``model`` over ``loader`` (in eval mode)."""
+    device = torch.device(device) if device is not None else _model_device(model)
+    was_training = model.training
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    for i, (x, y) in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        logits = model(x)
+        loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+        count += len(y)
+    model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate() got an empty loader")
+    return loss_sum / count, correct / count
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None = None,
+        epochs: int = 1, *, optimizer: str | torch.optim.Optimizer = "sgd", lr: float = 0.05,
+        weight_decay: float = 5e-4, scheduler: str | None = "onecycle",
+        label_smoothing: float = 0.0, device: torch.device | str | None = None,
+        channels_last: bool = False, max_batches: int | None = None,
+        progress: bool = True, live_plot: bool = False,
+        on_epoch_end: Callable[[History], None] | None = None) -> History:
+    """Train ``model`` for ``epochs`` and return its :class:`History`.
+
+    ``max_batches`` caps the steps per epoch (smoke runs); ``live_plot=True`` redraws one loss /
+    accuracy figure in place in a notebook after each epoch. ``device`` defaults to the automatic
+    choice (``CNNEDU_DEVICE`` or cuda > mps > cpu). The model is left in eval mode.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    device = get_device() if device is None else torch.device(device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format)
+    steps = len(train_loader) if max_batches is None else min(max_batches, len(train_loader))
+    if isinstance(optimizer, str):
+        optimizer = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
+    sched = make_scheduler(scheduler, optimizer, lr, steps * epochs)
+    criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    history = History()
+    plot = LivePlot() if live_plot else None
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        loss_sum, correct, count = 0.0, 0, 0
+        bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=not progress,
+                   leave=True, unit="batch")
+        for i, (x, y) in enumerate(train_loader):
+            if i >= steps:
+                break
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            logits = model(x)
+            loss = criterion(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if sched is not None:
+                sched.step()
+            batch_loss = loss.item()
+            if batch_loss != batch_loss:  # NaN: the run diverged, stop and report honestly
+                bar.close()
+                history.step_loss.append(batch_loss)
+                return _diverged(history, epoch, start)
+            history.step_loss.append(batch_loss)
+            loss_sum += batch_loss * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            count += len(y)
+            bar.update(1)
+            if i % 10 == 0:
+                bar.set_postfix(loss=f"{batch_loss:.3f}")
+        bar.close()
+        history.epoch.append(epoch)
+        history.train_loss.append(loss_sum / max(count, 1))
+        history.train_acc.append(correct / max(count, 1))
+        if test_loader is not None:
+            test_loss, test_acc = evaluate(model, test_loader, device)
+        else:
+            test_loss, test_acc = float("nan"), float("nan")
+        history.test_loss.append(test_loss)
+        history.test_acc.append(test_acc)
+        history.seconds.append(time.perf_counter() - start)
+        if plot is not None:
+            plot.update(history)
+        if on_epoch_end is not None:
+            on_epoch_end(history)
+    model.eval()
+    return history
+
+
+def _diverged(history: History, epoch: int, start: float) -> History:
+    history.epoch.append(epoch)
+    for name in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        getattr(history, name).append(float("nan"))
+    history.seconds.append(time.perf_counter() - start)
+    return history
+
+
+class LivePlot:
+    """A loss / accuracy figure that redraws in place in a notebook (one output, updated).
+
+    Outside IPython it does nothing, so scripts and tests can pass ``live_plot=True`` safely.
+    """
+
+    def __init__(self) -> None:
+        self.handle = None
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:
+            return
+        if get_ipython() is None:
+            return
+        self.handle = display(display_id=True)
+
+    def update(self, history: History) -> None:
+        if self.handle is None:
+            return
+        from IPython.display import Image
+
+        self.handle.update(Image(data=plot_history_png(history)))
+
+
+def plot_history_png(history: History) -> bytes:
+    """Render the loss and accuracy curves of ``history`` to PNG bytes (Agg, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 3))
+    FigureCanvasAgg(fig)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    ax_loss.plot(history.epoch, history.train_loss, "o-", label="train")
+    ax_loss.plot(history.epoch, history.test_loss, "s-", label="test")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_acc.plot(history.epoch, history.train_acc, "o-", label="train")
+    ax_acc.plot(history.epoch, history.test_acc, "s-", label="test")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None, **extra: object) -> Path:
+    """Write model (and optimizer) state atomically: a temp file in the same folder, then rename.
+
+    A crash mid-write therefore leaves the previous checkpoint intact, never a half file.
+    ``extra`` values must be plain (numbers, strings, lists, dicts) so ``weights_only`` loading works.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"model": model.state_dict(), "extra": extra}
+    if optimizer is not None:
+        state["optimizer"] = optimizer.state_dict()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, model: nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None,
+                    map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: no pickled code).
+
+    Returns the ``extra`` values. A missing or unreadable file raises ``FileNotFoundError`` /
+    ``RuntimeError`` naming the path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        raise RuntimeError(f"{path} is not a readable cnnedu checkpoint: {err}") from err
+    model.load_state_dict(state["model"])
+    if optimizer is not None and "optimizer" in state:
+        optimizer.load_state_dict(state["optimizer"])
+    return state.get("extra", {})
