@@ -41,7 +41,7 @@ class Recipe:
 def _resnet_lesson_model() -> nn.Module:
     from cnnedu.models.resnet import resnet_mini
 
-    return resnet_mini(depth=8, width=24)
+    return resnet_mini(depth=8, width=16)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -50,7 +50,7 @@ RECIPES: dict[str, Recipe] = {
         weight_decay=0.05, label_smoothing=0.1, augment=True, shift=0,
     ),
     "resnet": Recipe(
-        "resnet", _resnet_lesson_model, epochs=3, batch_size=128, optimizer="sgd", lr=0.2,
+        "resnet", _resnet_lesson_model, epochs=5, batch_size=128, optimizer="sgd", lr=0.2,
         weight_decay=5e-4, label_smoothing=0.1, augment=True, shift=0,
     ),
 }

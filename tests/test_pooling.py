@@ -240,3 +240,20 @@ def test_window_explanation_ties_and_geometry():
     assert info.rows == (-1, 0) and not info.inside[0].any()
     with pytest.raises(PoolingError, match="outside the output"):
         explain_output_pixel(x, 5, 0, 2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=pooling_case("max"), seed=st.integers(0, 999))
+def test_unfold_windows_view_reduces_to_torch_pooling(case, seed):
+    from cnnedu.pooling import pooling_windows
+
+    kw, shape = case
+    x = torch.randn((2, *shape[-3:]), generator=torch.Generator().manual_seed(seed),
+                    dtype=torch.float64)
+    try:
+        expected = F.max_pool2d(x, **kw)
+    except RuntimeError:
+        return
+    windows = pooling_windows(x, fill=-math.inf, **kw)
+    assert windows.shape[-2:] == tuple(kw["kernel_size"])
+    assert torch.equal(windows.amax((-1, -2)), expected)

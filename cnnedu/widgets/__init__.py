@@ -1,0 +1,1 @@
+"""Interactive explorers for the lessons (ipywidgets): pooling and convolution."""
