@@ -57,15 +57,22 @@ def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float,
 
 def make_scheduler(name: str | None, optimizer: torch.optim.Optimizer, lr: float,
                    total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """``onecycle`` (warm up then anneal: fast convergence in few epochs), ``cosine`` or None."""
+    """``onecycle`` (warm up then anneal: fast convergence in few epochs), ``cosine`` or None.
+
+    One-cycle needs at least 4 steps (two per phase; PyTorch divides by zero otherwise): shorter
+    runs, such as smoke runs of a few batches, train at a constant ``lr``.
+    """
+    if name not in (None, "constant", "onecycle", "cosine"):
+        raise ValueError(f"scheduler must be 'onecycle', 'cosine', 'constant' or None, got {name!r}")
     if name is None or name == "constant":
         return None
     if name == "onecycle":
+        if total_steps < 4:
+            return None
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
-                                                   pct_start=0.25)
+                                                   pct_start=max(0.25, 2.0 / total_steps))
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
-    raise ValueError(f"scheduler must be 'onecycle', 'cosine', 'constant' or None, got {name!r}")
 
 
 @torch.no_grad()

@@ -19,6 +19,18 @@ from torch import nn
 from torchvision.models import alexnet as torchvision_alexnet
 
 
+def check_input(x: torch.Tensor) -> torch.Tensor:
+    """Raise a clear error unless ``x`` is a batch of 28x28 grey images."""
+    if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"AlexNet expects input of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+    return x
+
+
+# Keep the check as one opaque call when torch.fx traces the model (feature extraction):
+# its Python `if` on shapes could not be traced otherwise.
+torch.fx.wrap("check_input")
+
+
 class AlexNet(nn.Module):
     """AlexNet for (N, 1, 28, 28) inputs; returns (N, num_classes) logits.
 
@@ -50,8 +62,7 @@ class AlexNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1:] != (1, 28, 28):
-            raise ValueError(f"AlexNet expects input of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+        x = check_input(x)
         return self.classifier(torch.flatten(self.features(x), 1))
 
 

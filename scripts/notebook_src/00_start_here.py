@@ -1,0 +1,147 @@
+# %% [markdown]
+# # 00 · Start here
+#
+# Welcome to **cnnedu**, a hands-on course on how convolutional networks grew from AlexNet
+# (2012) to ResNet (2015) and beyond. Every claim the lessons make is checked by code that runs
+# in front of you.
+#
+# This notebook checks your setup in about a minute: versions, the device, the data, a photo,
+# and a tiny model trained for a few seconds with a progress bar and a live plot.
+#
+# | lesson | what you do |
+# |---|---|
+# | `01_pooling` | max vs average pooling, from scratch, on real photos, with an interactive explorer |
+# | `02_alexnet` | AlexNet taken apart, trained on a CPU in two minutes, its filters and feature maps |
+# | `03_batchnorm` | BatchNorm from scratch, and what it really does for training (planned) |
+# | `04_resnet` | residual blocks, ResNet-18 rebuilt, why depth now trains (planned) |
+# | `05_vgg_inception_densenet` | the families measured side by side (planned) |
+
+# %% [markdown]
+# ## Parameters
+# Every lesson reads its switches here, once. `CNNEDU_SMOKE=1` (set by the tests) makes runs
+# short; leave it unset for the real thing.
+
+# %%
+from cnnedu import config
+
+SMOKE = config.smoke_mode()
+SEED = config.seed_everything(0)
+print("smoke mode" if SMOKE else "full mode", "| seed", SEED)
+
+# %% [markdown]
+# ## Your environment
+
+# %%
+import platform
+
+import ipywidgets
+import matplotlib
+import torch
+import torchvision
+
+print(f"Python {platform.python_version()} | torch {torch.__version__} | "
+      f"torchvision {torchvision.__version__} | ipywidgets {ipywidgets.__version__} | "
+      f"matplotlib {matplotlib.__version__} | {torch.get_num_threads()} CPU threads")
+
+# %% [markdown]
+# ## The device
+# `cnnedu.device` picks a CUDA GPU, then Apple's MPS, then the CPU, and says why.
+# Set `CNNEDU_DEVICE=cpu` (or `cuda`, `mps`) before starting JupyterLab to choose yourself.
+
+# %%
+from cnnedu.device import choose_device
+
+choice = choose_device()
+device = choice.device
+print(choice)
+
+# %% [markdown]
+# ## The data: Fashion-MNIST
+# 70,000 grey 28×28 photos of clothes in 10 classes (Zalando, MIT licence): harder than the
+# handwritten digits of MNIST, small enough to train on a laptop CPU. `cnnedu.data` looks for it
+# offline first (your `CNNEDU_DATA` folder, torchvision's folder, Debian's
+# `dataset-fashion-mnist` package), and falls back to a 3,000-image subset that ships inside the
+# package, so this course runs anywhere.
+
+# %%
+from cnnedu.data import CLASS_NAMES, FashionMNIST
+
+train_set = FashionMNIST("train")
+test_set = FashionMNIST("test")
+print(f"train: {len(train_set):,} images, test: {len(test_set):,} images")
+print("source:", train_set.source)
+if not train_set.is_full:
+    print("(only the bundled subset was found: accuracies will be lower than in the README)")
+
+# %% [markdown]
+# The ten classes, in label order:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for label, name in enumerate(CLASS_NAMES):
+    print(label, name)
+
+# %% [markdown]
+# Three examples of each class. Notice how shirts, T-shirts, pullovers and coats look alike at
+# 28×28: those are the classes every model here confuses most.
+
+# %%
+from cnnedu.viz import show_fashion_grid
+
+show_fashion_grid(test_set, per_class=3);
+
+# %% [markdown]
+# ## A real photo
+# The pooling and convolution lessons also use real photographs (public domain or CC0; see
+# `images/README.md`), because edges and textures are easier to see in them.
+
+# %%
+import matplotlib.pyplot as plt
+
+from cnnedu.images import list_photos, load_photo
+
+print("photos:", ", ".join(list_photos()))
+photo = load_photo("astronaut")
+plt.figure(figsize=(4, 4))
+plt.imshow(photo.permute(1, 2, 0))
+plt.title(f"astronaut, {tuple(photo.shape)}")
+plt.axis("off");
+
+# %% [markdown]
+# ## Training, for a few seconds
+# A tiny convolutional network (one conv layer, one pooling layer, one linear layer).
+# `cnnedu.train.fit` shows a progress bar per epoch and redraws one loss/accuracy plot in place.
+# Batches come straight from memory (`BatchLoader`): no per-image Python, which is what makes
+# training on a CPU practical.
+
+# %%
+from torch import nn
+
+from cnnedu.data import BatchLoader
+from cnnedu.train import fit
+
+tiny = nn.Sequential(
+    nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Flatten(), nn.Linear(16 * 14 * 14, 10),
+)
+train_loader = BatchLoader(train_set, batch_size=128, shuffle=True, device=device)
+test_loader = BatchLoader(test_set, batch_size=1000, device=device)
+history = fit(tiny, train_loader, test_loader, epochs=2, lr=0.05, device=device,
+              max_batches=5 if SMOKE else 150, live_plot=True)
+print(f"test accuracy after {len(history.epoch)} short epochs: {history.final_test_acc:.3f}")
+
+# %% [markdown]
+# In full mode this reaches about 0.87 in a few seconds (chance is 0.1). The lessons train real
+# AlexNet- and ResNet-style models to 0.90 and 0.92.
+
+# %% [markdown]
+# ## How the course works
+# * **Lessons** are the numbered notebooks. Run them top to bottom (Run → Run All Cells).
+# * **Full vs smoke mode.** By default you get the full run (real training, a few minutes at
+#   most per lesson on a 2-core CPU). `CNNEDU_SMOKE=1` cuts every run to a few batches; the tests
+#   use it.
+# * **Helpers** live in the `cnnedu` package, one module per job: `pooling`, `data`, `train`,
+#   `images`, `viz`, `widgets`, `models`, ... A cell never hides more than a few lines: open the
+#   module (Shift+Tab or `??name`) to read the code behind it.
+# * **Exercises** are auto-checked: write your answer, run the check cell, get ✅ or ❌ and a hint.

@@ -1,0 +1,361 @@
+# %% [markdown]
+# # 01 · Pooling: max vs average, from scratch, on real photos
+#
+# Pooling slides a window over a feature map and keeps one number per window: the **maximum**
+# or the **average**. AlexNet, VGG and ResNet all use it to shrink feature maps. In this lesson
+# you will
+#
+# 1. reproduce the classic 4×4 demo and compute it by hand;
+# 2. learn the output-size formula, including the corners (`ceil_mode`, dilation, padding);
+# 3. *measure* what max and average pooling do to real photos (is "max keeps edges sharp" true?);
+# 4. play with every setting in an interactive explorer;
+# 5. see where real networks pool, and what pooling does to a one-pixel shift.
+
+# %%
+from cnnedu import config
+
+SMOKE = config.smoke_mode()
+config.seed_everything(0)
+PHOTO_SIZE = 256   # photos are measured at this size (the same in every mode: no training here)
+print("smoke mode" if SMOKE else "full mode")
+
+# %% [markdown]
+# ## 1. The classic demo, made reproducible
+# A blog post that inspired this course printed a random 4×4 tensor and its 2×2 max pooling.
+# Random numbers differ on every run unless we fix the seed, so we do:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+x = torch.randn(1, 4, 4).random_(0, 50)   # random integers 0..49, stored as floats
+print(x)
+pool = nn.MaxPool2d(kernel_size=2, stride=2)
+print(pool(x))
+
+# %% [markdown]
+# `cnnedu.pooling.pool2d` does the same from scratch (no call to torch's pooling functions).
+# Its code fits on one screen: pad the input, then for each of the k×k positions inside a
+# window take a strided view of every window's pixel there, and keep a running max (or sum).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.pooling import pool2d
+
+ours = pool2d(x, kernel_size=2, stride=2)
+print(ours)
+print("equal to nn.MaxPool2d:", torch.equal(ours, pool(x)))
+
+# %% [markdown]
+# And by reasoning about each window: with kernel 2 and stride 2 the windows are the four
+# 2×2 quarters of the input; each output pixel is the largest number in its quarter.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for row in range(2):
+    for col in range(2):
+        window = x[0, 2 * row:2 * row + 2, 2 * col:2 * col + 2]
+        print(f"output[{row}, {col}] = max{window.flatten().tolist()} = {window.max().item():g}")
+
+# %% [markdown]
+# `pooling_windows` shows all windows at once as a *view* of the input (`Tensor.unfold`, no
+# copy): shape (N, C, out_h, out_w, k, k). Max pooling is its `amax` over the last two axes,
+# average pooling its `mean`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.pooling import pooling_windows
+
+windows = pooling_windows(x[None], kernel_size=2, stride=2)
+print("windows:", tuple(windows.shape))
+print("max of each window:", windows.amax((-1, -2))[0, 0].tolist())
+print("mean of each window:", windows.mean((-1, -2))[0, 0].tolist())
+print("avg_pool2d agrees:", torch.allclose(windows.mean((-1, -2))[0], nn.AvgPool2d(2)(x)))
+
+# %% [markdown]
+# ## 2. The output-size formula
+# For each dimension, with input size $n$, kernel $k$, stride $s$, padding $p$, dilation $d$:
+#
+# $$ n_{out} = \left\lfloor \frac{n + 2p - d\,(k-1) - 1}{s} \right\rfloor + 1 $$
+#
+# `ceil_mode=True` rounds up instead, **except** that a last window starting in the right
+# padding (or beyond) is dropped. `d(k-1)+1` is the *effective* (dilated) kernel: a 3×3 window
+# with dilation 2 spans 5×5 pixels and samples every second one.
+#
+# Worked examples, each checked against `nn.MaxPool2d` on a real tensor:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.pooling import formula, output_size
+
+examples = [  # (n, kernel, stride, padding, dilation, ceil_mode, what it shows)
+    (4, 2, 2, 0, 1, False, "the demo above"),
+    (55, 3, 2, 0, 1, False, "AlexNet's first pooling (overlapping)"),
+    (112, 3, 2, 1, 1, False, "ResNet's max pool after the 7x7 conv"),
+    (7, 2, 2, 0, 1, False, "odd size: the last column is dropped"),
+    (7, 2, 2, 0, 1, True, "ceil_mode keeps it"),
+    (5, 2, 2, 1, 1, True, "ceil_mode: a window in the padding is dropped"),
+    (9, 3, 1, 0, 2, False, "dilation 2: a 5-pixel span"),
+]
+for n, k, s, p, d, ceil, note in examples:
+    torch_size = nn.MaxPool2d(k, s, p, d, ceil_mode=ceil)(torch.zeros(1, n, n)).shape[-1]
+    assert torch_size == output_size(n, k, s, p, d, ceil)
+    print(f"{formula(n, k, s, p, d, ceil):70s} # {note}")
+
+# %% [markdown]
+# **The rules.** Not every setting is legal. PyTorch requires kernel, stride and dilation ≥ 1,
+# padding ≥ 0, an output of at least one pixel, no dilation for average pooling, and
+# **padding at most half the kernel** (`padding <= kernel_size // 2`). That last rule is about
+# the kernel itself, not the dilated window: `kernel_size=2, dilation=3, padding=2` is rejected
+# although the dilated window spans 4 pixels. `pool2d` enforces the same rules, with messages
+# that say which parameter broke which rule:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.pooling import PoolingError
+
+illegal = [dict(kernel_size=3, padding=2), dict(kernel_size=2, padding=2, dilation=3),
+           dict(kernel_size=2, stride=0), dict(kernel_size=5, dilation=2),
+           dict(kernel_size=2, dilation=2, mode="avg")]
+for settings in illegal:
+    try:
+        pool2d(torch.zeros(1, 8, 8), **settings)
+    except PoolingError as err:
+        print(f"{settings}\n  -> {err}")
+
+# %% [markdown]
+# ### Exercise 1
+# ResNet-18 sees a 224×224 image. Its first convolution (kernel 7, stride 2, padding 3) gives
+# 112×112; then comes `MaxPool2d(kernel_size=3, stride=2, padding=1)`. How large is the output
+# of that pooling layer? Work it out with the formula, then replace `None` below.
+
+# %%
+answer_1 = None   # your answer: an int
+
+# %%
+from cnnedu.exercises import check
+
+check(answer_1, output_size(112, 3, 2, 1),
+      hint="(112 + 2*1 - 1*(3-1) - 1) / 2, rounded down, plus 1");
+
+# %% [markdown]
+# ## 3. Max vs average on real photos
+# The blog post said: *max pooling creates a smaller image with sharp edges; average pooling
+# softens the edges.* Let's look first, then measure.
+
+# %%
+from cnnedu.images import load_photos
+from cnnedu.viz import show_images
+
+photos = load_photos(PHOTO_SIZE, gray=True)
+K = 4
+for name in ["brick", "chelsea", "astronaut"]:
+    img = photos[name]
+    show_images([img, pool2d(img, K, mode="max"), pool2d(img, K, mode="avg")],
+                [f"{name} {tuple(img.shape[-2:])}", f"max pool {K}×{K}", f"avg pool {K}×{K}"],
+                vmin=0, vmax=1, size=2.6);
+
+# %% [markdown]
+# Max-pooled images look crisper *and brighter*; average-pooled ones look smooth and keep the
+# overall tone. To make "sharp" a number we compare each pooled image with **plain subsampling**
+# (every k-th pixel, no smoothing at all), at the same size:
+#
+# * **edge strength**: mean gradient magnitude (how steep the edges are), relative to subsampling;
+# * **mean brightness** change;
+# * **dark detail kept**: the share of dark pixels (< 0.25) left, relative to the input.
+
+# %%
+from cnnedu.sharpness import measure_pooling
+
+rows = [dict(photo=name, **measure_pooling(img, k)) for name, img in photos.items()
+        for k in (2, 4, 8)]
+print(f"{'photo':10s} {'k':>2s} | {'edge max/sub':>12s} {'edge avg/sub':>12s} | "
+      f"{'mean in':>7s} {'max':>5s} {'avg':>5s} | {'dark kept max':>13s} {'avg':>5s}")
+for r in rows:
+    print(f"{r['photo']:10s} {r['kernel']:2d} | {r['edge_max'] / r['edge_subsample']:12.2f} "
+          f"{r['edge_avg'] / r['edge_subsample']:12.2f} | {r['mean_subsample']:7.3f} "
+          f"{r['mean_max']:5.3f} {r['mean_avg']:5.3f} | {r['dark_max']:13.2f} {r['dark_avg']:5.2f}"
+          .replace("nan", "  -"))
+print("(-: the photo has no dark pixels to keep)")
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+for ax, (key, label) in zip(axes, [("edge", "edge strength / subsampling"),
+                                   ("mean", "mean brightness"), ("dark", "dark pixels kept")]):
+    for mode, marker in (("max", "o"), ("avg", "s")):
+        values = [r[f"{key}_{mode}"] / (r["edge_subsample"] if key == "edge" else 1) for r in rows]
+        ax.scatter(np.arange(len(rows)), values, marker=marker, label=mode)
+    ax.set_title(label, fontsize=10)
+    ax.set_xticks(np.arange(len(rows)), [f"{r['photo'][:5]} {r['kernel']}" for r in rows],
+                  rotation=90, fontsize=7)
+    ax.legend()
+fig.tight_layout()
+
+# %% [markdown]
+# The same checks as statements, counted over every photo and kernel size:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def count(condition, subset=rows):
+    return f"{sum(condition(r) for r in subset)}/{len(subset)}"
+
+
+with_dark = [r for r in rows if not np.isnan(r["dark_max"])]
+print("avg pooling: weaker edges than plain subsampling:  ",
+      count(lambda r: r["edge_avg"] < r["edge_subsample"]))
+print("max pooling: stronger edges than avg pooling:       ",
+      count(lambda r: r["edge_max"] > r["edge_avg"]))
+print("   exceptions:", [f"{r['photo']} k={r['kernel']}" for r in rows
+                         if r["edge_max"] <= r["edge_avg"]])
+print("max pooling: stronger edges than plain subsampling: ",
+      count(lambda r: r["edge_max"] > r["edge_subsample"]))
+print("max pooling: brighter than the input:               ",
+      count(lambda r: r["mean_max"] > r["mean_subsample"]))
+print("max pooling: fewer dark pixels kept than avg:       ",
+      count(lambda r: r["dark_max"] < r["dark_avg"], with_dark), "(photos with dark pixels)")
+
+# %% [markdown]
+# **What the numbers show.**
+# * "Average pooling softens the edges": **true**, in all 18 cases its edges are weaker than
+#   plain subsampling.
+# * "Max pooling keeps sharp edges": **only partly**. Its edges are stronger than average
+#   pooling's in 16 of 18 cases, but not on the cat with 4×4 and 8×8 windows: fur has a bright
+#   hair in almost every window, so the maxima are nearly uniform and the edges flatten. Against
+#   plain subsampling, max pooling is sharper on half of the cases only (brick, coffee, rocket)
+#   and softer on the other half.
+# * What the claim leaves out: max pooling **brightens** every photo and **erases dark detail**
+#   (fewer dark pixels than average pooling on every photo that has any), because in each window
+#   the brightest pixel wins. The next cell shows why, on the simplest possible images.
+
+# %%
+line = torch.zeros(1, 9, 9)
+line[0, :, 4] = 1.0                  # a bright line, one pixel wide
+dark_line = 1.0 - line               # a dark line on white
+show_images([line, pool2d(line, 3, 1, 1), dark_line, pool2d(dark_line, 3, 1, 1),
+             pool2d(dark_line, 3, 1, 1, mode="avg")],
+            ["bright line", "max pool 3, stride 1", "dark line", "max pool 3, stride 1",
+             "avg pool 3, stride 1"], vmin=0, vmax=1, size=2.2);
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("bright line width before/after max pooling:", int(line[0, 0].sum()),
+      int(pool2d(line, 3, 1, 1)[0, 0].sum()))
+print("darkest pixel of the dark line after max pooling:", pool2d(dark_line, 3, 1, 1).min().item())
+print("darkest pixel after avg pooling:", round(pool2d(dark_line, 3, 1, 1, mode="avg").min().item(), 3))
+
+# %% [markdown]
+# Max pooling with stride 1 is *grey-scale dilation* from image morphology: bright structures
+# grow by the window size (the one-pixel line became three pixels wide) and thin dark
+# structures vanish. Average pooling keeps the dark line, as a grey smear. So:
+# max pooling keeps **strong bright responses** (useful after ReLU, where "feature present"
+# means a large positive value), not "the edges" in general.
+
+# %% [markdown]
+# ## 4. The pooling explorer
+# Pick a photo or a Fashion-MNIST image, and change the kernel, stride, padding, dilation, mode
+# and `ceil_mode`. The formula updates with your numbers; the red box shows the window behind
+# the selected output pixel (move it with *window row / col*). Settings that PyTorch forbids are
+# blocked or explained.
+#
+# Things to try:
+# * Fashion-MNIST, kernel 2, stride 2: then kernel 3, stride 2 (AlexNet's overlapping pooling).
+# * `brick` with **compare max vs avg**: which keeps the mortar lines (dark)? Check the table.
+# * kernel 3 and stride 1: the output hardly shrinks, but bright regions grow.
+# * a 28×28 image with kernel 2, stride 2, `ceil_mode` on and off (28 is even: nothing changes),
+#   then stride 3 (now it does).
+# * dilation 4 with kernel 9 on a Fashion-MNIST image: why is it refused?
+
+# %%
+from cnnedu.widgets.pooling_explorer import PoolingExplorer
+
+explorer = PoolingExplorer(photo_size=256 if SMOKE else 512)
+explorer
+
+# %% [markdown]
+# ## 5. Pooling in real networks
+# Where do AlexNet and ResNet-18 pool? Read it off the models (torchvision's definitions, no
+# weights needed):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from torchvision.models import alexnet, resnet18
+
+for name, model in [("AlexNet", alexnet()), ("ResNet-18", resnet18())]:
+    print(name)
+    for module_name, module in model.named_modules():
+        if "Pool" in type(module).__name__:
+            print(f"  {module_name:10s} {module}")
+
+# %% [markdown]
+# * **AlexNet** uses *overlapping* max pooling: kernel 3, stride 2, so neighbouring windows share
+#   a row/column. The 2012 paper reports that this lowered its top-1 / top-5 error by 0.4% /
+#   0.3% compared with non-overlapping 2×2 pooling and made overfitting slightly harder. (That is
+#   the paper's ImageNet result; we do not re-run it here.)
+# * **ResNet** max-pools once, early (kernel 3, stride 2, padding 1), then shrinks with strided
+#   convolutions, and ends with **global average pooling** (`AdaptiveAvgPool2d(1)`): one average
+#   per channel over the whole map, which replaced AlexNet's huge fully connected layers.
+#
+# ### What pooling does to a one-pixel shift
+# Pooling is often said to make networks "translation invariant". Shift a photo right by one
+# pixel and measure how much the pooled output changes (0 = not at all):
+
+# %%
+from cnnedu.sharpness import shift_sensitivity
+
+settings = [("max 2/2", 2, 2, "max"), ("max 3/2 (AlexNet)", 3, 2, "max"), ("avg 2/2", 2, 2, "avg"),
+            ("global avg", PHOTO_SIZE, PHOTO_SIZE, "avg")]
+shift_rows = {label: [shift_sensitivity(img, k, s, mode) for img in photos.values()]
+              for label, k, s, mode in settings}
+shift_rows["no pooling"] = [shift_sensitivity(img, 1, 1, "max") for img in photos.values()]
+for label, values in shift_rows.items():
+    print(f"{label:18s} mean relative change {np.mean(values):.3f}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+no_pool = np.mean(shift_rows["no pooling"])
+print("every pooling changes less than no pooling:",
+      all(np.mean(v) < no_pool for k, v in shift_rows.items() if k != "no pooling"))
+print("global average pooling changes least:",
+      min(shift_rows, key=lambda k: np.mean(shift_rows[k])) == "global avg")
+
+# %% [markdown]
+# Small windows make outputs only *somewhat* less sensitive to a shift: a one-pixel shift still
+# changes a 2×2-pooled map noticeably (it moves content across window borders). Only global
+# average pooling is close to invariant: it throws away *where* things are. This is one reason
+# modern networks end with it.
+
+# %% [markdown]
+# ### Exercise 2
+# Predict the 2×2 max pooling (stride 2) and the 2×2 average pooling of this tensor, as nested
+# lists like `[[a, b], [c, d]]`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+q = torch.tensor([[[1., 5., 2., 0.],
+                   [3., 4., 8., 1.],
+                   [0., 2., 6., 7.],
+                   [9., 1., 3., 5.]]])
+print(q)
+
+# %%
+answer_max = None   # e.g. [[1, 2], [3, 4]]
+answer_avg = None
+
+# %%
+check(answer_max, pool2d(q, 2, 2)[0].tolist(), hint="take the largest of each 2x2 quarter")
+check(answer_avg, pool2d(q, 2, 2, mode="avg")[0].tolist(), hint="add the four numbers, divide by 4");
+
+# %% [markdown]
+# ## Summary
+# * Pooling keeps one number per window; the output size follows one formula, with `ceil_mode`'s
+#   "no window may start in the padding" exception and the rule padding ≤ kernel // 2.
+# * Average pooling softens edges. Max pooling keeps stronger edges than average pooling, but it
+#   also brightens, thickens bright structures and erases thin dark ones.
+# * Pooling alone gives only a little shift tolerance; global average pooling gives a lot.
+#
+# Next: **02 · AlexNet**, where pooling sits between the convolutions of a real network.

@@ -1,0 +1,74 @@
+"""cnnedu.config and cnnedu.device: switches read from the environment, clear errors."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from cnnedu import config
+from cnnedu.device import choose_device, get_device
+
+
+@pytest.mark.parametrize("raw, expected", [("", False), ("0", False), ("1", True),
+                                           ("true", True), ("No", False)])
+def test_smoke_mode_reads_the_switch(monkeypatch, raw, expected):
+    monkeypatch.setenv("CNNEDU_SMOKE", raw)
+    assert config.smoke_mode() is expected
+
+
+def test_smoke_mode_rejects_nonsense(monkeypatch):
+    monkeypatch.setenv("CNNEDU_SMOKE", "maybe")
+    with pytest.raises(ValueError, match="CNNEDU_SMOKE"):
+        config.smoke_mode()
+
+
+def test_data_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("CNNEDU_DATA", raising=False)
+    assert config.data_dir() is None
+    monkeypatch.setenv("CNNEDU_DATA", str(tmp_path))
+    assert config.data_dir() == tmp_path
+
+
+def test_seed_everything_makes_runs_repeatable():
+    config.seed_everything(7)
+    first = (random.random(), np.random.rand(), torch.rand(3))
+    config.seed_everything(7)
+    second = (random.random(), np.random.rand(), torch.rand(3))
+    assert first[0] == second[0] and first[1] == second[1] and torch.equal(first[2], second[2])
+    with pytest.raises(ValueError):
+        config.seed_everything(-1)
+
+
+def test_auto_device_explains_its_choice(monkeypatch):
+    monkeypatch.delenv("CNNEDU_DEVICE", raising=False)
+    choice = choose_device()
+    assert choice.reason.startswith("auto")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available() and getattr(torch.backends, "mps", None) and \
+            torch.backends.mps.is_available():
+        expected = "mps"
+    assert choice.device.type == expected
+    assert str(choice.device) in str(choice)
+
+
+def test_environment_override(monkeypatch):
+    monkeypatch.setenv("CNNEDU_DEVICE", "cpu")
+    choice = choose_device()
+    assert choice.device == torch.device("cpu") and "CNNEDU_DEVICE" in choice.reason
+    assert get_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("name", ["gpu", "cuda:x", "tpu", "cpu0"])
+def test_bad_device_names_are_value_errors(name):
+    with pytest.raises(ValueError, match="auto, cpu, cuda"):
+        choose_device(name)
+
+
+def test_absent_device_is_a_runtime_error_not_a_silent_fallback():
+    if torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="GPU"):
+            choose_device(f"cuda:{torch.cuda.device_count()}")
+    else:
+        with pytest.raises(RuntimeError, match="no CUDA GPU"):
+            choose_device("cuda")

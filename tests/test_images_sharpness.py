@@ -1,0 +1,62 @@
+"""cnnedu.images loads the real photos; cnnedu.sharpness measures what pooling does to them."""
+
+import pytest
+import torch
+
+from cnnedu import sharpness
+from cnnedu.images import list_photos, load_photo, load_photos
+
+
+def test_photos_exist_with_licence_notes():
+    names = list_photos()
+    assert len(names) >= 3
+    readme = (load_photo.__globals__["images_dir"]() / "README.md").read_text()
+    for name in names:
+        assert name in readme
+    assert "Public domain" in readme and "CC0" in readme
+
+
+def test_load_photo_shapes_and_range():
+    rgb = load_photo("astronaut")
+    assert rgb.shape == (3, 512, 512) and 0 <= rgb.min() and rgb.max() <= 1
+    gray = load_photo("coffee", 64, gray=True)
+    assert gray.shape == (1, 64, 64) and gray.dtype == torch.float32
+    assert load_photo("coffee", (30, 40)).shape == (3, 30, 40)
+    assert set(load_photos(16)) == set(list_photos())
+
+
+def test_unknown_photo_lists_the_choices():
+    with pytest.raises(FileNotFoundError, match="astronaut"):
+        load_photo("no-such-photo")
+    with pytest.raises(ValueError):
+        load_photo("astronaut", 0)
+
+
+def test_edge_strength_and_high_frequency():
+    flat = torch.full((32, 32), 0.5)
+    stripes = torch.zeros(32, 32)
+    stripes[:, ::2] = 1.0
+    assert sharpness.edge_strength(flat) == 0
+    assert sharpness.edge_strength(stripes) == 0  # central differences skip 2-pixel stripes
+    step = torch.zeros(32, 32)
+    step[:, 16:] = 1.0
+    assert sharpness.edge_strength(step) > 0
+    assert sharpness.high_frequency_fraction(stripes) > 0.9
+    assert sharpness.high_frequency_fraction(step) < sharpness.high_frequency_fraction(stripes)
+    with pytest.raises(ValueError):
+        sharpness.edge_strength(torch.zeros(2, 3, 4))
+
+
+def test_max_pooling_brightens_and_erases_thin_dark_lines():
+    image = torch.ones(1, 32, 32)
+    image[:, :, 10] = 0.0                              # a one-pixel dark line
+    row = sharpness.measure_pooling(image, 2)
+    assert row["dark_max"] == 0.0                       # max pooling removed it
+    assert row["dark_avg"] == 0.0 and row["mean_avg"] < row["mean_max"] == 1.0
+    assert sharpness.measure_pooling(load_photo("brick", 128, gray=True), 4)["edge_avg"] < \
+        sharpness.measure_pooling(load_photo("brick", 128, gray=True), 4)["edge_subsample"]
+
+
+def test_shift_sensitivity_is_zero_for_a_constant_image_and_positive_for_photos():
+    assert sharpness.shift_sensitivity(torch.ones(1, 16, 16) * 0.5, 2, 2, "avg") < 0.07
+    assert sharpness.shift_sensitivity(load_photo("brick", 64, gray=True), 2, 2, "max") > 0
