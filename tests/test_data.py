@@ -20,7 +20,7 @@ def write_idx(path, array, compress=False):
 def make_folder(folder, n=20, compress=False):
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    for split, (images, labels) in data.SPLIT_FILES.items():
+    for images, labels in data.SPLIT_FILES.values():
         suffix = ".gz" if compress else ""
         write_idx(folder / (images + suffix), rng.integers(0, 256, (n, 28, 28)), compress)
         write_idx(folder / (labels + suffix), np.arange(n) % 10, compress)

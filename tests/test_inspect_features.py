@@ -6,8 +6,15 @@ from torch import nn
 from torchvision.models import alexnet, resnet18
 
 from cnnedu.features import conv_layer_names, feature_maps
-from cnnedu.inspect import GLOBAL, Field, count_layers, count_params, format_table, layer_table, \
-    total_flops
+from cnnedu.inspect import (
+    GLOBAL,
+    Field,
+    count_layers,
+    count_params,
+    format_table,
+    layer_table,
+    total_flops,
+)
 from cnnedu.models.alexnet import AlexNet
 
 
@@ -100,7 +107,7 @@ def test_features_fall_back_to_hooks_when_tracing_fails():
     nn.init.constant_(model.conv1.bias, 1.0)
     maps = feature_maps(model, torch.rand(1, 1, 8, 8))
     assert maps.method == "hooks" and list(maps) == ["conv1", "conv2"]
-    with pytest.raises(Exception):
+    with pytest.raises(torch.fx.proxy.TraceError):
         feature_maps(model, torch.rand(1, 1, 8, 8), method="fx")
 
 
