@@ -27,6 +27,8 @@ from numbers import Integral
 import torch
 import torch.nn.functional as F
 
+from cnnedu.shapes import sliding_formula, sliding_output_length
+
 Pair = tuple[int, int]
 MODES = ("max", "avg")
 
@@ -94,14 +96,6 @@ def check_settings(kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fa
     return PoolSettings(k, s, p, d, ceil_mode)
 
 
-def _out_len(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    span = size + 2 * p - d * (k - 1) - 1
-    out = (math.ceil(span / s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= size + p:  # last window would start in the right padding
-        out -= 1
-    return out
-
-
 def output_size(in_size, kernel_size, stride=None, padding=0, dilation=1,
                 ceil_mode: bool = False):
     """Output size of pooling an input of ``in_size`` (an int, or an (H, W) pair: same form back).
@@ -118,7 +112,7 @@ def output_size(in_size, kernel_size, stride=None, padding=0, dilation=1,
     for axis, n in enumerate(size):
         k, s, p, d = (st.kernel_size[axis], st.stride[axis], st.padding[axis],
                       st.dilation[axis])
-        length = _out_len(n, k, s, p, d, ceil_mode)
+        length = sliding_output_length(n, k, s, p, d, ceil_mode)
         if length < 1:
             name = "height" if not single and axis == 0 else "width" if not single else "size"
             raise PoolingError(
@@ -133,17 +127,7 @@ def output_size(in_size, kernel_size, stride=None, padding=0, dilation=1,
 def formula(in_size: int, kernel_size: int, stride: int, padding: int = 0, dilation: int = 1,
             ceil_mode: bool = False) -> str:
     """The output-size formula for one dimension with the numbers filled in, e.g. for a widget."""
-    rounding = "ceil" if ceil_mode else "floor"
-    inner = f"({in_size} + 2*{padding} - {dilation}*({kernel_size}-1) - 1) / {stride}"
-    text = f"out = {rounding}({inner}) + 1"
-    try:
-        length = output_size(in_size, kernel_size, stride, padding, dilation, ceil_mode)
-    except PoolingError:
-        return text + " < 1  (illegal)"
-    plain = (math.ceil if ceil_mode else math.floor)(
-        (in_size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1
-    note = "  (last window dropped: it would start in the padding)" if plain != length else ""
-    return f"{text} = {length}{note}"
+    return sliding_formula(in_size, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def _check_input(x: object, mode: str) -> torch.Tensor:

@@ -18,26 +18,14 @@ import numpy as np
 import torch
 
 from cnnedu import sharpness
-from cnnedu.images import list_photos, load_photo
-from cnnedu.pooling import explain_output_pixel, formula, output_size, pool2d
+from cnnedu.pooling import explain_output_pixel, output_size, pool2d
+from cnnedu.widgets.common import default_images, formula_html, problem_html
 from cnnedu.widgets.render import draw_box, fit_factor, png_bytes, show, to_rgb, upscale
 
 DISPLAY = 320  # pixels on screen per panel (small images are enlarged by whole factors)
 GRID_LIMIT = 40  # draw every window's outline only when there are this few per side
 HIGHLIGHT = (255, 64, 32)
 GRID = (64, 160, 255)
-
-
-def _fashion_samples(count: int = 4) -> dict[str, torch.Tensor]:
-    """A few Fashion-MNIST test images (1, 28, 28) in [0, 1], one per class from the start."""
-    from cnnedu.data import CLASS_NAMES, FashionMNIST
-
-    test = FashionMNIST("test")
-    samples = {}
-    for cls in range(count):
-        index = int((test.labels == cls).nonzero()[0])
-        samples[f"Fashion-MNIST: {CLASS_NAMES[cls]}"] = test.images[index][None].float() / 255
-    return samples
 
 
 class PoolingExplorer:
@@ -50,9 +38,7 @@ class PoolingExplorer:
     def __init__(self, images: dict[str, torch.Tensor] | None = None, photo_size: int = 512,
                  fashion_samples: int = 4):
         if images is None:
-            images = {name: load_photo(name, photo_size, gray=True) for name in list_photos()}
-            if fashion_samples:
-                images.update(_fashion_samples(fashion_samples))
+            images = default_images(photo_size, fashion_samples)
         if not images:
             raise ValueError("PoolingExplorer needs at least one image")
         self.images = images
@@ -144,10 +130,7 @@ class PoolingExplorer:
 
     def _show_problem(self, text: str) -> None:
         self.error = text
-        self.message.value = (
-            "<div class='cnnedu-message' style='color:#a00;background:#fee;padding:4px'>"
-            f"<b>This setting is not allowed:</b> {html.escape(text)}</div>"
-        )
+        self.message.value = problem_html(text)
         self.outputs = {}
         blank = np.full((8, 8, 3), 230, dtype=np.uint8)
         for view in (self.output_view, self.second_view):
@@ -159,7 +142,8 @@ class PoolingExplorer:
         image = self.images[self.image.value]
         height, width = image.shape[-2:]
         st = self.settings()
-        self.formula.value = self._formula_html(height, width, st)
+        self.formula.value = formula_html(height, width, st["kernel_size"], st["stride"],
+                                          st["padding"], st["dilation"], st["ceil_mode"])
         out_h, out_w = output_size((height, width), **st)   # raises a clear error if illegal
         self.message.value = ""
         self.probe_row.max, self.probe_col.max = out_h - 1, out_w - 1
@@ -201,14 +185,6 @@ class PoolingExplorer:
                  (right + 1) * factor - 1, HIGHLIGHT, max(2, factor // 6))
         show(self.input_view, rgb)
         self.input_label.value = f"<b>input</b>: {height}×{width} (highlight: one window)"
-
-    @staticmethod
-    def _formula_html(height: int, width: int, st: dict) -> str:
-        args = (st["kernel_size"], st["stride"], st["padding"], st["dilation"], st["ceil_mode"])
-        rows = formula(height, *args)
-        cols = formula(width, *args)
-        return ("<div class='cnnedu-formula' style='font-family:monospace'>"
-                f"H: {html.escape(rows)}<br>W: {html.escape(cols)}</div>")
 
     @staticmethod
     def _window_html(info, mode: str) -> str:

@@ -1,0 +1,45 @@
+"""Pieces both explorers share: the image choices, the formula box and the "not allowed" box."""
+
+from __future__ import annotations
+
+import html
+
+import torch
+
+from cnnedu.images import list_photos, load_photo
+from cnnedu.shapes import sliding_formula
+
+
+def fashion_samples(count: int = 4) -> dict[str, torch.Tensor]:
+    """The first test image of each of the first ``count`` classes, (1, 28, 28) in [0, 1]."""
+    from cnnedu.data import CLASS_NAMES, FashionMNIST
+
+    test = FashionMNIST("test")
+    samples = {}
+    for cls in range(count):
+        index = int((test.labels == cls).nonzero()[0])
+        samples[f"Fashion-MNIST: {CLASS_NAMES[cls]}"] = test.images[index][None].float() / 255
+    return samples
+
+
+def default_images(photo_size: int = 512, fashion: int = 4) -> dict[str, torch.Tensor]:
+    """The course's photos (grey, ``photo_size`` square) and ``fashion`` Fashion-MNIST samples."""
+    images = {name: load_photo(name, photo_size, gray=True) for name in list_photos()}
+    if fashion:
+        images.update(fashion_samples(fashion))
+    return images
+
+
+def formula_html(height: int, width: int, kernel: int, stride: int, padding: int,
+                 dilation: int, ceil_mode: bool = False) -> str:
+    """Both dimensions' output-size formulas, filled in, as a monospace block."""
+    rows = sliding_formula(height, kernel, stride, padding, dilation, ceil_mode)
+    cols = sliding_formula(width, kernel, stride, padding, dilation, ceil_mode)
+    return ("<div class='cnnedu-formula' style='font-family:monospace'>"
+            f"H: {html.escape(rows)}<br>W: {html.escape(cols)}</div>")
+
+
+def problem_html(text: str) -> str:
+    """A friendly red box explaining why a setting is not allowed (never a traceback)."""
+    return ("<div class='cnnedu-message' style='color:#a00;background:#fee;padding:4px'>"
+            f"<b>This setting is not allowed:</b> {html.escape(text)}</div>")
