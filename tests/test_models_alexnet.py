@@ -38,3 +38,27 @@ def test_torchvision_alexnet_adapted():
     assert model.features[0].in_channels == 1 and model.classifier[-1].out_features == 10
     assert model(torch.randn(1, 1, 224, 224)).shape == (1, 10)
     assert count(model, nn.Conv2d) == 5 and count(model, nn.Linear) == 3
+
+
+def test_alexnet_2012_matches_the_paper_counts():
+    from cnnedu.models.alexnet import alexnet_2012
+
+    model = alexnet_2012()
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [96, 256, 384, 384, 256]
+    assert [c.groups for c in convs] == [1, 2, 1, 2, 2]          # the two-GPU split
+    assert count(model, nn.LocalResponseNorm) == 2
+    assert sum(p.numel() for p in model.parameters()) == 60_965_224   # "60 million"
+    assert model(torch.zeros(1, 3, 227, 227)).shape == (1, 1000)
+
+
+def test_he_init_keeps_activation_scale_through_depth():
+    torch.manual_seed(0)
+    x = torch.randn(64, 1, 28, 28)
+    scales = {}
+    for init in ("pytorch", "he"):
+        model = AlexNet(extra_convs=8, init=init).eval()
+        scales[init] = model.features(x).std().item()
+    assert scales["he"] > 10 * scales["pytorch"]
+    with pytest.raises(ValueError, match="init"):
+        AlexNet(init="xavier")

@@ -36,10 +36,13 @@ class AlexNet(nn.Module):
 
     ``extra_convs`` inserts that many more 3x3 conv+ReLU layers after conv5 (used by lesson 02's
     "is deeper harder to train?" experiment); ``width`` scales every channel count.
+    ``init="he"`` replaces PyTorch's default initialisation (uniform, variance 1/(3 fan_in),
+    which shrinks the signal through every ReLU layer) by He et al.'s normal with variance
+    2/fan_in, which keeps it.
     """
 
     def __init__(self, num_classes: int = 10, width: float = 1.0, dropout: float = 0.5,
-                 extra_convs: int = 0):
+                 extra_convs: int = 0, init: str = "pytorch"):
         super().__init__()
         c1, c2, c3, c4, c5 = (max(1, round(c * width)) for c in (32, 64, 96, 96, 64))
         layers: list[nn.Module] = [
@@ -60,6 +63,13 @@ class AlexNet(nn.Module):
             nn.Dropout(dropout), nn.Linear(256, 256), nn.ReLU(inplace=True),
             nn.Linear(256, num_classes),
         )
+        if init == "he":
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                    nn.init.zeros_(m.bias)
+        elif init != "pytorch":
+            raise ValueError(f"init must be 'pytorch' or 'he', got {init!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = check_input(x)
@@ -79,3 +89,26 @@ def torchvision_alexnet_for_fashion_mnist(num_classes: int = 10) -> nn.Module:
     last = model.classifier[-1]
     model.classifier[-1] = nn.Linear(last.in_features, num_classes)
     return model
+
+
+def alexnet_2012(num_classes: int = 1000) -> nn.Sequential:
+    """The network of Krizhevsky, Sutskever and Hinton (2012) as the paper describes it, untrained.
+
+    96-256-384-384-256 kernels, local response normalisation after the first two convolutions,
+    and the two-GPU split expressed as ``groups=2`` on the layers whose kernels saw only their
+    own GPU's half (conv2, conv4, conv5). It needs 227x227 inputs for its arithmetic to work
+    (the paper says 224). Used to count and compare, not to train here.
+    """
+    return nn.Sequential(
+        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(inplace=True),
+        nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0), nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(inplace=True),
+        nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0), nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2), nn.Flatten(),
+        nn.Dropout(0.5), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
+        nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
+        nn.Linear(4096, num_classes),
+    )
