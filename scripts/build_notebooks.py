@@ -2,6 +2,7 @@
 
     python scripts/build_notebooks.py                 # write notebooks/*.ipynb without outputs
     python scripts/build_notebooks.py --execute 01    # build and run lesson 01 in full mode
+    python scripts/build_notebooks.py --keep-outputs 02   # markdown edits only: keep the outputs
 
 Sources live in scripts/notebook_src/NN_name.py as "percent" scripts: a line ``# %%`` starts a
 code cell, ``# %% [markdown]`` a markdown cell (its lines start with ``# ``). Keeping sources
@@ -43,7 +44,26 @@ def parse(text: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def build(name_filter: str | None, execute: bool, smoke: bool, timeout: int) -> None:
+def carry_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
+    """Copy outputs from the stored notebook into ``new``; every code cell must be unchanged.
+
+    Markdown may differ (that is the point: fix prose without a long rerun); a changed, added or
+    removed code cell means the stored outputs are not from this code, so that is an error.
+    """
+    old = nbformat.read(old_path, as_version=4)
+    old_code = [c for c in old.cells if c.cell_type == "code"]
+    new_code = [c for c in new.cells if c.cell_type == "code"]
+    changed = [i for i, (a, b) in enumerate(zip(old_code, new_code)) if a.source != b.source]
+    if len(old_code) != len(new_code) or changed:
+        raise SystemExit(f"{old_path.name}: code cells changed ({changed or 'count'}); "
+                         "run with --execute instead")
+    for a, b in zip(old_code, new_code, strict=True):
+        b.outputs, b.execution_count = a.outputs, a.execution_count
+    new.metadata = old.metadata
+
+
+def build(name_filter: str | None, execute: bool, smoke: bool, timeout: int,
+          keep_outputs: bool = False) -> None:
     for source in sorted(SOURCES.glob("*.py")):
         if name_filter and not source.stem.startswith(name_filter):
             continue
@@ -55,6 +75,8 @@ def build(name_filter: str | None, execute: bool, smoke: bool, timeout: int) -> 
             NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                            resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
             print(f"{target.name}: ran in {time.perf_counter() - start:.0f} s")
+        elif keep_outputs:
+            carry_outputs(notebook, target)
         nbformat.write(notebook, target)
         print(f"wrote {target.relative_to(ROOT)}")
 
@@ -65,9 +87,11 @@ def main() -> None:
     parser.add_argument("only", nargs="?", help="build only notebooks whose name starts so")
     parser.add_argument("--execute", action="store_true", help="run and store outputs")
     parser.add_argument("--smoke", action="store_true", help="run in smoke mode (for checks)")
+    parser.add_argument("--keep-outputs", action="store_true",
+                        help="reuse stored outputs (only when no code cell changed)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args()
-    build(args.only, args.execute, args.smoke, args.timeout)
+    build(args.only, args.execute, args.smoke, args.timeout, args.keep_outputs)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,294 @@
+# %% [markdown]
+# # 03 · BatchNorm: what it computes, and what it really does for training
+#
+# Batch normalisation (Ioffe & Szegedy, 2015) normalises each channel of a layer's output over
+# the batch, then lets the network scale and shift it back. It is in almost every CNN since
+# 2015. In this lesson you will
+#
+# 1. compute it by hand on a small tensor, then with a from-scratch layer proven equal to
+#    `nn.BatchNorm2d`;
+# 2. see why training and evaluation differ, and a classic bug with the running variance;
+# 3. measure how it changes training of a deep plain network across learning rates, and what it
+#    does to the activations layer by layer;
+# 4. set up the test of the claim that BatchNorm is "the major secret" behind deep ResNets.
+
+# %%
+from cnnedu import config
+from cnnedu.device import choose_device
+
+SMOKE = config.smoke_mode()
+config.seed_everything(0)
+device = choose_device().device
+print("smoke mode" if SMOKE else "full mode", "| device:", device)
+
+# %% [markdown]
+# ## 1. What BatchNorm computes
+# For an input of shape (N, C, H, W), for each channel c, over all N·H·W values of that channel:
+#
+# $$\mu_c = \text{mean}, \quad \sigma_c^2 = \text{mean of } (x-\mu_c)^2, \quad
+#   \hat x = \frac{x - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}, \quad y = \gamma_c \hat x + \beta_c$$
+#
+# Step by step on a batch of 2 images with 2 channels of 2×2 pixels:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+x = torch.randint(0, 10, (2, 2, 2, 2)).float()
+print("channel 0 values:", x[:, 0].flatten().tolist())
+print("channel 1 values:", x[:, 1].flatten().tolist())
+mean = x.mean(dim=(0, 2, 3))
+var = x.var(dim=(0, 2, 3), unbiased=False)
+x_hat = (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + 1e-5)
+print("mean per channel:", mean.tolist())
+print("variance per channel (biased):", var.tolist())
+print("normalised channel 0:", [round(v, 4) for v in x_hat[:, 0].flatten().tolist()])
+
+# %% [markdown]
+# With γ = 1 and β = 0 (the initial values), `nn.BatchNorm2d` in training mode gives exactly this:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+reference = nn.BatchNorm2d(2)
+print("equal to nn.BatchNorm2d:", torch.allclose(reference(x), x_hat, atol=1e-6))
+
+# %% [markdown]
+# `cnnedu.layers.BatchNorm2d` is the same computation as a module (about 30 lines, no
+# `F.batch_norm`), with PyTorch's parameter and buffer names so state dicts load either way. The
+# test suite checks it against `nn.BatchNorm2d` with hypothesis over random shapes, ε, momentum,
+# several steps, outputs, all gradients and running statistics. Here is one such check:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.layers import BatchNorm2d
+
+torch.manual_seed(1)
+ours, ref = BatchNorm2d(8), nn.BatchNorm2d(8)
+for step in range(3):
+    batch = torch.randn(16, 8, 5, 5) * 2 + 3
+    a, b = batch.clone().requires_grad_(), batch.clone().requires_grad_()
+    out_ours, out_ref = ours(a), ref(b)
+    out_ours.square().sum().backward()
+    out_ref.square().sum().backward()
+print("outputs equal:        ", torch.allclose(out_ours, out_ref, atol=1e-5))
+print("input gradients equal:", torch.allclose(a.grad, b.grad, atol=1e-4))
+print("running mean equal:   ", torch.allclose(ours.running_mean, ref.running_mean, atol=1e-6))
+print("running var equal:    ", torch.allclose(ours.running_var, ref.running_var, atol=1e-6))
+ours.load_state_dict(ref.state_dict())
+print("state dict keys:", list(ours.state_dict()))
+
+# %% [markdown]
+# ## 2. Training mode vs evaluation mode
+# In training, BN uses the statistics of the **current batch**; every output depends on the other
+# images in the batch. At evaluation there may be one image only, so BN uses **running
+# statistics**, averaged during training with `momentum` (PyTorch's default 0.1):
+#
+# `running = (1 - momentum) · running + momentum · batch statistic`
+#
+# The same input therefore gives different outputs in the two modes, and a batch of one
+# cannot be normalised in training mode at all:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+bn = BatchNorm2d(1)
+batch = torch.tensor([1.0, 2.0, 3.0, 6.0]).view(4, 1, 1, 1)
+print("train mode:", [round(v, 4) for v in bn(batch).flatten().tolist()])
+print("running mean / var after one step:", round(bn.running_mean.item(), 4),
+      round(bn.running_var.item(), 4))
+bn.eval()
+print("eval mode: ", [round(v, 4) for v in bn(batch).flatten().tolist()])
+bn.train()
+try:
+    bn(torch.ones(1, 1, 1, 1))
+except ValueError as err:
+    print("batch of one in training mode ->", err)
+
+# %% [markdown]
+# ### The running variance is *unbiased*, and a classic bug
+# BN normalises with the biased variance (divide by n), but stores the **unbiased** variance
+# (divide by n − 1) in `running_var`, because the running value should estimate the variance
+# of the whole data, not of one small batch. Check with momentum 1 (running = last batch):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+bn = nn.BatchNorm2d(1, momentum=1.0)
+bn(batch)
+print("biased variance of the batch:  ", batch.var(unbiased=False).item())
+print("unbiased variance of the batch:", round(batch.var(unbiased=True).item(), 4))
+print("PyTorch stores in running_var: ", round(bn.running_var.item(), 4))
+
+# %% [markdown]
+# A from-scratch BN that stores the biased variance (an easy slip) trains identically, since
+# training never reads `running_var`, and only goes wrong at evaluation. With small
+# batches the error is large: each channel's output is scaled by √(n/(n−1)). A network whose
+# BN layers see 4 values per channel (batch 4 of 1×1 maps, or batch 1 of 2×2 maps):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+torch.manual_seed(0)
+right, buggy = nn.BatchNorm2d(3, momentum=None), nn.BatchNorm2d(3, momentum=None)
+data = torch.randn(400, 3, 1, 1) * 2 + 1
+for chunk in data.split(4):          # batches of 4: n = 4 values per channel
+    right(chunk)
+    buggy(chunk)
+buggy.running_var *= 3 / 4           # what storing the biased variance would have given
+right.eval()
+buggy.eval()
+test = torch.randn(1000, 3, 1, 1) * 2 + 1
+print("output std, correct running_var:", round(right(test).std().item(), 3))
+print("output std, biased running_var: ", round(buggy(test).std().item(), 3),
+      f"(too large by about √(4/3) = {(4 / 3) ** 0.5:.3f})")
+
+# %% [markdown]
+# ## 3. Why it helps, measured
+# Take a deep **plain** network (14 weighted layers, no shortcuts: `resnet_mini(14, 8,
+# residual=False)`) with and without BatchNorm, and train each at several learning rates with
+# the same budget (same data, same order, SGD with momentum). If BN makes optimisation easier,
+# it should train well over a wider range of learning rates.
+
+# %%
+from functools import partial
+
+from cnnedu.data import FashionMNIST
+from cnnedu.experiments import compare_training
+from cnnedu.models.resnet import resnet_mini
+
+train_subset = FashionMNIST("train", limit=10_000)
+test_subset = FashionMNIST("test", limit=2_000)
+LEARNING_RATES = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+lr_runs = {}
+for batchnorm in (False, True):
+    for lr in LEARNING_RATES:
+        runs = compare_training({"net": partial(resnet_mini, 14, 8, residual=False,
+                                                batchnorm=batchnorm)},
+                                train_subset, test_subset, epochs=1,
+                                max_batches=3 if SMOKE else None, device=device,
+                                progress=False, optimizer="sgd", lr=lr, scheduler=None,
+                                weight_decay=0.0)
+        lr_runs[(batchnorm, lr)] = runs["net"]
+    print("done:", "with BN" if batchnorm else "without BN")
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+
+
+def final_loss(history):
+    tail = history.step_loss[-10:]
+    value = sum(tail) / len(tail)
+    return value if math.isfinite(value) else float("nan")
+
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+for batchnorm, style in ((False, "o--"), (True, "s-")):
+    label = "with BN" if batchnorm else "without BN"
+    axes[0].plot(LEARNING_RATES, [final_loss(lr_runs[(batchnorm, lr)]) for lr in LEARNING_RATES],
+                 style, label=label)
+    axes[1].plot(LEARNING_RATES, [lr_runs[(batchnorm, lr)].final_test_acc for lr in LEARNING_RATES],
+                 style, label=label)
+for ax, title in zip(axes, ["final training loss (NaN = diverged)", "test accuracy"]):
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_title(title, fontsize=10)
+    ax.legend()
+fig.tight_layout()
+
+# %%
+print(f"{'learning rate':>13s} | {'loss no BN':>10s} {'acc no BN':>9s} | {'loss BN':>8s} {'acc BN':>7s}")
+for lr in LEARNING_RATES:
+    a, b = lr_runs[(False, lr)], lr_runs[(True, lr)]
+    print(f"{lr:13g} | {final_loss(a):10.3f} {a.final_test_acc:9.3f} | {final_loss(b):8.3f} "
+          f"{b.final_test_acc:7.3f}")
+
+# %% [markdown]
+# MEASURED_LR_TEXT
+
+# %% [markdown]
+# ### What BN does to the activations
+# Push one batch through the freshly initialised networks and look at the output of every
+# convolution (before its BN, if any) and of every block: with BN, every layer's output is
+# re-centred and re-scaled; without it, the scale drifts with depth.
+
+# %%
+from cnnedu.features import feature_maps
+
+config.seed_everything(0)
+probe = FashionMNIST("test", limit=256)
+x_probe = (probe.images[:, None].float() / 255 - 0.286) / 0.353
+block_names = [f"layer{s}.{b}" for s in (1, 2, 3) for b in (0, 1)]
+stats = {}
+for batchnorm in (False, True):
+    net = resnet_mini(14, 8, residual=False, batchnorm=batchnorm)
+    maps = feature_maps(net, x_probe, ["relu"] + block_names, method="hooks").maps
+    stats[batchnorm] = maps
+fig, axes = plt.subplots(2, len(block_names) + 1, figsize=(16, 4.2), sharey="row")
+for row, batchnorm in enumerate((False, True)):
+    for col, (name, value) in enumerate(stats[batchnorm].items()):
+        ax = axes[row, col]
+        ax.hist(value.flatten().numpy(), bins=40, log=True, color="C1" if batchnorm else "C0")
+        ax.set_title(f"{name}\nstd {value.std():.2f}", fontsize=8)
+    axes[row, 0].set_ylabel("with BN" if batchnorm else "without BN")
+fig.tight_layout()
+
+# %%
+for batchnorm in (False, True):
+    stds = [f"{v.std().item():.2f}" for v in stats[batchnorm].values()]
+    print("with BN:   " if batchnorm else "without BN:", " ".join(stds))
+
+# %% [markdown]
+# MEASURED_ACT_TEXT
+
+# %% [markdown]
+# ## 4. Is BatchNorm "the major secret" of deep ResNets?
+# The blog post behind this course says the secret that let ResNet have so many layers is
+# BatchNorm. We can test that, because `cnnedu.models.resnet.resnet_mini` has two independent
+# switches, `residual` and `batchnorm`. Lesson 04 trains, at the same depth and budget:
+#
+# | network | shortcuts | BatchNorm |
+# |---|---|---|
+# | plain + BN | no | yes |
+# | residual, no BN | yes | no |
+# | residual + BN | yes | yes |
+#
+# If BN were the secret, *plain + BN* would train as well as *residual + BN*, and *residual, no
+# BN* would fail. Make a prediction now; lesson 04 runs it.
+
+# %% [markdown]
+# ## Exercises
+# ### Exercise 1
+# How many **learnable** parameters does `nn.BatchNorm2d(64)` have?
+
+# %%
+answer_1 = None   # an int
+
+# %%
+from cnnedu.exercises import check
+from cnnedu.inspect import count_params
+
+check(answer_1, count_params(nn.BatchNorm2d(64)),
+      hint="one scale (gamma) and one shift (beta) per channel; the running statistics are "
+           "buffers, not parameters");
+
+# %% [markdown]
+# ### Exercise 2
+# A fresh `nn.BatchNorm2d(1)` (running mean 0, momentum 0.1) sees one training batch whose mean
+# is 5. What is `running_mean` afterwards?
+
+# %%
+answer_2 = None   # a number
+
+# %%
+bn = nn.BatchNorm2d(1)
+bn(torch.full((4, 1, 2, 2), 5.0))
+check(answer_2, round(bn.running_mean.item(), 6), hint="(1 - 0.1) * 0 + 0.1 * 5");
+
+# %% [markdown]
+# ## Summary
+# * BatchNorm = per-channel standardisation over the batch, then a learned scale and shift.
+#   Our from-scratch layer equals `nn.BatchNorm2d` in outputs, gradients and running statistics.
+# * Training uses batch statistics; evaluation uses running statistics, whose variance is the
+#   unbiased one (storing the biased one is a bug that only shows at evaluation).
+# * Next: **04 · ResNet**, and the verdict on "the major secret".
