@@ -11,6 +11,7 @@ are taken every ``ReLU(inplace=True)`` is switched to out-of-place and restored 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,20 +93,27 @@ def _with_hooks(model: nn.Module, x: torch.Tensor,
 
 
 def feature_maps(model: nn.Module, x: torch.Tensor, layers: Sequence[str] | None = None,
-                 method: str = "auto") -> FeatureMaps:
+                 method: str = "auto", mode: str = "eval") -> FeatureMaps:
     """Outputs of ``layers`` (module names; default: every Conv2d) for input ``x``.
 
     ``method``: "auto" (fx, falling back to hooks when tracing fails), "fx" or "hooks".
-    The model is run in eval mode without gradients and left in the mode it was in.
+    ``mode``: "eval" (default: what a trained model does at test time) or "train" (BatchNorm
+    uses the batch's statistics, dropout is active: what the layers see while training). A
+    "train" run works on a copy, so the model's running statistics are not changed.
+    Runs without gradients; the model is left in the mode it was in.
     """
     if method not in ("auto", "fx", "hooks"):
         raise ValueError(f"method must be 'auto', 'fx' or 'hooks', got {method!r}")
+    if mode not in ("eval", "train"):
+        raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
+    if mode == "train":
+        model = copy.deepcopy(model)
     layers = list(layers) if layers is not None else conv_layer_names(model)
     if not layers:
         raise ValueError(f"{type(model).__name__} has no Conv2d layers: name the layers to take")
     _check_layers(model, layers)
     was_training = model.training
-    model.eval()
+    model.train(mode == "train")
     try:
         with torch.no_grad(), _no_inplace(model):
             if method in ("auto", "fx"):

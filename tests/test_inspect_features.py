@@ -122,3 +122,44 @@ def test_features_errors_are_clear():
     nn.init.constant_(model.conv1.bias, -10.0)         # conv2 is never reached
     with pytest.raises(RuntimeError, match="not called"):
         feature_maps(model, torch.rand(1, 1, 8, 8), method="hooks")
+
+
+def test_train_mode_uses_batch_statistics_and_leaves_the_model_alone():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
+    x = torch.randn(8, 1, 6, 6) * 5 + 3
+    before = net[1].running_mean.clone()
+    train_maps = feature_maps(net, x, ["1"], mode="train")["1"]
+    eval_maps = feature_maps(net, x, ["1"])["1"]
+    assert train_maps.mean(dim=(0, 2, 3)).abs().max() < 1e-5          # normalised by the batch
+    assert not torch.allclose(train_maps, eval_maps)                     # fresh running stats differ
+    assert torch.equal(net[1].running_mean, before) and net.training
+    with pytest.raises(ValueError, match="mode"):
+        feature_maps(net, x, ["1"], mode="test")
+
+
+def test_saved_activation_bytes_by_hand():
+    from cnnedu.inspect import saved_activation_bytes
+
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.ReLU(), nn.Flatten(), nn.Linear(18, 3))
+    # conv saves its input (25 floats); ReLU saves its output (18); the Linear saves its input,
+    # which is the same storage as ReLU's output (flatten is a view): counted once.
+    assert saved_activation_bytes(net, (1, 1, 5, 5)) == (25 + 18) * 4
+    before = [p.clone() for p in net.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+
+
+def test_profile_matches_independent_counts_on_resnet18():
+    from cnnedu.inspect import compare, profile, profiles_text
+
+    model = resnet18()
+    p = profile(model, (1, 3, 64, 64), repeats=2)
+    assert p.conv2d_count == 20 and p.params == 11_689_512
+    assert p.flops == total_flops(model, (1, 3, 64, 64))
+    # conv1 alone saves its 3x64x64 input: the whole is far more
+    assert p.activation_bytes > 3 * 64 * 64 * 4 * 10
+    assert p.latency_ms > 0
+    both = compare({"a": small_net(), "b": model}, {"a": (1, 1, 8, 8), "b": (1, 3, 64, 64)},
+                   repeats=1)
+    assert both["a"].params == 4 * 9 + 4 + 8 * 4 * 9 + 8 + 730
+    text = profiles_text(both, {"a": {"top-1": "n/a"}})
+    assert "top-1" in text and "MiB" in text

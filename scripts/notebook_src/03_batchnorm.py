@@ -66,7 +66,7 @@ from cnnedu.layers import BatchNorm2d
 
 torch.manual_seed(1)
 ours, ref = BatchNorm2d(8), nn.BatchNorm2d(8)
-for step in range(3):
+for _ in range(3):
     batch = torch.randn(16, 8, 5, 5) * 2 + 3
     a, b = batch.clone().requires_grad_(), batch.clone().requires_grad_()
     out_ours, out_ref = ours(a), ref(b)
@@ -204,13 +204,25 @@ for lr in LEARNING_RATES:
           f"{b.final_test_acc:7.3f}")
 
 # %% [markdown]
-# MEASURED_LR_TEXT
+# **What the numbers show** (the full run stored here: 79 steps of SGD on 10,000 images):
+#
+# * **Without BN**, this 14-layer plain network barely trains at any learning rate: only lr 0.01
+#   moves the loss clearly below 2.30 (= ln 10, guessing); at 0.1 it diverges (NaN) and above
+#   it the loss stays at guessing level.
+# * **With BN** the loss falls at every learning rate, and the larger rates (0.1 to 1.0) reach
+#   losses the network without BN never gets near. That is the practical gift of BN: the same
+#   network trains over a much wider range of learning rates, and faster.
+# * A trap worth seeing: at the large learning rates the BN networks' **test** accuracy is far
+#   below what their training loss suggests. Evaluation uses the *running* statistics (section
+#   2), and after only 79 steps of fast-changing weights they lag behind the batch statistics
+#   the network was trained with. Longer training (or a final pass to re-estimate the running
+#   statistics) closes the gap.
 
 # %% [markdown]
 # ### What BN does to the activations
-# Push one batch through the freshly initialised networks and look at the output of every
-# convolution (before its BN, if any) and of every block: with BN, every layer's output is
-# re-centred and re-scaled; without it, the scale drifts with depth.
+# Push one batch of 256 test images through the freshly initialised networks, in training mode
+# (so BN normalises with the batch's statistics, as during training), and look at the output
+# of the stem and of every block (after its ReLU).
 
 # %%
 from cnnedu.features import feature_maps
@@ -222,7 +234,7 @@ block_names = [f"layer{s}.{b}" for s in (1, 2, 3) for b in (0, 1)]
 stats = {}
 for batchnorm in (False, True):
     net = resnet_mini(14, 8, residual=False, batchnorm=batchnorm)
-    maps = feature_maps(net, x_probe, ["relu"] + block_names, method="hooks").maps
+    maps = feature_maps(net, x_probe, ["relu"] + block_names, method="hooks", mode="train").maps
     stats[batchnorm] = maps
 fig, axes = plt.subplots(2, len(block_names) + 1, figsize=(16, 4.2), sharey="row")
 for row, batchnorm in enumerate((False, True)):
@@ -234,12 +246,22 @@ for row, batchnorm in enumerate((False, True)):
 fig.tight_layout()
 
 # %%
+print("layer:      ", " ".join(f"{name:>8s}" for name in stats[False]))
 for batchnorm in (False, True):
-    stds = [f"{v.std().item():.2f}" for v in stats[batchnorm].values()]
-    print("with BN:   " if batchnorm else "without BN:", " ".join(stds))
+    stds = [f"{v.std().item():8.2f}" for v in stats[batchnorm].values()]
+    zeros = [f"{(v == 0).float().mean().item():8.2f}" for v in stats[batchnorm].values()]
+    label = "with BN:   " if batchnorm else "without BN:"
+    print(label, " ".join(stds), " <- standard deviation")
+    print(label, " ".join(zeros), " <- share of units at 0 (ReLU off)")
 
 # %% [markdown]
-# MEASURED_ACT_TEXT
+# **What the numbers show.** Without BN the activations shrink with depth: their standard
+# deviation falls from 0.26 after the stem to 0.08 after the last block, so the last layers see
+# a signal about three times weaker (and gradients shrink alike on their way back). With BN
+# every block's output has nearly the same spread (0.53 to 0.63, close to 0.58, the spread of a
+# standard normal value after a ReLU) and about half of the units are active at every depth.
+# With the scale pinned at every layer, one learning rate suits all layers, which is what the
+# learning-rate plot above showed.
 
 # %% [markdown]
 # ## 4. Is BatchNorm "the major secret" of deep ResNets?

@@ -1,0 +1,94 @@
+"""Start and stop a real JupyterLab for browser tests and benchmarks (no pytest needed here).
+
+The server runs on a free loopback port with a random token, on a scratch copy of the notebooks
+(so runs never touch the committed outputs), with its own settings, workspace, config and
+runtime folders, and ``CNNEDU_SMOKE=1`` for its kernels (unless
+``smoke=False``). Notebook windowing is off so every
+cell stays in the page, and the preferred kernel starts without asking.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-dev-shm-usage", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _write_settings(folder: Path, plugin: str, name: str, values: dict) -> None:
+    target = folder / "@jupyterlab" / plugin
+    target.mkdir(parents=True, exist_ok=True)
+    (target / f"{name}.jupyterlab-settings").write_text(json.dumps(values))
+
+
+class Lab:
+    """A running JupyterLab: base URL, token, notebook folder; ``stop()`` ends it."""
+
+    def __init__(self, base: Path, smoke: bool = True):
+        self.base = base
+        self.folder = base / "notebooks"
+        shutil.copytree(ROOT / "notebooks", self.folder)
+        settings = base / "settings"
+        _write_settings(settings, "notebook-extension", "tracker",
+                        {"windowingMode": "none", "autoStartDefaultKernel": True})
+        _write_settings(settings, "apputils-extension", "notification",
+                        {"fetchNews": "false", "checkForUpdates": False})
+        port, self.token = _free_port(), secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, CNNEDU_SMOKE="1" if smoke else "0",
+                   JUPYTER_CONFIG_DIR=str(base / "config"),
+                   JUPYTER_RUNTIME_DIR=str(base / "runtime"))
+        self.log_path = base / "lab.log"
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={port}", f"--IdentityProvider.token={self.token}",
+             "--ServerApp.allow_root=True", f"--ServerApp.root_dir={self.folder}",
+             f"--LabApp.user_settings_dir={settings}",
+             f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.news_url=None"],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=self.folder)
+        self._wait_ready()
+
+    def _wait_ready(self, seconds: float = 90) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}",
+                                            timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"JupyterLab did not start: {self.log_path.read_text()[-2000:]}")
+            time.sleep(0.5)
+
+    def notebook_url(self, name: str) -> str:
+        """Open ``name`` in a reset workspace: no tabs restored from earlier pages."""
+        return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log.close()

@@ -1,0 +1,118 @@
+"""The course in a real JupyterLab in Chromium: every lesson runs, the widgets work on the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from notebook_page import error_outputs, open_notebook, run_all
+from playwright.sync_api import Page
+
+ROOT = Path(__file__).resolve().parents[2]
+LESSONS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_runs_top_to_bottom_without_errors(page: Page, lab, name):
+    open_notebook(page, lab, name)
+    run_all(page)
+    assert error_outputs(page) == []
+    if name.startswith("00"):
+        # tqdm.auto renders its progress bar as an ipywidgets progress widget in JupyterLab
+        bars = page.locator(".jp-OutputArea-output .widget-hprogress")
+        assert bars.count() >= 2
+        assert page.locator(".jp-OutputArea-output img").count() >= 3   # grid, photo, live plot
+
+
+def _slider_readout(page: Page, root: str, label: str):
+    slider = page.locator(f"{root} .widget-slider").filter(
+        has=page.locator(".widget-label", has_text=label)).first
+    return slider.locator(".widget-readout")
+
+
+def set_slider(page: Page, root: str, label: str, value: int) -> None:
+    """Type a value into an ipywidgets slider's readout, as a learner can."""
+    readout = _slider_readout(page, root, label)
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(value))
+    page.keyboard.press("Enter")
+
+
+def image_src(page: Page, root: str, index: int) -> str:
+    return page.locator(f"{root} img").nth(index).get_attribute("src")
+
+
+def wait_src_change(page: Page, root: str, index: int, before: str) -> str:
+    page.wait_for_function(
+        "([sel, i, old]) => { const img = document.querySelectorAll(sel + ' img')[i];"
+        " return img && img.getAttribute('src') !== old; }",
+        arg=[root, index, before], timeout=30_000)
+    return image_src(page, root, index)
+
+
+EXPLORER = ".cnnedu-pooling-explorer"
+OUTPUT = 1  # images in the explorer: 0 input, 1 output, 2 second output (compare view)
+
+
+@pytest.fixture
+def pooling_page(page: Page, lab):
+    open_notebook(page, lab, "01_pooling.ipynb")
+    run_all(page)
+    page.locator(EXPLORER).scroll_into_view_if_needed()
+    page.wait_for_selector(f"{EXPLORER} img", state="visible")
+    return page
+
+
+def test_pooling_sliders_change_image_and_formula(pooling_page: Page):
+    page = pooling_page
+    formula = page.locator(f"{EXPLORER} .cnnedu-formula")
+    before_src, before_formula = image_src(page, EXPLORER, OUTPUT), formula.inner_text()
+    set_slider(page, EXPLORER, "kernel", 4)
+    after_src = wait_src_change(page, EXPLORER, OUTPUT, before_src)
+    assert after_src != before_src
+    page.wait_for_function("([sel, old]) => document.querySelector(sel).innerText !== old",
+                           arg=[f"{EXPLORER} .cnnedu-formula", before_formula])
+    assert "4-1" in formula.inner_text()
+    before_formula = formula.inner_text()
+    set_slider(page, EXPLORER, "stride", 3)
+    wait_src_change(page, EXPLORER, OUTPUT, after_src)
+    page.wait_for_function("([sel, old]) => document.querySelector(sel).innerText !== old",
+                           arg=[f"{EXPLORER} .cnnedu-formula", before_formula])
+    assert "/ 3" in formula.inner_text()
+    page.locator(EXPLORER).screenshot(path=str(ROOT / "images" / "screenshot_pooling_explorer.png"))
+
+
+def test_illegal_setting_shows_a_friendly_message(pooling_page: Page):
+    page = pooling_page
+    page.locator(f"{EXPLORER} select").first.select_option(label="Fashion-MNIST: T-shirt/top")
+    set_slider(page, EXPLORER, "kernel", 9)
+    set_slider(page, EXPLORER, "dilation", 4)
+    message = page.locator(f"{EXPLORER} .cnnedu-message")
+    message.wait_for(state="visible")
+    assert "not allowed" in message.inner_text() and "does not fit" in message.inner_text()
+    assert "Traceback" not in page.locator(EXPLORER).inner_text()
+    assert error_outputs(page) == []
+    set_slider(page, EXPLORER, "dilation", 1)          # legal again: the message goes away
+    message.wait_for(state="detached")
+
+
+def test_switching_max_and_avg_changes_the_image(pooling_page: Page):
+    page = pooling_page
+    before = image_src(page, EXPLORER, OUTPUT)
+    page.locator(f"{EXPLORER} button", has_text="avg").click()
+    after = wait_src_change(page, EXPLORER, OUTPUT, before)
+    page.locator(f"{EXPLORER} button", has_text="max").click()
+    wait_src_change(page, EXPLORER, OUTPUT, after)
+
+
+def test_feature_map_viewer_switches_layers(page: Page, lab):
+    open_notebook(page, lab, "02_alexnet.ipynb")
+    run_all(page)
+    viewer = ".cnnedu-feature-viewer"
+    page.locator(viewer).scroll_into_view_if_needed()
+    before = image_src(page, viewer, 0)
+    page.locator(f"{viewer} select").nth(1).select_option("features.3")
+    wait_src_change(page, viewer, 0, before)
+    assert "features.3" in page.locator(viewer).inner_text()
+    page.locator(viewer).screenshot(path=str(ROOT / "images" / "screenshot_feature_maps.png"))
