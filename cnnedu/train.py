@@ -108,13 +108,16 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
         weight_decay: float = 5e-4, scheduler: str | None = "onecycle",
         label_smoothing: float = 0.0, device: torch.device | str | None = None,
         channels_last: bool = False, max_batches: int | None = None,
-        progress: bool = True, live_plot: bool = False,
+        max_seconds: float | None = None, progress: bool = True, live_plot: bool = False,
         on_epoch_end: Callable[[History], None] | None = None) -> History:
     """Train ``model`` for ``epochs`` and return its :class:`History`.
 
-    ``max_batches`` caps the steps per epoch (smoke runs); ``live_plot=True`` redraws one loss /
-    accuracy figure in place in a notebook after each epoch. ``device`` defaults to the automatic
-    choice (``CNNEDU_DEVICE`` or cuda > mps > cpu). The model is left in eval mode.
+    ``max_batches`` caps the steps per epoch (smoke runs); ``max_seconds`` stops training once
+    that much time has passed (the epoch in progress ends early, is evaluated, and no further
+    epoch starts), so different models can get the same time budget; ``live_plot=True``
+    redraws one loss / accuracy figure in place in a notebook after each epoch. ``device``
+    defaults to the automatic choice (``CNNEDU_DEVICE`` or cuda > mps > cpu). The model is
+    left in eval mode.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -134,8 +137,12 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
         loss_sum, correct, count = 0.0, 0, 0
         bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=not progress,
                    leave=True, unit="batch")
+        out_of_time = False
         for i, (x, y) in enumerate(train_loader):
             if i >= steps:
+                break
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                out_of_time = True
                 break
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             logits = model(x)
@@ -172,6 +179,8 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
             plot.update(history)
         if on_epoch_end is not None:
             on_epoch_end(history)
+        if out_of_time or (max_seconds is not None and time.perf_counter() - start > max_seconds):
+            break
     model.eval()
     return history
 

@@ -53,7 +53,8 @@ def carry_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
     old = nbformat.read(old_path, as_version=4)
     old_code = [c for c in old.cells if c.cell_type == "code"]
     new_code = [c for c in new.cells if c.cell_type == "code"]
-    changed = [i for i, (a, b) in enumerate(zip(old_code, new_code)) if a.source != b.source]
+    changed = [i for i, (a, b) in enumerate(zip(old_code, new_code, strict=False))
+               if a.source != b.source]
     if len(old_code) != len(new_code) or changed:
         raise SystemExit(f"{old_path.name}: code cells changed ({changed or 'count'}); "
                          "run with --execute instead")

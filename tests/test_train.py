@@ -112,3 +112,10 @@ def test_onecycle_survives_very_short_runs(loaders, steps):
     history = fit(tiny_model(), loaders[0], None, epochs=1, max_batches=steps, device="cpu",
                   progress=False)
     assert len(history.step_loss) == steps
+
+
+def test_max_seconds_stops_training_early_and_still_evaluates(loaders):
+    history = fit(tiny_model(), loaders[0], loaders[1], epochs=50, max_seconds=0.0,
+                  device="cpu", progress=False)
+    assert history.epoch == [1] and history.step_loss == []
+    assert 0.0 <= history.final_test_acc <= 1.0

@@ -12,8 +12,8 @@
 # |---|---|
 # | `01_pooling` | max vs average pooling, from scratch, on real photos, with an interactive explorer |
 # | `02_alexnet` | AlexNet taken apart, trained on a CPU in two minutes, its filters and feature maps |
-# | `03_batchnorm` | BatchNorm from scratch, and what it really does for training (planned) |
-# | `04_resnet` | residual blocks, ResNet-18 rebuilt, why depth now trains (planned) |
+# | `03_batchnorm` | BatchNorm from scratch, and what it really does for training |
+# | `04_resnet` | residual blocks, ResNet-18 rebuilt, why depth now trains |
 # | `05_vgg_inception_densenet` | the families measured side by side (planned) |
 
 # %% [markdown]

@@ -111,7 +111,7 @@ from cnnedu.data import FashionMNIST
 from cnnedu.experiments import compare_training
 from cnnedu.models.resnet import resnet_mini
 
-train_subset = FashionMNIST("train", limit=DEGRADATION_IMAGES)
+train_subset = FashionMNIST("train", limit=12_000)   # 188 steps of 64 images per network
 test_subset = FashionMNIST("test", limit=2_000)
 DEPTHS = [8, 20, 32]
 builders = {f"{kind}-{depth}": partial(resnet_mini, depth, 8, residual=(kind == "residual"))
@@ -142,11 +142,25 @@ for name, h in degradation.items():
           f"{h.final_test_acc:13.3f}")
 
 # %% [markdown]
-# MEASURED_DEGRADATION_TEXT
+# **What the numbers show** (the full run stored here). All six networks have BatchNorm.
+# * **Plain** networks: going from 20 to 32 layers makes the final *training* loss clearly worse
+#   (0.62 to 0.80), and test accuracy drops with it. The deeper plain network could copy the
+#   shallower one and add identity layers, yet SGD does not find that: this is the
+#   *degradation* problem, an optimisation failure, not overfitting.
+# * **Residual** networks: deeper is better (training loss 0.64, 0.53, 0.51 for 8, 20, 32
+#   layers), and the residual-32 network beats the plain-32 one by about 10 points of test
+#   accuracy in the same budget.
+#
+# Note that He et al.'s plain networks had BatchNorm too, as ours do: BN alone did not stop
+# degradation.
 
 # %% [markdown]
 # ## 4. Shortcuts or BatchNorm: which is the secret?
-# Lesson 03 set up the test. Same depth (32), same budget, three networks:
+# Lesson 03 set up the test. Same depth (32), same data and steps, SGD with a one-cycle schedule
+# up to lr 0.05 (a rate the networks without BN can survive). A fourth network answers a
+# question the first three raise: residual without BN, but with each block's last layer
+# initialised to zero, so every block starts as the identity (the idea of Fixup, Zhang et al.
+# 2019, and of "zero-init residual", Goyal et al. 2017).
 
 # %%
 claim_builders = {
@@ -158,7 +172,7 @@ claim_builders = {
 }
 claim = compare_training(claim_builders, train_subset, test_subset, epochs=1, batch_size=64,
                          max_batches=3 if SMOKE else None, device=device, optimizer="sgd",
-                         lr=CLAIM_LR, weight_decay=1e-4, progress=False)
+                         lr=0.05, weight_decay=1e-4, progress=False)
 for name, h in claim.items():
     tail = h.step_loss[-30:]
     print(f"{name:28s} final train loss {sum(tail) / len(tail):7.3f}   test accuracy "
@@ -173,7 +187,19 @@ ax.legend()
 fig.tight_layout()
 
 # %% [markdown]
-# MEASURED_CLAIM_TEXT
+# **The verdict on "BatchNorm is the major secret"** (numbers from the run stored here):
+# * *Residual + BN* trains best by far (final training loss about 0.52, test accuracy about 0.80).
+# * *Plain + BN* trains, but much worse (about 0.90 and 0.69): BN without shortcuts does not make
+#   32 layers work as well, which is the degradation seen above.
+# * *Residual, no BN* with the usual initialisation does not train at all (loss stuck at 2.30):
+#   every block *adds* its branch to the signal, so with nothing rescaling it the signal grows
+#   block after block and the gradients are useless.
+# * *Residual, no BN, zero-init* trains as well as plain + BN: once each block starts as the
+#   identity, shortcuts make depth trainable without any normalisation.
+#
+# So the shortcut is the idea that makes depth pay off; BatchNorm is not "the secret", but it is
+# a big help: it keeps the residual sums in scale, lets the network train at higher learning
+# rates (lesson 03), and together with shortcuts gives the best result by a wide margin.
 
 # %% [markdown]
 # ## 5. The lesson's ResNet, trained
