@@ -9,6 +9,9 @@ Where the data comes from, in this order (the first that has all four idx files 
 4. a torchvision download, only when ``download=True`` and the internet answers;
 5. the subset bundled inside this package (2,000 train + 1,000 test images, balanced).
 
+``CNNEDU_DATA=bundled`` (or ``root="bundled"``) skips the search and uses the bundled subset: quick
+runs on a slow machine, and a check that everything works without the real files.
+
 A folder that is missing is skipped. A file that is present but truncated or corrupt is an
 error (never silently replaced by another source), and the message names the file and the fix.
 Fashion-MNIST is (c) Zalando SE, released under the MIT licence.
@@ -170,6 +173,10 @@ def find_split(
     """
     if split not in SPLIT_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    wanted = str(root) if root is not None else str(config.data_dir() or "")
+    if wanted == "bundled":
+        images, labels = load_bundle(split)
+        return images, labels, DataSource("bundled subset (asked for)", None)
     tried = []
     for kind, folder in candidate_folders(root):
         explicit = kind in ("given path", "CNNEDU_DATA")

@@ -70,6 +70,13 @@ def steps_for_budget(model: nn.Module, loader, seconds: float, device=None,
     return max(1, int(seconds / per_step))
 
 
+def split_steps(steps: int, batches_per_epoch: int) -> tuple[int, int]:
+    """Spread ``steps`` over as few epochs as possible: (epochs, steps per epoch), using all of
+    ``steps`` up to rounding (e.g. 800 steps of 469-batch epochs -> 2 epochs of 400)."""
+    epochs = max(1, -(-steps // batches_per_epoch))
+    return epochs, max(1, min(batches_per_epoch, steps // epochs))
+
+
 def train_with_budget(build: Callable[[], nn.Module], train: FashionMNIST, test: FashionMNIST,
                       seconds: float, batch_size: int = 128, seed: int = 0, device=None,
                       progress: bool = True, **fit_kwargs) -> tuple[nn.Module, History, int]:
@@ -85,8 +92,7 @@ def train_with_budget(build: Callable[[], nn.Module], train: FashionMNIST, test:
 
         model = model.to(memory_format=torch.channels_last)
     steps = steps_for_budget(model, loader, seconds, device)
-    epochs = max(1, steps // len(loader))
-    per_epoch = min(len(loader), max(1, steps // epochs))
+    epochs, per_epoch = split_steps(steps, len(loader))
     test_loader = BatchLoader(test, 1000, device=device or "cpu", channels_last=channels_last)
     history = fit(model, loader, test_loader, epochs=epochs, max_batches=per_epoch,
                   device=device, progress=progress, **fit_kwargs)

@@ -110,8 +110,9 @@ class LayerRow:
 
 
 def _leaf_modules(model: nn.Module) -> dict[nn.Module, str]:
+    """Leaf modules by name; a model that is itself one layer is its own leaf ("")."""
     return {module: name for name, module in model.named_modules()
-            if name and not list(module.children())}
+            if not list(module.children()) and (name or module is model)}
 
 
 def layer_table(model: nn.Module, input_shape: tuple[int, ...],
@@ -143,7 +144,9 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...],
     rows = []
     for module, out in records:
         name = names[module]
-        flops = sum(flop_counts.get(f"{prefix}.{name}", {}).values())
+        key = f"{prefix}.{name}" if name else prefix
+        flops = sum(flop_counts.get(key, {}).values())
+        name = name or type(module).__name__
         field = fields.get(id(out), Field(GLOBAL, 0))
         rows.append(LayerRow(name, type(module).__name__, tuple(out.shape),
                              sum(p.numel() for p in module.parameters(recurse=False)),

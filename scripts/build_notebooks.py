@@ -44,17 +44,22 @@ def parse(text: str) -> nbformat.NotebookNode:
     return notebook
 
 
+def _without_marker(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if line.strip() != "# NBVAL_CHECK_OUTPUT")
+
+
 def carry_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
     """Copy outputs from the stored notebook into ``new``; every code cell must be unchanged.
 
-    Markdown may differ (that is the point: fix prose without a long rerun); a changed, added or
-    removed code cell means the stored outputs are not from this code, so that is an error.
+    Markdown may differ (that is the point: fix prose without a long rerun), and so may the
+    ``# NBVAL_CHECK_OUTPUT`` marker, which only tells nbval whether to compare a cell; any other
+    change to a code cell means the stored outputs are not from this code: that is an error.
     """
     old = nbformat.read(old_path, as_version=4)
     old_code = [c for c in old.cells if c.cell_type == "code"]
     new_code = [c for c in new.cells if c.cell_type == "code"]
     changed = [i for i, (a, b) in enumerate(zip(old_code, new_code, strict=False))
-               if a.source != b.source]
+               if _without_marker(a.source) != _without_marker(b.source)]
     if len(old_code) != len(new_code) or changed:
         raise SystemExit(f"{old_path.name}: code cells changed ({changed or 'count'}); "
                          "run with --execute instead")

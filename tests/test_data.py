@@ -158,3 +158,11 @@ def test_shift_augmentation_moves_content():
                       [2:-2, 2:-2] for o in (original, original.flip(-1))
                       for dy in range(-2, 3) for dx in range(-2, 3)]
         assert any(torch.equal(moved, c) for c in candidates)
+
+
+def test_bundled_can_be_asked_for(monkeypatch):
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    ds = FashionMNIST("train")
+    assert len(ds) == 2000 and ds.source.path is None and "bundled" in ds.source.kind
+    assert not ds.is_full
+    assert find_split("test", "bundled")[0].shape == (1000, 28, 28)

@@ -50,3 +50,13 @@ def test_train_with_budget_sizes_the_run_to_the_time():
                                               optimizer="adamw", lr=1e-3)
     assert steps >= 1 and len(history.step_loss) == steps
     assert 0 <= history.final_test_acc <= 1 and not model.training
+
+
+def test_split_steps_uses_the_whole_budget():
+    from cnnedu.experiments import split_steps
+
+    assert split_steps(800, 469) == (2, 400)
+    assert split_steps(469, 469) == (1, 469)
+    assert split_steps(100, 469) == (1, 100)
+    assert split_steps(1500, 469) == (4, 375)
+    assert split_steps(0, 469) == (1, 1)

@@ -37,6 +37,12 @@ def test_layer_table_matches_hand_counts():
     assert "total" in format_table(list(rows.values()))
 
 
+def test_a_single_layer_model_is_its_own_row():
+    rows = layer_table(nn.Conv2d(2, 3, 5, padding=2, bias=False), (1, 2, 10, 10))
+    assert len(rows) == 1 and rows[0].name == "Conv2d" and rows[0].field == Field(5, 1)
+    assert rows[0].flops == 2 * 3 * 10 * 10 * 5 * 5 * 2 and rows[0].params == 3 * 2 * 25
+
+
 def test_dilation_and_stride_in_fields():
     net = nn.Sequential(nn.Conv2d(1, 1, 3, dilation=2), nn.Conv2d(1, 1, 3, stride=2),
                         nn.Conv2d(1, 1, 3), nn.AvgPool2d(2), nn.Conv2d(1, 1, 1))

@@ -14,7 +14,7 @@
 # | `02_alexnet` | AlexNet taken apart, trained on a CPU in two minutes, its filters and feature maps |
 # | `03_batchnorm` | BatchNorm from scratch, and what it really does for training |
 # | `04_resnet` | residual blocks, ResNet-18 rebuilt, why depth now trains |
-# | `05_vgg_inception_densenet` | the families measured side by side (planned) |
+# | `05_vgg_inception_densenet` | VGG, Inception and DenseNet, measured side by side with AlexNet and ResNet |
 
 # %% [markdown]
 # ## Parameters

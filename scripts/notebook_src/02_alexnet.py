@@ -24,10 +24,10 @@ print("smoke mode" if SMOKE else "full mode", "| device:", device)
 # %% [markdown]
 # ## 1. AlexNet by the numbers
 # This is torchvision's AlexNet, the version most code uses (and the one printed in the blog post
-# that inspired this course):
+# that inspired this course). (The printed form of layers changes a little between PyTorch
+# versions, so the tests compare the counts below, not this printout.)
 
 # %%
-# NBVAL_CHECK_OUTPUT
 from torch import nn
 from torchvision.models import alexnet
 

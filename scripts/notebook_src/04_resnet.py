@@ -22,10 +22,11 @@ print("smoke mode" if SMOKE else "full mode", "| device:", device)
 
 # %% [markdown]
 # ## 1. ResNet-18, counted
-# torchvision's ResNet-18, as printed in the blog post that inspired this course:
+# torchvision's ResNet-18, as printed in the blog post that inspired this course (the printed
+# form of layers changes a little between PyTorch versions, so the tests compare the counts
+# below, not this printout):
 
 # %%
-# NBVAL_CHECK_OUTPUT
 import torchvision
 from torch import nn
 
