@@ -28,10 +28,25 @@ def browser():
         instance.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.failed_call = report.failed
+    return report
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, lab, request, tmp_path_factory):
+    """A fresh browser page; afterwards every kernel is shut down, and a failed test leaves a
+    screenshot (its path is printed) to show what the page looked like."""
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
     yield page
+    if getattr(request.node, "failed_call", False):
+        shot = tmp_path_factory.mktemp("failed") / f"{request.node.name}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot of the failed page: {shot}")
     context.close()
+    lab.shutdown_kernels()

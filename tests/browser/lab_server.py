@@ -85,6 +85,20 @@ class Lab:
         """Open ``name`` in a reset workspace: no tabs restored from earlier pages."""
         return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
 
+    def _api(self, method: str, path: str):
+        request = urllib.request.Request(f"{self.url}{path}", method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            body = reply.read()
+        return json.loads(body) if body else None
+
+    def shutdown_kernels(self) -> None:
+        """End every session and kernel, so one test's kernel never weighs on the next."""
+        for session in self._api("GET", "/api/sessions"):
+            self._api("DELETE", f"/api/sessions/{session['id']}")
+        for kernel in self._api("GET", "/api/kernels"):
+            self._api("DELETE", f"/api/kernels/{kernel['id']}")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
