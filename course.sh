@@ -25,7 +25,10 @@ case "${1:-}" in
     lab)
         setup
         shift
-        exec .venv/bin/jupyter lab --notebook-dir=notebooks "$@" ;;
+        root_flag=()
+        # JupyterLab refuses to run as root unless told (containers, CI machines).
+        [ "$(id -u)" -eq 0 ] && root_flag=(--ServerApp.allow_root=True)
+        exec .venv/bin/jupyter lab --ServerApp.root_dir=notebooks "${root_flag[@]}" "$@" ;;
     test)
         setup
         shift
