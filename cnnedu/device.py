@@ -68,3 +68,10 @@ def choose_device(preference: str | None = None) -> DeviceChoice:
 def get_device(preference: str | None = None) -> torch.device:
     """Shorthand for ``choose_device(preference).device``."""
     return choose_device(preference).device
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of a model's first parameter (the CPU for a model without parameters)."""
+    for parameter in model.parameters():
+        return parameter.device
+    return torch.device("cpu")

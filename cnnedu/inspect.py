@@ -21,6 +21,8 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
+from cnnedu.device import model_device
+
 GLOBAL = -1  # receptive field size meaning "the whole input"
 
 
@@ -161,16 +163,10 @@ def total_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     model.eval()
     try:
         with torch.no_grad(), counter:
-            model(torch.zeros(input_shape, device=_device_of(model)))
+            model(torch.zeros(input_shape, device=model_device(model)))
     finally:
         model.train(was_training)
     return int(counter.get_total_flops())
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
 
 
 def count_layers(model: nn.Module, kind: type[nn.Module] | tuple[type[nn.Module], ...]) -> int:

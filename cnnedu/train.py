@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cnnedu.device import get_device
+from cnnedu.device import get_device, model_device
 
 
 @dataclass
@@ -79,7 +79,7 @@ def make_scheduler(name: str | None, optimizer: torch.optim.Optimizer, lr: float
 def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | None = None,
              max_batches: int | None = None) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` over ``loader`` (in eval mode)."""
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
@@ -95,12 +95,6 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
     if count == 0:
         raise ValueError("evaluate() got an empty loader")
     return loss_sum / count, correct / count
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
 
 
 def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None = None,

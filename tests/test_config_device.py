@@ -72,3 +72,12 @@ def test_absent_device_is_a_runtime_error_not_a_silent_fallback():
     else:
         with pytest.raises(RuntimeError, match="no CUDA GPU"):
             choose_device("cuda")
+
+
+def test_model_device():
+    from torch import nn
+
+    from cnnedu.device import model_device
+
+    assert model_device(nn.Linear(2, 2)) == torch.device("cpu")
+    assert model_device(nn.ReLU()) == torch.device("cpu")     # no parameters
