@@ -69,12 +69,12 @@ def carry_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
 
 
 def build(name_filter: str | None, execute: bool, smoke: bool, timeout: int,
-          keep_outputs: bool = False) -> None:
+          keep_outputs: bool = False, out_dir: Path | None = None) -> None:
     for source in sorted(SOURCES.glob("*.py")):
         if name_filter and not source.stem.startswith(name_filter):
             continue
         notebook = parse(source.read_text())
-        target = NOTEBOOKS / f"{source.stem}.ipynb"
+        target = (out_dir or NOTEBOOKS) / f"{source.stem}.ipynb"
         if execute:
             os.environ["CNNEDU_SMOKE"] = "1" if smoke else "0"
             start = time.perf_counter()
@@ -84,7 +84,7 @@ def build(name_filter: str | None, execute: bool, smoke: bool, timeout: int,
         elif keep_outputs:
             carry_outputs(notebook, target)
         nbformat.write(notebook, target)
-        print(f"wrote {target.relative_to(ROOT)}")
+        print(f"wrote {target}")
 
 
 def main() -> None:
@@ -96,8 +96,12 @@ def main() -> None:
     parser.add_argument("--keep-outputs", action="store_true",
                         help="reuse stored outputs (only when no code cell changed)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write the notebooks here instead of notebooks/ (trial runs)")
     args = parser.parse_args()
-    build(args.only, args.execute, args.smoke, args.timeout, args.keep_outputs)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    build(args.only, args.execute, args.smoke, args.timeout, args.keep_outputs, args.out)
 
 
 if __name__ == "__main__":
