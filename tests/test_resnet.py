@@ -5,7 +5,7 @@ import torch
 import torchvision
 from torch import nn
 
-from cnnedu.inspect import count_layers
+from cnnedu.layer_table import count_layers
 from cnnedu.layers import BatchNorm2d
 from cnnedu.models.resnet import BasicBlock, resnet18, resnet50, resnet_mini
 

@@ -39,7 +39,7 @@ print(tv_alexnet)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from cnnedu.inspect import count_layers, count_params
+from cnnedu.layer_table import count_layers, count_params
 
 print("Conv2d layers:", count_layers(tv_alexnet, nn.Conv2d))
 print("Linear layers:", count_layers(tv_alexnet, nn.Linear))
@@ -49,13 +49,13 @@ print(f"in the 3 fully connected layers: {fc_params:,} ({fc_params / count_param
 
 # %% [markdown]
 # Almost all parameters sit in the fully connected layers; almost all computation happens in the
-# convolutions. `cnnedu.inspect.layer_table` shows both per layer, with PyTorch's own FLOP count
+# convolutions. `cnnedu.layer_table.layer_table` shows both per layer, with PyTorch's own FLOP count
 # (2 FLOPs per multiply-add) and the receptive field: how many input pixels one unit sees, and
 # the jump (distance in input pixels) between neighbouring units.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from cnnedu.inspect import format_table, layer_table
+from cnnedu.layer_table import format_table, layer_table
 
 print(format_table(layer_table(tv_alexnet, (1, 3, 224, 224)), skip_kinds=("ReLU", "Dropout")))
 

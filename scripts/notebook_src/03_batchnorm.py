@@ -288,7 +288,7 @@ answer_1 = None   # an int
 
 # %%
 from cnnedu.exercises import check
-from cnnedu.inspect import count_params
+from cnnedu.layer_table import count_params
 
 check(answer_1, count_params(nn.BatchNorm2d(64)),
       hint="one scale (gamma) and one shift (beta) per channel; the running statistics are "

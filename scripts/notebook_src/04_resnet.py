@@ -257,7 +257,7 @@ answer_1 = None   # an int
 
 # %%
 from cnnedu.exercises import check
-from cnnedu.inspect import count_params
+from cnnedu.layer_table import count_params
 from cnnedu.models.resnet import BasicBlock
 
 check(answer_1, count_params(BasicBlock(64, 64)),

@@ -7,7 +7,7 @@
 # 1. see VGG's idea (stacks of 3×3 convolutions) and its cost;
 # 2. see Inception's idea (parallel branches, 1×1 bottlenecks) and check two claims about it;
 # 3. see what DenseNet shares with ResNet and what it does not;
-# 4. measure all five families side by side with `cnnedu.inspect.profile`;
+# 4. measure all five families side by side with `cnnedu.profiling.profile`;
 # 5. train a small member of each family on Fashion-MNIST in the same time budget.
 
 # %%
@@ -31,7 +31,7 @@ print("smoke mode" if SMOKE else "full mode", "| device:", device)
 # NBVAL_CHECK_OUTPUT
 from torch import nn
 
-from cnnedu.inspect import count_layers, count_params, layer_table
+from cnnedu.layer_table import count_layers, count_params, layer_table
 
 C = 64
 two_3x3 = nn.Sequential(nn.Conv2d(C, C, 3, padding=1, bias=False), nn.ReLU(),
@@ -87,7 +87,7 @@ print("output channels: 64 + 128 + 32 + 32 =", module(torch.zeros(1, 192, 28, 28
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from cnnedu.inspect import total_flops
+from cnnedu.layer_table import total_flops
 
 direct = nn.Conv2d(192, 32, 5, padding=2, bias=False)
 bottleneck = nn.Sequential(nn.Conv2d(192, 16, 1, bias=False), nn.Conv2d(16, 32, 5, padding=2,
@@ -116,10 +116,10 @@ for name, model in [("googlenet", googlenet), ("inception_v3", inception_v3),
 #
 # "Inception is memory intensive compared to ResNet": the memory that grows with depth in
 # training is the **activations** autograd keeps for the backward pass.
-# `cnnedu.inspect.saved_activation_bytes` measures them in one training forward (one image):
+# `cnnedu.profiling.saved_activation_bytes` measures them in one training forward (one image):
 
 # %%
-from cnnedu.inspect import saved_activation_bytes
+from cnnedu.profiling import saved_activation_bytes
 
 memory_rows = []
 for name, model, native in [("inception_v3", inception_v3, 299), ("resnet50", resnet50, 224),
@@ -174,13 +174,13 @@ print(f"parameters: DenseNet-121 {count_params(densenet121):,} vs ResNet-50 "
 
 # %% [markdown]
 # ## 4. The five families side by side
-# `cnnedu.inspect.compare` profiles each model: convolutions, parameters, FLOPs (PyTorch's
+# `cnnedu.profiling.compare` profiles each model: convolutions, parameters, FLOPs (PyTorch's
 # counter: 2 per multiply-add), saved activations for one training image, and median CPU
 # latency for one image. The ImageNet top-1 accuracy is read from torchvision's weight
 # metadata (no download needed). Inception-v3 runs at its native 299×299, the rest at 224×224.
 
 # %%
-from cnnedu.inspect import compare, profiles_text
+from cnnedu.profiling import compare, profiles_text
 
 names = ["alexnet", "vgg16", "googlenet", "inception_v3", "resnet18", "resnet50", "densenet121"]
 models = {"alexnet": tvm.alexnet(), "vgg16": vgg16, "googlenet": googlenet,
