@@ -48,6 +48,24 @@ def _without_marker(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if line.strip() != "# NBVAL_CHECK_OUTPUT")
 
 
+def code_cell_mismatch(built: nbformat.NotebookNode, stored: nbformat.NotebookNode) -> str | None:
+    """Why ``stored`` does not hold exactly the code cells of ``built`` (None when it does).
+
+    Only the ``# NBVAL_CHECK_OUTPUT`` marker may differ: it tells nbval whether to compare a
+    cell's output, it does not change what the cell computes. The notebook-sync test and
+    ``--keep-outputs`` both use this one comparison.
+    """
+    built_code = [c.source for c in built.cells if c.cell_type == "code"]
+    stored_code = [c.source for c in stored.cells if c.cell_type == "code"]
+    if len(built_code) != len(stored_code):
+        return f"the notebook has {len(stored_code)} code cells, its source {len(built_code)}"
+    changed = [i for i, (a, b) in enumerate(zip(built_code, stored_code, strict=True))
+               if _without_marker(a) != _without_marker(b)]
+    if changed:
+        return f"code cells {changed} (counting code cells from 0) differ from the source"
+    return None
+
+
 def carry_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
     """Copy outputs from the stored notebook into ``new``; every code cell must be unchanged.
 
@@ -56,13 +74,11 @@ def carry_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
     change to a code cell means the stored outputs are not from this code: that is an error.
     """
     old = nbformat.read(old_path, as_version=4)
+    mismatch = code_cell_mismatch(new, old)
+    if mismatch:
+        raise SystemExit(f"{old_path.name}: {mismatch}; run with --execute instead")
     old_code = [c for c in old.cells if c.cell_type == "code"]
     new_code = [c for c in new.cells if c.cell_type == "code"]
-    changed = [i for i, (a, b) in enumerate(zip(old_code, new_code, strict=False))
-               if _without_marker(a.source) != _without_marker(b.source)]
-    if len(old_code) != len(new_code) or changed:
-        raise SystemExit(f"{old_path.name}: code cells changed ({changed or 'count'}); "
-                         "run with --execute instead")
     for a, b in zip(old_code, new_code, strict=True):
         b.outputs, b.execution_count = a.outputs, a.execution_count
     new.metadata = old.metadata
