@@ -1,43 +1,101 @@
 #!/usr/bin/env bash
 # The course's two commands (see README):
-#   ./course.sh lab    set up if needed, then open the lessons in JupyterLab
+#   ./course.sh lab    set up if needed, then open your working copies of the lessons in JupyterLab
 #   ./course.sh test   set up if needed, then run the whole test suite (CNNEDU_SMOKE=1 by default)
-# Also: ./course.sh setup   (only install), ./course.sh test -k pooling   (extra pytest arguments)
+# Also: ./course.sh setup       only install (and fetch the data)
+#       ./course.sh data        only fetch full Fashion-MNIST (if it is not found already)
+#       ./course.sh reset 02    replace your copy of lesson 02 with the original (old one kept)
+#       ./course.sh test -k pooling   (extra pytest arguments)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
+LOG=out/setup.log
+# Learners work on copies (git-ignored): JupyterLab's autosave never touches notebooks/.
+WORK=${CNNEDU_WORK_DIR:-my_lessons}
+
+say() { printf '\n==> %s\n' "$*"; }
+
+install_failed() {
+    echo "Setup failed while $1. pip's full output is in $LOG; its last lines:" >&2
+    tail -n 25 "$LOG" >&2
+    exit 1
+}
 
 setup() {
     # Reinstall when pyproject.toml changed since the last install.
     if [ ! -x .venv/bin/python ] || [ pyproject.toml -nt .venv/.cnnedu-installed ]; then
-        echo "Setting up .venv (first time: a few minutes) ..."
-        "$PY" -m venv .venv
-        .venv/bin/python -m pip install --quiet --upgrade pip
+        mkdir -p out
+        : >"$LOG"
+        say "Setting up the course: first time about 2 minutes with a fast connection (PyTorch alone is 200 MB to 2.5 GB to download), longer on a slow one. Full log: $LOG"
+        say "[1/3] Creating the environment (.venv)"
+        "$PY" -m venv .venv >>"$LOG" 2>&1 || install_failed "creating .venv with $PY (needs Python 3.10-3.12 with venv)"
+        .venv/bin/python -m pip install --upgrade pip >>"$LOG" 2>&1 || install_failed "upgrading pip"
+        say "[2/3] Installing PyTorch, JupyterLab and the course package (the long step)"
         # pip picks torch and torchvision together (do not pin one of them alone).
-        .venv/bin/python -m pip install --quiet -e '.[dev]'
+        .venv/bin/python -m pip install --progress-bar off -e '.[dev]' >>"$LOG" 2>&1 \
+            || install_failed "installing the packages"
         touch .venv/.cnnedu-installed
+        say "[3/3] Fetching data"
     fi
+    # Cheap when the data is there (one line); never fails setup: offline gets the bundled subset.
+    .venv/bin/python -m cnnedu.download || true
+}
+
+working_copies() {
+    # Copy each lesson the learner does not have yet; never overwrite their copy.
+    mkdir -p "$WORK"
+    local nb
+    for nb in notebooks/*.ipynb; do
+        [ -e "$WORK/$(basename "$nb")" ] || cp "$nb" "$WORK/"
+    done
+}
+
+lab_settings() {
+    # The course's JupyterLab settings (no news prompt, no kernel dialog): one source,
+    # jupyter/overrides.json, also read by the browser tests (tests/browser/lab_server.py).
+    mkdir -p .venv/share/jupyter/lab/settings
+    cp jupyter/overrides.json .venv/share/jupyter/lab/settings/overrides.json
 }
 
 case "${1:-}" in
     setup)
         setup ;;
+    data)
+        if [ ! -x .venv/bin/python ]; then setup; else .venv/bin/python -m cnnedu.download; fi ;;
     lab)
         setup
         shift
+        working_copies
+        lab_settings
         root_flag=()
         # JupyterLab refuses to run as root unless told (containers, CI machines).
         [ "$(id -u)" -eq 0 ] && root_flag=(--ServerApp.allow_root=True)
-        exec .venv/bin/jupyter lab --ServerApp.root_dir=notebooks "${root_flag[@]}" "$@" ;;
+        say "Starting JupyterLab on your copies in $WORK/ (\`./course.sh reset 02\` restores lesson 02). Stop with Ctrl+C."
+        exec .venv/bin/jupyter lab --ServerApp.root_dir="$WORK" "${root_flag[@]}" "$@" ;;
+    reset)
+        [ $# -eq 2 ] || { echo "usage: ./course.sh reset NN   (e.g. ./course.sh reset 02)" >&2; exit 2; }
+        shopt -s nullglob
+        matches=(notebooks/"$2"_*.ipynb)
+        [ ${#matches[@]} -eq 1 ] || { echo "no single lesson starts with '$2': $(cd notebooks && ls ./*.ipynb | tr '\n' ' ')" >&2; exit 2; }
+        name=$(basename "${matches[0]}")
+        mkdir -p "$WORK"
+        if [ -e "$WORK/$name" ]; then
+            backup="$WORK/$name.$(date +%Y%m%d-%H%M%S).bak"
+            mv "$WORK/$name" "$backup"
+            echo "your copy was kept as $backup"
+        fi
+        cp "${matches[0]}" "$WORK/$name"
+        echo "$WORK/$name is the original lesson again" ;;
     test)
         setup
         shift
         export CNNEDU_SMOKE="${CNNEDU_SMOKE:-1}"
         .venv/bin/ruff check cnnedu tests scripts benchmarks
+        # Tests read the tracked notebooks/, never a learner's copies in $WORK/.
         exec .venv/bin/python -m pytest tests notebooks --nbval-lax \
             --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 \
             -p no:cacheprovider -q -rs "$@" ;;
     *)
-        echo "usage: ./course.sh lab | test [pytest args] | setup" >&2
+        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN" >&2
         exit 2 ;;
 esac

@@ -3,11 +3,15 @@
 Where the data comes from, in this order (the first that has all four idx files wins):
 
 1. a folder passed as ``root`` or set in ``CNNEDU_DATA``;
-2. torchvision's usual folder, ``~/.torch/datasets/FashionMNIST/raw`` style roots
-   (``<root>/FashionMNIST/raw`` under ``./data``, ``~/data`` and ``~/.cache/torchvision``);
-3. Debian's ``dataset-fashion-mnist`` package, ``/usr/share/datasets/fashion-mnist``;
-4. a torchvision download, only when ``download=True`` and the internet answers;
+2. the course's own folder, ``data/FashionMNIST/raw`` beside this package (where
+   ``./course.sh data``, i.e. :mod:`cnnedu.download`, puts its download);
+3. torchvision's usual folder, ``<root>/FashionMNIST/raw`` under ``./data``, ``~/data`` and
+   ``~/.cache/torchvision``;
+4. Debian's ``dataset-fashion-mnist`` package, ``/usr/share/datasets/fashion-mnist``;
 5. the subset bundled inside this package (2,000 train + 1,000 test images, balanced).
+
+Nothing here touches the network (offline first: a notebook never waits on a download);
+fetching the real files is setup's job, in :mod:`cnnedu.download`.
 
 ``CNNEDU_DATA=bundled`` (or ``root="bundled"``) skips the search and uses the bundled subset: quick
 runs on a slow machine, and a check that everything works without the real files.
@@ -21,7 +25,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +46,12 @@ SPLIT_FILES = {
 }
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+COURSE_DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "FashionMNIST" / "raw"
 BUNDLE_PATH = Path(__file__).parent / "data_bundle" / "fashion_mnist_subset.npz"
 _FIX = (
-    "Fix: `sudo apt-get install dataset-fashion-mnist`, or set CNNEDU_DATA to a folder holding "
-    "the four idx files (train-images-idx3-ubyte[.gz], ...), or delete the broken file."
+    "Fix: `./course.sh data` (downloads it), or `sudo apt-get install dataset-fashion-mnist`, "
+    "or set CNNEDU_DATA to a folder holding the four idx files (train-images-idx3-ubyte[.gz], "
+    "...), or delete the broken file."
 )
 
 
@@ -124,33 +129,13 @@ def candidate_folders(root: str | os.PathLike | None = None) -> list[tuple[str, 
         folders.append(("given path", Path(root).expanduser()))
     elif config.data_dir() is not None:
         folders.append(("CNNEDU_DATA", config.data_dir()))
+    folders.append(("course data folder", COURSE_DATA_DIR))
     for base in (Path("data"), Path.home() / "data", Path.home() / ".cache" / "torchvision"):
-        folders.append(("torchvision folder", base / "FashionMNIST" / "raw"))
+        folder = base / "FashionMNIST" / "raw"
+        if folder.resolve() != COURSE_DATA_DIR:
+            folders.append(("torchvision folder", folder))
     folders.append(("Debian package dataset-fashion-mnist", DEBIAN_DIR))
     return folders
-
-
-def _online(host: str = "fashion-mnist.s3-website.eu-central-1.amazonaws.com") -> bool:
-    try:
-        socket.create_connection((host, 80), timeout=2).close()
-        return True
-    except OSError:
-        return False
-
-
-def _download(split: str) -> tuple[np.ndarray, np.ndarray, DataSource] | None:
-    """Fetch with torchvision into ``./data`` when online; None when offline or it fails."""
-    if not _online():
-        return None
-    try:
-        from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
-
-        TorchvisionFashionMNIST("data", train=(split == "train"), download=True)
-    except Exception:  # noqa: BLE001 - any failure here means "not available"; later sources follow
-        return None
-    folder = Path("data") / "FashionMNIST" / "raw"
-    images, labels = _load_folder(folder, split)
-    return images, labels, DataSource("download", folder)
 
 
 def load_bundle(split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -164,7 +149,7 @@ def load_bundle(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def find_split(
-    split: str, root: str | os.PathLike | None = None, download: bool = False
+    split: str, root: str | os.PathLike | None = None
 ) -> tuple[np.ndarray, np.ndarray, DataSource]:
     """Images (N, 28, 28) uint8, labels (N,) uint8 and the source of ``split``, searched in order.
 
@@ -190,11 +175,6 @@ def find_split(
             continue
         images, labels = _load_folder(folder, split)
         return images, labels, DataSource(kind, folder)
-    if download:
-        fetched = _download(split)
-        if fetched is not None:
-            return fetched
-        tried.append("download (offline or failed)")
     if BUNDLE_PATH.is_file():
         images, labels = load_bundle(split)
         return images, labels, DataSource("bundled subset (cnnedu/data_bundle)", None)
@@ -212,8 +192,8 @@ class FashionMNIST(torch.utils.data.Dataset):
     classes = CLASS_NAMES
 
     def __init__(self, split: str = "train", root: str | os.PathLike | None = None,
-                 download: bool = False, limit: int | None = None, seed: int = 0):
-        images, labels, source = find_split(split, root, download)
+                 limit: int | None = None, seed: int = 0):
+        images, labels, source = find_split(split, root)
         self.split, self.source = split, source
         self.images = torch.from_numpy(images.copy())
         self.labels = torch.from_numpy(labels.astype(np.int64))
@@ -319,11 +299,11 @@ class BatchLoader:
 def get_loaders(batch_size: int = 256, train_limit: int | None = None,
                 test_limit: int | None = None, augment: bool = False,
                 device: torch.device | str = "cpu", channels_last: bool = False,
-                root: str | os.PathLike | None = None, download: bool = False,
+                root: str | os.PathLike | None = None,
                 seed: int = 0) -> tuple[BatchLoader, BatchLoader]:
     """Train and test :class:`BatchLoader` s (train shuffled, test in order)."""
-    train = FashionMNIST("train", root, download, train_limit, seed)
-    test = FashionMNIST("test", root, download, test_limit, seed)
+    train = FashionMNIST("train", root, train_limit, seed)
+    test = FashionMNIST("test", root, test_limit, seed)
     common = dict(device=device, channels_last=channels_last, seed=seed)
     return (BatchLoader(train, batch_size, shuffle=True, augment=augment, **common),
             BatchLoader(test, 1024, **common))
