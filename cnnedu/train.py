@@ -1,18 +1,20 @@
 """Train and evaluate a classifier: ``fit`` with progress bars, a live plot and a returned history.
 
-Kept deliberately plain (one loop you can read top to bottom), with the few things that make
-training fast on a 2-core CPU: batches come from memory (:class:`cnnedu.data.BatchLoader`),
-optional channels_last, ``set_to_none`` gradients and one-cycle learning rates.
+Kept deliberately plain (``fit`` loops over epochs, ``train_one_epoch`` over batches, as d2l's
+trainer does), with the few things that make training fast on a 2-core CPU: batches come from
+memory (:class:`cnnedu.data.BatchLoader`), optional channels_last, ``set_to_none`` gradients and
+one-cycle learning rates.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -34,8 +36,15 @@ class History:
     seconds: list[float] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, list]:
-        return asdict(self)
+    def recent_loss(self, steps: int) -> float:
+        """Mean training loss of the last ``steps`` steps (NaN before the first step).
+
+        A smoother "final training loss" than the last step's alone, whose batch is luck.
+        """
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        tail = self.step_loss[-steps:]
+        return sum(tail) / len(tail) if tail else float("nan")
 
     @property
     def final_test_acc(self) -> float:
@@ -126,42 +135,22 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
     history = History()
     plot = LivePlot() if live_plot else None
     start = time.perf_counter()
+    deadline = None if max_seconds is None else start + max_seconds
     for epoch in range(1, epochs + 1):
-        model.train()
-        loss_sum, correct, count = 0.0, 0, 0
-        bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=not progress,
-                   leave=True, unit="batch")
-        out_of_time = False
-        for i, (x, y) in enumerate(train_loader):
-            if i >= steps:
-                break
-            if max_seconds is not None and time.perf_counter() - start > max_seconds:
-                out_of_time = True
-                break
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            logits = model(x)
-            loss = criterion(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if sched is not None:
-                sched.step()
-            batch_loss = loss.item()
-            if batch_loss != batch_loss:  # NaN: the run diverged, stop and report honestly
-                bar.close()
-                history.step_loss.append(batch_loss)
-                return _diverged(history, epoch, start)
-            history.step_loss.append(batch_loss)
-            loss_sum += batch_loss * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            count += len(y)
-            bar.update(1)
-            if i % 10 == 0:
-                bar.set_postfix(loss=f"{batch_loss:.3f}")
-        bar.close()
+        with tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=not progress,
+                  leave=True, unit="batch") as bar:
+            result = train_one_epoch(model, train_loader, optimizer, criterion, device,
+                                     scheduler=sched, max_batches=steps, deadline=deadline,
+                                     bar=bar)
+        history.step_loss.extend(result.step_loss)
         history.epoch.append(epoch)
-        history.train_loss.append(loss_sum / max(count, 1))
-        history.train_acc.append(correct / max(count, 1))
+        if result.diverged:        # NaN: the run diverged, stop and report honestly
+            for name in ("train_loss", "train_acc", "test_loss", "test_acc"):
+                getattr(history, name).append(float("nan"))
+            history.seconds.append(time.perf_counter() - start)
+            break
+        history.train_loss.append(result.loss)
+        history.train_acc.append(result.accuracy)
         if test_loader is not None:
             test_loss, test_acc = evaluate(model, test_loader, device)
         else:
@@ -173,18 +162,65 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
             plot.update(history)
         if on_epoch_end is not None:
             on_epoch_end(history)
-        if out_of_time or (max_seconds is not None and time.perf_counter() - start > max_seconds):
+        if result.out_of_time or (deadline is not None and time.perf_counter() > deadline):
             break
     model.eval()
     return history
 
 
-def _diverged(history: History, epoch: int, start: float) -> History:
-    history.epoch.append(epoch)
-    for name in ("train_loss", "train_acc", "test_loss", "test_acc"):
-        getattr(history, name).append(float("nan"))
-    history.seconds.append(time.perf_counter() - start)
-    return history
+@dataclass
+class EpochResult:
+    """What one pass over the training data did (see :func:`train_one_epoch`)."""
+
+    loss: float                # mean training loss per image (NaN when no step ran)
+    accuracy: float            # training accuracy of the batches as they were trained on
+    step_loss: list[float]     # the loss of every step, in order
+    diverged: bool = False     # a step's loss was NaN; the epoch stopped right there
+    out_of_time: bool = False  # the deadline passed; the epoch stopped early
+
+
+def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
+                    criterion: nn.Module, device: torch.device, *,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+                    max_batches: int | None = None, deadline: float | None = None,
+                    bar: tqdm | None = None) -> EpochResult:
+    """One pass of SGD-style steps over ``loader`` (at most ``max_batches``), in train mode.
+
+    ``deadline`` is a ``time.perf_counter()`` value: no step starts after it. A NaN loss stops
+    the epoch at once (the step's loss is kept, so the divergence is visible in the history).
+    """
+    model.train()
+    result = EpochResult(float("nan"), float("nan"), [])
+    loss_sum, correct, count = 0.0, 0, 0
+    for i, (x, y) in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        if deadline is not None and time.perf_counter() > deadline:
+            result.out_of_time = True
+            break
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        logits = model(x)
+        loss = criterion(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        batch_loss = loss.item()
+        result.step_loss.append(batch_loss)
+        if math.isnan(batch_loss):
+            result.diverged = True
+            return result
+        loss_sum += batch_loss * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        count += len(y)
+        if bar is not None:
+            bar.update(1)
+            if i % 10 == 0:
+                bar.set_postfix(loss=f"{batch_loss:.3f}")
+    if count:
+        result.loss, result.accuracy = loss_sum / count, correct / count
+    return result
 
 
 class LivePlot:

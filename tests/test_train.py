@@ -1,14 +1,25 @@
 """cnnedu.train: fit learns, evaluate measures, checkpoints are atomic and weights-only."""
 
+import io
+import math
 import os
 
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from cnnedu.config import seed_everything
 from cnnedu.data import BatchLoader, FashionMNIST
-from cnnedu.train import History, evaluate, fit, load_checkpoint, plot_history_png, save_checkpoint
+from cnnedu.train import (
+    History,
+    evaluate,
+    fit,
+    load_checkpoint,
+    plot_history_png,
+    save_checkpoint,
+    train_one_epoch,
+)
 
 
 def tiny_model():
@@ -32,24 +43,29 @@ def test_fit_learns_and_returns_history(loaders):
     assert history.epoch == [1, 2] and len(history.step_loss) == 2 * len(loaders[0])
     assert history.final_test_acc > 0.6 > chance_acc
     assert history.train_loss[1] < history.train_loss[0]
+    assert len(history.seconds) == 2 and 0 < history.seconds[0] < history.seconds[1]
+    assert (history.test_loss[-1], history.test_acc[-1]) == evaluate(model, loaders[1], "cpu")
     assert not model.training
 
 
 def test_fit_is_repeatable_with_a_seed(loaders):
     results = []
-    for _ in range(2):
-        seed_everything(3)
-        train = BatchLoader(loaders[0].dataset, 100, shuffle=True, seed=3)
+    for seed in (3, 3, 4):
+        seed_everything(seed)
+        train = BatchLoader(loaders[0].dataset, 100, shuffle=True, seed=seed)
         results.append(fit(tiny_model(), train, None, epochs=1, device="cpu", progress=False,
                            max_batches=5).step_loss)
     assert results[0] == results[1]
+    assert results[0] != results[2]          # the seed matters: the equality above is not luck
 
 
 def test_max_batches_and_options(loaders):
-    history = fit(tiny_model(), loaders[0], loaders[1], epochs=1, max_batches=3,
+    model = tiny_model()
+    history = fit(model, loaders[0], loaders[1], epochs=1, max_batches=3,
                   optimizer="adamw", lr=1e-3, scheduler="cosine", label_smoothing=0.1,
                   channels_last=True, device="cpu", progress=False, live_plot=True)
-    assert len(history.step_loss) == 3
+    assert len(history.step_loss) == 3 and history.epoch == [1]
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
     with pytest.raises(ValueError, match="optimizer"):
         fit(tiny_model(), loaders[0], epochs=1, optimizer="lbfgs", progress=False)
     with pytest.raises(ValueError, match="scheduler"):
@@ -58,16 +74,61 @@ def test_max_batches_and_options(loaders):
         fit(tiny_model(), loaders[0], epochs=0)
 
 
-def test_divergence_is_reported_not_hidden(loaders):
-    history = fit(tiny_model(), loaders[0], loaders[1], epochs=1, lr=1e6, scheduler=None,
-                  weight_decay=0, device="cpu", progress=False)
-    assert history.step_loss[-1] != history.step_loss[-1] or history.final_test_acc < 0.3
+@pytest.mark.parametrize(("scheduler", "final_lr"), [(None, 0.1), ("cosine", 0.0)])
+def test_the_scheduler_sets_the_learning_rate(loaders, scheduler, final_lr):
+    model = tiny_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    fit(model, loaders[0], None, epochs=2, optimizer=optimizer, lr=0.1, scheduler=scheduler,
+        max_batches=4, device="cpu", progress=False)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(final_lr, abs=1e-12)
 
 
-def test_history_plot_is_a_png(loaders):
+def test_divergence_stops_training_and_is_recorded(loaders):
+    x, y = next(iter(loaders[0]))
+    batches = [(x, y), (x, y), (torch.full_like(x, float("nan")), y), (x, y), (x, y)]
+    model = tiny_model()
+    history = fit(model, batches, loaders[1], epochs=3, scheduler=None, device="cpu",
+                  progress=False)
+    # the third step's loss is NaN: training stops there, in the first of three epochs
+    assert len(history.step_loss) == 3 and math.isnan(history.step_loss[-1])
+    assert not any(math.isnan(v) for v in history.step_loss[:2])
+    assert history.epoch == [1] and len(history.seconds) == 1
+    assert all(math.isnan(v) for v in (history.train_loss[0], history.train_acc[0],
+                                       history.test_loss[0], history.final_test_acc))
+    assert not model.training
+
+
+def test_history_plot_draws_the_history():
     history = History(epoch=[1, 2], train_loss=[1, 0.5], train_acc=[0.5, 0.7],
                       test_loss=[1.1, 0.6], test_acc=[0.5, 0.7])
-    assert plot_history_png(history)[:4] == b"\x89PNG"
+    png = plot_history_png(history)
+    assert Image.open(io.BytesIO(png)).size == (640, 240)        # 8 x 3 inches at 80 dpi
+    other = History(epoch=[1, 2], train_loss=[1, 0.9], train_acc=[0.5, 0.55],
+                    test_loss=[1.1, 1.0], test_acc=[0.5, 0.52])
+    assert plot_history_png(other) != png                        # the curves are drawn
+
+
+def test_recent_loss_is_the_mean_of_the_last_steps():
+    history = History(step_loss=[4.0, 3.0, 2.0, 1.0])
+    assert history.recent_loss(2) == 1.5 and history.recent_loss(10) == 2.5
+    assert math.isnan(History().recent_loss(5))
+    with pytest.raises(ValueError, match="steps"):
+        history.recent_loss(0)
+
+
+def test_train_one_epoch_steps_and_stops_at_the_deadline(loaders):
+    seed_everything(0)
+    model = tiny_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    before = [p.detach().clone() for p in model.parameters()]
+    result = train_one_epoch(model, loaders[0], optimizer, nn.CrossEntropyLoss(), "cpu",
+                             max_batches=3)
+    assert len(result.step_loss) == 3 and not result.diverged and not result.out_of_time
+    assert 0 <= result.accuracy <= 1 and result.loss > 0 and model.training
+    assert not all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    late = train_one_epoch(model, loaders[0], optimizer, nn.CrossEntropyLoss(), "cpu",
+                           deadline=0.0)
+    assert late.out_of_time and late.step_loss == [] and math.isnan(late.loss)
 
 
 def test_checkpoint_round_trip_is_atomic_and_weights_only(tmp_path):
@@ -78,10 +139,15 @@ def test_checkpoint_round_trip_is_atomic_and_weights_only(tmp_path):
     path = save_checkpoint(tmp_path / "ckpt" / "model.pt", model, optimizer, epoch=3,
                            note="after epoch 3")
     assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temp file left
-    extra = load_checkpoint(path, other, torch.optim.SGD(other.parameters(), lr=0.1))
+    other_optimizer = torch.optim.SGD(other.parameters(), lr=0.1, momentum=0.9)
+    extra = load_checkpoint(path, other, other_optimizer)
     assert extra == {"epoch": 3, "note": "after epoch 3"}
     for a, b in zip(model.state_dict().values(), other.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+    momentum = [s["momentum_buffer"] for s in optimizer.state_dict()["state"].values()]
+    loaded = [s["momentum_buffer"] for s in other_optimizer.state_dict()["state"].values()]
+    assert len(momentum) == 4
+    assert all(torch.equal(a, b) for a, b in zip(momentum, loaded, strict=True))
 
 
 def test_failed_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
@@ -115,7 +181,10 @@ def test_onecycle_survives_very_short_runs(loaders, steps):
 
 
 def test_max_seconds_stops_training_early_and_still_evaluates(loaders):
-    history = fit(tiny_model(), loaders[0], loaders[1], epochs=50, max_seconds=0.0,
+    model = tiny_model()
+    before = [p.detach().clone() for p in model.parameters()]
+    history = fit(model, loaders[0], loaders[1], epochs=50, max_seconds=0.0,
                   device="cpu", progress=False)
     assert history.epoch == [1] and history.step_loss == []
-    assert 0.0 <= history.final_test_acc <= 1.0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert history.final_test_acc == evaluate(model, loaders[1], "cpu")[1]

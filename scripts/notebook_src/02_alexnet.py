@@ -274,7 +274,7 @@ fig.tight_layout()
 print(f"{'init':8s} {'optimiser':9s} {'extra convs':>11s} {'final train loss':>17s} {'test acc':>9s}")
 for (init, opt_name), histories in runs.items():
     for label, h in histories.items():
-        final = sum(h.step_loss[-20:]) / len(h.step_loss[-20:])
+        final = h.recent_loss(20)
         print(f"{init:8s} {opt_name:9s} {label:>11s} {final:17.3f} {h.final_test_acc:9.3f}")
 
 # %% [markdown]

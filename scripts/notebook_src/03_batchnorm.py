@@ -177,8 +177,7 @@ import matplotlib.pyplot as plt
 
 
 def final_loss(history):
-    tail = history.step_loss[-10:]
-    value = sum(tail) / len(tail)
+    value = history.recent_loss(10)
     return value if math.isfinite(value) else float("nan")
 
 

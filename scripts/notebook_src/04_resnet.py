@@ -139,7 +139,7 @@ fig.tight_layout()
 # %%
 print(f"{'network':12s} {'final train loss':>16s} {'test accuracy':>13s}")
 for name, h in degradation.items():
-    print(f"{name:12s} {sum(h.step_loss[-30:]) / len(h.step_loss[-30:]):16.3f} "
+    print(f"{name:12s} {h.recent_loss(30):16.3f} "
           f"{h.final_test_acc:13.3f}")
 
 # %% [markdown]
@@ -175,8 +175,7 @@ claim = compare_training(claim_builders, train_subset, test_subset, epochs=1, ba
                          max_batches=3 if SMOKE else None, device=device, optimizer="sgd",
                          lr=0.05, weight_decay=1e-4, progress=False)
 for name, h in claim.items():
-    tail = h.step_loss[-30:]
-    print(f"{name:28s} final train loss {sum(tail) / len(tail):7.3f}   test accuracy "
+    print(f"{name:28s} final train loss {h.recent_loss(30):7.3f}   test accuracy "
           f"{h.final_test_acc:.3f}")
 
 # %%
