@@ -19,7 +19,7 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 from cnnedu import config  # noqa: E402
-from cnnedu.data import BatchLoader, FashionMNIST  # noqa: E402
+from cnnedu.data import FashionMNIST  # noqa: E402
 from cnnedu.device import choose_device  # noqa: E402
 from cnnedu.recipes import RECIPES, get_recipe  # noqa: E402
 from cnnedu.train import evaluate, fit  # noqa: E402
@@ -33,10 +33,8 @@ def run(lesson: str, device: str | None = None, seed: int = 0, progress: bool = 
     chosen = choose_device(device)
     train = FashionMNIST("train", limit=train_limit, seed=seed)
     test = FashionMNIST("test")
-    loader = BatchLoader(train, recipe.batch_size, shuffle=True, augment=recipe.augment,
-                         shift=recipe.shift, device=chosen.device,
-                         channels_last=recipe.channels_last, seed=seed)
-    test_loader = BatchLoader(test, 1000, device=chosen.device, channels_last=recipe.channels_last)
+    loader = recipe.train_loader(train, chosen.device, seed=seed)
+    test_loader = recipe.test_loader(test, chosen.device)
     model = recipe.build()
     kwargs = recipe.fit_kwargs()
     if epochs is not None:

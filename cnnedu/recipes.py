@@ -9,14 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import torch
 from torch import nn
 
+from cnnedu.data import BatchLoader, FashionMNIST
 from cnnedu.models.alexnet import AlexNet
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """A model factory plus every setting ``fit`` and the loaders need."""
+    """A model factory plus every setting ``fit`` and the loaders need.
+
+    The lessons and the benchmark build their loaders with :meth:`train_loader` and
+    :meth:`test_loader` and call ``fit(..., **recipe.fit_kwargs())``, so they train alike.
+    """
 
     name: str
     build: Callable[[], nn.Module]
@@ -36,6 +42,18 @@ class Recipe:
         return dict(epochs=self.epochs, optimizer=self.optimizer, lr=self.lr,
                     weight_decay=self.weight_decay, scheduler="onecycle",
                     label_smoothing=self.label_smoothing, channels_last=self.channels_last)
+
+    def train_loader(self, dataset: FashionMNIST, device: torch.device | str,
+                     seed: int = 0) -> BatchLoader:
+        """Shuffled training batches with this recipe's batch size, augmentation and layout."""
+        return BatchLoader(dataset, self.batch_size, shuffle=True, augment=self.augment,
+                           shift=self.shift, device=device, channels_last=self.channels_last,
+                           seed=seed)
+
+    def test_loader(self, dataset: FashionMNIST, device: torch.device | str,
+                    batch_size: int = 1000) -> BatchLoader:
+        """Evaluation batches in order, in this recipe's memory layout (no augmentation)."""
+        return BatchLoader(dataset, batch_size, device=device, channels_last=self.channels_last)
 
 
 def _resnet_lesson_model() -> nn.Module:

@@ -142,15 +142,13 @@ show_receptive_field(test_set.images[0][None].float() / 255, fields);
 # %%
 import time
 
-from cnnedu.data import BatchLoader
 from cnnedu.recipes import get_recipe
 from cnnedu.train import fit
 
 recipe = get_recipe("alexnet")
 train_set = FashionMNIST("train")
-train_loader = BatchLoader(train_set, recipe.batch_size, shuffle=True, augment=recipe.augment,
-                           shift=recipe.shift, device=device, channels_last=True)
-test_loader = BatchLoader(test_set, 1000, device=device, channels_last=True)
+train_loader = recipe.train_loader(train_set, device)
+test_loader = recipe.test_loader(test_set, device)
 config.seed_everything(0)
 model = recipe.build()
 start = time.perf_counter()
@@ -252,7 +250,7 @@ for init in ("pytorch", "he"):
         builders = {f"+{n}": partial(AlexNet, extra_convs=n, init=init) for n in (0, 4, 8)}
         runs[(init, opt_name)] = compare_training(
             builders, subset, small_test, epochs=2, max_batches=3 if SMOKE else None,
-            device=device, progress=False, channels_last=True, **kwargs)
+            device=device, progress=False, channels_last=recipe.channels_last, **kwargs)
         print(f"done: init={init}, {opt_name}")
 
 # %%

@@ -224,11 +224,12 @@ for lr in LEARNING_RATES:
 # of the stem and of every block (after its ReLU).
 
 # %%
+from cnnedu.data import normalize
 from cnnedu.features import feature_maps
 
 config.seed_everything(0)
 probe = FashionMNIST("test", limit=256)
-x_probe = (probe.images[:, None].float() / 255 - 0.286) / 0.353
+x_probe = normalize(probe.images[:, None])      # the training set's mean and std, as in training
 block_names = [f"layer{s}.{b}" for s in (1, 2, 3) for b in (0, 1)]
 stats = {}
 for batchnorm in (False, True):

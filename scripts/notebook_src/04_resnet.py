@@ -211,7 +211,6 @@ fig.tight_layout()
 # %%
 import time
 
-from cnnedu.data import BatchLoader
 from cnnedu.recipes import get_recipe
 from cnnedu.train import fit
 
@@ -219,9 +218,8 @@ recipe = get_recipe("resnet")
 train_set, test_set = FashionMNIST("train"), FashionMNIST("test")
 config.seed_everything(0)
 model = recipe.build()
-train_loader = BatchLoader(train_set, recipe.batch_size, shuffle=True, augment=recipe.augment,
-                           shift=recipe.shift, device=device, channels_last=True)
-test_loader = BatchLoader(test_set, 1000, device=device, channels_last=True)
+train_loader = recipe.train_loader(train_set, device)
+test_loader = recipe.test_loader(test_set, device)
 start = time.perf_counter()
 history = fit(model, train_loader, test_loader, device=device, live_plot=True,
               max_batches=5 if SMOKE else None, **recipe.fit_kwargs())
