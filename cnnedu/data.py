@@ -295,15 +295,3 @@ class BatchLoader:
         batch = torch.arange(count, device=images.device)[:, None, None]
         return padded[batch, rows, cols]
 
-
-def get_loaders(batch_size: int = 256, train_limit: int | None = None,
-                test_limit: int | None = None, augment: bool = False,
-                device: torch.device | str = "cpu", channels_last: bool = False,
-                root: str | os.PathLike | None = None,
-                seed: int = 0) -> tuple[BatchLoader, BatchLoader]:
-    """Train and test :class:`BatchLoader` s (train shuffled, test in order)."""
-    train = FashionMNIST("train", root, train_limit, seed)
-    test = FashionMNIST("test", root, test_limit, seed)
-    common = dict(device=device, channels_last=channels_last, seed=seed)
-    return (BatchLoader(train, batch_size, shuffle=True, augment=augment, **common),
-            BatchLoader(test, 1024, **common))
