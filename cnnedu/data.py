@@ -294,4 +294,3 @@ class BatchLoader:
         cols = (torch.arange(width, device=images.device)[None] + dx[:, None])[:, None, :]
         batch = torch.arange(count, device=images.device)[:, None, None]
         return padded[batch, rows, cols]
-
