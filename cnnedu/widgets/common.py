@@ -22,12 +22,39 @@ def fashion_samples(count: int = 4) -> dict[str, torch.Tensor]:
     return samples
 
 
+SEED_NAME = "seed post's 4×4 tensor"
+
+
+def seed_tensor() -> torch.Tensor:
+    """The 4x4 tensor printed in the seed blog post's MaxPool2d example, shape (1, 4, 4)."""
+    return torch.tensor([[[49., 16., 41., 35.], [47., 14., 33., 3.],
+                          [31., 10., 19., 36.], [41., 27., 4., 1.]]])
+
+
 def default_images(photo_size: int = 512, fashion: int = 4) -> dict[str, torch.Tensor]:
-    """The course's photos (grey, ``photo_size`` square) and ``fashion`` Fashion-MNIST samples."""
+    """The course's photos (grey, ``photo_size`` square), ``fashion`` Fashion-MNIST samples and
+    the seed post's 4x4 tensor (small inputs are the ones to watch the window slide over)."""
     images = {name: load_photo(name, photo_size, gray=True) for name in list_photos()}
     if fashion:
         images.update(fashion_samples(fashion))
+    images[SEED_NAME] = seed_tensor()
     return images
+
+
+def limit_note(slider) -> str:
+    """Say so when a slider sits at its maximum: a larger typed value was cut to it there."""
+    if slider.value >= slider.max:
+        return (f"{slider.max} is this slider's maximum (a larger typed value becomes "
+                f"{slider.max})")
+    return ""
+
+
+def note_html(text: str) -> str:
+    """A small grey note shown right next to a control (empty text: nothing shown)."""
+    if not text:
+        return ""
+    return ("<span class='cnnedu-note' style='color:#8a5a00;font-size:12px'>"
+            f"{html.escape(text, quote=False)}</span>")
 
 
 def formula_html(height: int, width: int, kernel: int, stride: int, padding: int,

@@ -5,6 +5,11 @@ trained filters added with :meth:`KernelExplorer.add_kernels`, e.g. AlexNet's fi
 edited cell by cell in a 3x3 or 5x5 grid. Stride, padding and dilation sliders change the output
 size, shown with the formula filled in. Illegal settings (a kernel larger than the padded image,
 non-finite weights) are explained in words; no callback lets an exception escape.
+
+Pointing at an output pixel (or the window row/col sliders, or play) shows the window on the
+input and, in the zoom panel, window × kernel = the products, whose sum is the output value.
+Weights are shown rounded to 3 significant digits (the computation uses the exact values); a
+typed weight that is not a finite number is refused with a note saying so.
 """
 
 from __future__ import annotations
@@ -19,11 +24,19 @@ import torch
 import torch.nn.functional as F
 
 from cnnedu.shapes import conv_output_size
-from cnnedu.widgets.common import default_images, formula_html, problem_html
-from cnnedu.widgets.render import fit_factor, show, to_rgb, upscale
+from cnnedu.widgets.base import ExplorerWidget
+from cnnedu.widgets.common import default_images, formula_html, limit_note, note_html
+from cnnedu.widgets.panels import PixelPanels, panel
+from cnnedu.widgets.render import to_rgb
+from cnnedu.widgets.zoom import conv_zoom_html, explain_conv_pixel, fmt, stale_html
 
-DISPLAY = 320
+DISPLAY = 360
 MAX_SIZE = 5
+
+
+def weight_text(value: float) -> str:
+    """A weight as shown in its box: 3 significant digits, so ``-0.0471`` fits and reads."""
+    return f"{value:.3g}"
 
 
 def _gauss(n: int) -> torch.Tensor:
@@ -56,7 +69,7 @@ def _resize_kernel(kernel: torch.Tensor, size: int) -> torch.Tensor:
     return kernel[cut:cut + size, cut:cut + size].clone()
 
 
-class KernelExplorer:
+class KernelExplorer(ExplorerWidget):
     """Build with ``KernelExplorer()`` and display it; ``images`` maps names to (1, H, W) in [0, 1]."""
 
     def __init__(self, images: dict[str, torch.Tensor] | None = None, photo_size: int = 512,
@@ -66,9 +79,10 @@ class KernelExplorer:
         if not self.images:
             raise ValueError("KernelExplorer needs at least one image")
         self.presets = dict(PRESETS)
-        self.last_update_ms = float("nan")
-        self.error: str | None = None
         self.output: torch.Tensor | None = None
+        self.out_hw: tuple[int, int] | None = None
+        self.last_select_ms = float("nan")
+        self._weights = torch.zeros(MAX_SIZE, MAX_SIZE)
         style = {"description_width": "80px"}
         layout = widgets.Layout(width="300px")
         self.image = widgets.Dropdown(options=list(self.images), description="image",
@@ -83,39 +97,57 @@ class KernelExplorer:
                                          layout=layout)
         self.dilation = widgets.IntSlider(1, 1, 4, description="dilation", style=style,
                                           layout=layout)
-        self.cells = [widgets.FloatText(0.0, layout=widgets.Layout(width="64px"))
+        self.cells = [widgets.Text("0", continuous_update=False,
+                                   layout=widgets.Layout(width="76px"))
                       for _ in range(MAX_SIZE * MAX_SIZE)]
+        for cell in self.cells:
+            cell.add_class("cnnedu-weight-box")
         self.grid = widgets.GridBox(self.cells, layout=widgets.Layout(
-            grid_template_columns=f"repeat({MAX_SIZE}, 70px)"))
-        self.input_view = widgets.Image(format="png")
-        self.output_view = widgets.Image(format="png")
-        self.input_label, self.output_label = widgets.HTML(), widgets.HTML()
+            grid_template_columns=f"repeat({MAX_SIZE}, 80px)"))
+        self.weight_note = widgets.HTML()
+        self.probe_row = widgets.IntSlider(0, 0, 0, description="window row", style=style,
+                                           layout=layout)
+        self.probe_col = widgets.IntSlider(0, 0, 0, description="window col", style=style,
+                                           layout=layout)
+        self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=600,
+                                 description="slide the window")
+        self.notes = {name: widgets.HTML() for name in ("stride", "padding", "dilation")}
+        self.panels = PixelPanels(size=DISPLAY)
         self.formula, self.message, self.stats = widgets.HTML(), widgets.HTML(), widgets.HTML()
-        self._updating = False
         for control in (self.image, self.stride, self.padding, self.dilation):
             control.observe(self._on_change, names="value")
         self.preset.observe(self._on_preset, names="value")
         self.size.observe(self._on_size, names="value")
-        for cell in self.cells:
-            cell.observe(self._on_cell, names="value")
+        for index, cell in enumerate(self.cells):
+            cell.observe(lambda change, i=index: self._on_cell(i, change), names="value")
+        for control in (self.probe_row, self.probe_col):
+            control.observe(self._on_probe, names="value")
+        self.play.observe(self._on_play, names="value")
+        self.panels.observe(self._on_point, names="selected")
         if kernels:
             self.add_kernels(kernels)
-        controls = widgets.VBox([self.image, self.preset, self.size, self.stride, self.padding,
-                                 self.dilation])
+
+        def with_note(control, name):
+            return widgets.HBox([control, self.notes[name]])
+
+        controls = widgets.VBox([self.image, self.preset, self.size,
+                                 with_note(self.stride, "stride"),
+                                 with_note(self.padding, "padding"),
+                                 with_note(self.dilation, "dilation"),
+                                 self.probe_row, self.probe_col,
+                                 widgets.HBox([self.play, widgets.HTML(
+                                     "<small>&nbsp;play: slide the window pixel by pixel"
+                                     "</small>")])])
+        weights = widgets.VBox([widgets.HTML("<b>kernel weights</b> <small>(shown to 3 "
+                                             "significant digits; type to edit)</small>"),
+                                self.grid, self.weight_note])
         self.widget = widgets.VBox([
-            widgets.HBox([controls, widgets.VBox([widgets.HTML("<b>kernel weights</b>"),
-                                                  self.grid])]),
-            self.formula, self.message,
-            widgets.HBox([widgets.VBox([self.input_label, self.input_view]),
-                          widgets.VBox([self.output_label, self.output_view])]),
-            self.stats])
+            widgets.HBox([controls, weights]), self.formula, self.message,
+            widgets.HTML("<small>Point at (or click) any output pixel to see window × kernel."
+                         "</small>"),
+            self.panels, self.stats])
         self.widget.add_class("cnnedu-kernel-explorer")
         self._load_preset("Sobel x")
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     # --- the kernel -------------------------------------------------------------------------
     def add_kernels(self, kernels: dict[str, torch.Tensor]) -> None:
@@ -130,18 +162,19 @@ class KernelExplorer:
         self.preset.options = [*self.presets, CUSTOM]
 
     def kernel(self) -> torch.Tensor:
-        """The kernel currently in the grid, (size, size)."""
+        """The kernel currently in the grid, (size, size), at full precision."""
         size = self.size.value
-        values = [self.cells[r * MAX_SIZE + c].value for r in range(size) for c in range(size)]
-        return torch.tensor(values, dtype=torch.float32).view(size, size)
+        return self._weights[:size, :size].clone()
 
     def _write_grid(self, kernel: torch.Tensor) -> None:
         size = kernel.shape[-1]
+        self._weights.zero_()
+        self._weights[:size, :size] = kernel
         for r in range(MAX_SIZE):
             for c in range(MAX_SIZE):
                 cell = self.cells[r * MAX_SIZE + c]
                 inside = r < size and c < size
-                cell.value = float(kernel[r, c]) if inside else 0.0
+                cell.value = weight_text(float(self._weights[r, c]))
                 cell.layout.visibility = "visible" if inside else "hidden"
 
     def _load_preset(self, name: str) -> None:
@@ -151,6 +184,7 @@ class KernelExplorer:
             size = 5 if kernel.shape[-1] > 3 else 3
             self.size.value = size
             self._write_grid(_resize_kernel(kernel, size))
+            self.weight_note.value = ""
         finally:
             self._updating = False
         self.update()
@@ -163,8 +197,7 @@ class KernelExplorer:
         if self._updating:
             return
         old = change["old"]
-        values = [self.cells[r * MAX_SIZE + c].value for r in range(old) for c in range(old)]
-        kernel = torch.tensor(values, dtype=torch.float32).view(old, old)
+        kernel = self._weights[:old, :old].clone()
         self._updating = True
         try:
             self._write_grid(_resize_kernel(kernel, change["new"]))
@@ -172,63 +205,120 @@ class KernelExplorer:
             self._updating = False
         self.update()
 
-    def _on_cell(self, change: dict) -> None:
+    def _on_cell(self, index: int, change: dict) -> None:
+        """A typed weight: a finite number is taken; anything else is refused, with a note."""
         if self._updating:
             return
+        r, c = divmod(index, MAX_SIZE)
+        old = float(self._weights[r, c])
+        text = str(change["new"]).strip()
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
         self._updating = True
         try:
+            if value is None or not math.isfinite(value):
+                why = "is not a number" if value is None else "is not a finite number"
+                self.weight_note.value = note_html(
+                    f"weight ({r}, {c}): {text!r} {why}, so it keeps its value "
+                    f"{weight_text(old)}")
+                self.cells[index].value = weight_text(old)
+                return
+            self.weight_note.value = ""
+            if text == weight_text(old):      # only the display was touched
+                return
+            self._weights[r, c] = value
             self.preset.value = CUSTOM
         finally:
             self._updating = False
         self.update()
 
-    def _on_change(self, change: dict) -> None:
+    def _on_probe(self, change: dict) -> None:
         if not self._updating:
-            self.update()
+            self.select(self.probe_row.value, self.probe_col.value)
+
+    def _on_play(self, change: dict) -> None:
+        if not self._updating and self.out_hw is not None:
+            self.select(*divmod(change["new"], self.out_hw[1]))
+
+    def _on_point(self, change: dict) -> None:
+        if not self._updating and len(change["new"]) == 2:
+            self.select(*change["new"])
 
     # --- drawing ----------------------------------------------------------------------------
-    def update(self) -> None:
-        """Recompute and redraw; any failure becomes a message, never a traceback."""
-        start = time.perf_counter()
-        self._updating = True
-        try:
-            self._render()
-            self.error = None
-            self.message.value = ""
-        except Exception as err:  # noqa: BLE001 - a widget must never show a traceback
-            self.error = str(err)
-            self.message.value = problem_html(str(err))
-            self.output = None
-            self.output_label.value = "<b>feature map</b>: none"
-        finally:
-            self._updating = False
-        self.last_update_ms = (time.perf_counter() - start) * 1000
-
     def _render(self) -> None:
         image = self.images[self.image.value]
         height, width = image.shape[-2:]
         k, s, p, d = self.size.value, self.stride.value, self.padding.value, self.dilation.value
+        for name in self.notes:
+            self.notes[name].value = note_html(limit_note(getattr(self, name)))
         self.formula.value = formula_html(height, width, k, s, p, d)
         kernel = self.kernel()
         if not torch.isfinite(kernel).all():
             raise ValueError("every kernel weight must be a finite number")
         out_h, out_w = conv_output_size((height, width), k, s, p, d)
+        self.out_hw = (out_h, out_w)
         self.output = F.conv2d(image[None], kernel[None, None], stride=s, padding=p,
                                dilation=d)[0]
-        in_factor = fit_factor(height, width, DISPLAY)
-        show(self.input_view, upscale(to_rgb(image, 0.0, 1.0), in_factor))
-        self.input_label.value = f"<b>input</b>: {height}×{width}"
         out = self.output[0]
         if float(out.min()) >= 0:
             rgb = to_rgb(out, 0.0, max(float(out.max()), 1e-12), cmap="gray")
-            scale = "grey: 0 (black) to max (white)"
+            scale = "grey: 0 black, max white"
         else:
             bound = max(float(out.abs().max()), 1e-12)
             rgb = to_rgb(out, -bound, bound, cmap="RdBu_r")
-            scale = "blue negative, white 0, red positive"
-        show(self.output_view, upscale(rgb, fit_factor(out_h, out_w, DISPLAY)))
-        self.output_label.value = f"<b>feature map</b>: {out_h}×{out_w} ({scale})"
+            scale = "blue −, white 0, red +"
+        lo, hi = float(image.min()), float(image.max())
+        self.panels.panels = [
+            panel("input", f"<b>input</b>: {height}×{width}", to_rgb(image, lo, hi)),
+            panel("output", f"<b>feature map</b>: {out_h}×{out_w} ({scale})", rgb, hover=True)]
+        row = min(self.probe_row.value, out_h - 1)
+        col = min(self.probe_col.value, out_w - 1)
+        self.probe_row.max, self.probe_col.max = out_h - 1, out_w - 1
+        self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = False
+        self.play.max = out_h * out_w - 1
+        self._select(row, col)
         self.stats.value = self._stats_html(kernel, out)
+
+    def select(self, row: int, col: int) -> None:
+        """Select output pixel (row, col): window on the input, window × kernel (timed)."""
+        if self.out_hw is None or self.error is not None:
+            return
+        start = time.perf_counter()
+        self._updating = True
+        try:
+            self._select(min(max(row, 0), self.out_hw[0] - 1),
+                         min(max(col, 0), self.out_hw[1] - 1))
+        finally:
+            self._updating = False
+        self.last_select_ms = (time.perf_counter() - start) * 1000
+
+    def _select(self, row: int, col: int) -> None:
+        image = self.images[self.image.value]
+        kernel = self.kernel()
+        self.probe_row.value, self.probe_col.value = row, col
+        self.play.value = row * self.out_hw[1] + col
+        self.panels.selected = [row, col]
+        win = explain_conv_pixel(image, kernel, row, col, self.stride.value, self.padding.value,
+                                 self.dilation.value)
+        self.panels.window = {"rows": list(win.rows), "cols": list(win.cols)}
+        self.panels.zoom = conv_zoom_html(win, kernel, float(self.output[0, row, col]),
+                                          self.dilation.value)
+
+    def _clear_stale(self) -> None:
+        """An illegal setting: no old feature map, window, zoom or statistics stays on screen."""
+        self.output, self.out_hw = None, None
+        image = self.images[self.image.value]
+        height, width = image.shape[-2:]
+        self.panels.selected, self.panels.window = [], {}
+        self.panels.panels = [panel("input", f"<b>input</b>: {height}×{width} (no feature map: "
+                                    "see the message above)",
+                                    to_rgb(image, float(image.min()), float(image.max())))]
+        self.panels.zoom = stale_html()
+        self.stats.value = ""
+        self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = True
+        self.play.playing = False
 
     @staticmethod
     def _stats_html(kernel: torch.Tensor, out: torch.Tensor) -> str:
@@ -236,7 +326,7 @@ class KernelExplorer:
         meaning = ("keeps the average brightness" if abs(total - 1) < 1e-3 else
                    "gives 0 on flat regions: it responds only to change" if abs(total) < 1e-3
                    else "scales the brightness")
-        text = (f"kernel sum {total:.3f} ({meaning}); output range "
+        text = (f"kernel sum {fmt(total)} ({meaning}); output range "
                 f"[{float(out.min()):.3f}, {float(out.max()):.3f}], mean |value| "
                 f"{float(out.abs().mean()):.3f}")
         return f"<div class='cnnedu-stats'>{html.escape(text)}</div>"

@@ -1,11 +1,14 @@
-"""An interactive pooling explorer: real photos or Fashion-MNIST, every pooling setting, live.
+"""An interactive pooling explorer: point at any output pixel and see its window and arithmetic.
 
-It computes with :func:`cnnedu.pooling.pool2d` (the lesson's from-scratch code), draws the input
-with the window grid and one highlighted window, the output (or max and avg side by side), the
-output-size formula with the current numbers, and the sharpness numbers of
-:mod:`cnnedu.sharpness`. Illegal settings are blocked: the padding slider's range follows the
-kernel, dilation is off in average mode, and anything still illegal (an output smaller than one
-pixel) is explained in words in place of the output. No callback lets an exception escape.
+It computes with :func:`cnnedu.pooling.pool2d` and :func:`cnnedu.pooling.explain_output_pixel`
+(the lesson's from-scratch code). Input and outputs are shown at one on-screen size by the
+browser (:mod:`cnnedu.widgets.panels`), each labelled with its true size; *compare* adds avg
+beside max and *max − avg* a difference panel. Moving the pointer over an output pixel (or the
+window row/col sliders, or the play button) selects it: its window is drawn on the input and the
+zoom panel shows the window's numbers, padding marked with the value used, and how they become
+the output value. Rules are enforced in the open: a clamped value gets a note next to its
+control saying which rule; an illegal setting is explained in words and everything that belonged
+to the old setting is cleared. No callback lets an exception escape.
 """
 
 from __future__ import annotations
@@ -14,25 +17,30 @@ import html
 import time
 
 import ipywidgets as widgets
-import numpy as np
 import torch
 
 from cnnedu import sharpness
 from cnnedu.pooling import explain_output_pixel, output_size, pool2d
-from cnnedu.widgets.common import default_images, formula_html, problem_html
-from cnnedu.widgets.render import draw_box, fit_factor, png_bytes, show, to_rgb, upscale
+from cnnedu.widgets.base import ExplorerWidget
+from cnnedu.widgets.common import default_images, formula_html, limit_note, note_html
+from cnnedu.widgets.panels import PixelPanels, panel
+from cnnedu.widgets.render import to_rgb
+from cnnedu.widgets.zoom import fmt, pooling_zoom_html, stale_html
 
-DISPLAY = 320  # pixels on screen per panel (small images are enlarged by whole factors)
-GRID_LIMIT = 40  # draw every window's outline only when there are this few per side
-HIGHLIGHT = (255, 64, 32)
-GRID = (64, 160, 255)
+DISPLAY = 360        # on-screen pixels per panel (larger side), the same for every panel
+DISPLAY_MANY = 290   # ... when four panels share the row
 
 
-class PoolingExplorer:
-    """Build with ``PoolingExplorer()`` and show ``explorer.widget`` (or just the object).
+def _control(control: widgets.Widget, note: widgets.HTML) -> widgets.HBox:
+    return widgets.HBox([control, note], layout=widgets.Layout(align_items="center"))
 
-    ``images`` maps a name to a (1, H, W) image in [0, 1]; by default the course's photos at
-    ``photo_size`` (512 for the full resolution) plus four Fashion-MNIST samples.
+
+class PoolingExplorer(ExplorerWidget):
+    """Build with ``PoolingExplorer()`` and display it (or ``explorer.widget``).
+
+    ``images`` maps a name to a (1, H, W) image; by default the course's photos at
+    ``photo_size`` (512 for the full resolution), four Fashion-MNIST samples and the seed post's
+    4×4 tensor.
     """
 
     def __init__(self, images: dict[str, torch.Tensor] | None = None, photo_size: int = 512,
@@ -42,85 +50,82 @@ class PoolingExplorer:
         if not images:
             raise ValueError("PoolingExplorer needs at least one image")
         self.images = images
-        self.last_update_ms = float("nan")
-        self.error: str | None = None
         self.outputs: dict[str, torch.Tensor] = {}
+        self.last_select_ms = float("nan")
+        self.out_hw: tuple[int, int] | None = None
+        self._padding_asked = 0
         style = {"description_width": "80px"}
         layout = widgets.Layout(width="300px")
         self.image = widgets.Dropdown(options=list(images), description="image", style=style,
                                       layout=widgets.Layout(width="400px"))
         self.kernel = widgets.IntSlider(2, 1, 9, description="kernel", style=style, layout=layout)
         self.stride = widgets.IntSlider(2, 1, 9, description="stride", style=style, layout=layout)
-        self.padding = widgets.IntSlider(0, 0, 1, description="padding", style=style,
+        self.padding = widgets.IntSlider(0, 0, 4, description="padding", style=style,
                                          layout=layout)
         self.dilation = widgets.IntSlider(1, 1, 4, description="dilation", style=style,
                                           layout=layout)
         self.mode = widgets.ToggleButtons(options=["max", "avg"], description="mode",
                                           style=style)
         self.ceil_mode = widgets.Checkbox(False, description="ceil_mode", indent=False)
+        self.count_include_pad = widgets.Checkbox(True, description="count_include_pad (avg)",
+                                                  indent=False)
         self.compare = widgets.Checkbox(False, description="compare max vs avg", indent=False)
+        self.difference = widgets.Checkbox(False, description="max − avg panel", indent=False)
         self.probe_row = widgets.IntSlider(0, 0, 0, description="window row", style=style,
                                            layout=layout)
         self.probe_col = widgets.IntSlider(0, 0, 0, description="window col", style=style,
                                            layout=layout)
-        self.input_view = widgets.Image(format="png")
-        self.output_view = widgets.Image(format="png")
-        self.second_view = widgets.Image(format="png", layout=widgets.Layout(display="none"))
-        self.input_label = widgets.HTML()
-        self.output_label = widgets.HTML()
-        self.second_label = widgets.HTML()
-        self.formula = widgets.HTML()
-        self.message = widgets.HTML()
-        self.stats = widgets.HTML()
-        self.window_info = widgets.HTML()
+        self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=600,
+                                 description="slide the window")
+        self.notes = {name: widgets.HTML() for name in
+                      ("kernel", "stride", "padding", "dilation", "probe")}
+        self.panels = PixelPanels(size=DISPLAY)
+        self.formula, self.message, self.stats = widgets.HTML(), widgets.HTML(), widgets.HTML()
         self.controls = [self.image, self.kernel, self.stride, self.padding, self.dilation,
-                         self.mode, self.ceil_mode, self.compare, self.probe_row, self.probe_col]
+                         self.mode, self.ceil_mode, self.count_include_pad, self.compare,
+                         self.difference]
         for control in self.controls:
             control.observe(self._on_change, names="value")
-        panels = widgets.HBox([
-            widgets.VBox([self.input_label, self.input_view]),
-            widgets.VBox([self.output_label, self.output_view]),
-            widgets.VBox([self.second_label, self.second_view]),
-        ])
-        left = widgets.VBox([self.image, self.kernel, self.stride, self.padding, self.dilation])
-        right = widgets.VBox([self.mode, widgets.HBox([self.ceil_mode, self.compare]),
-                              self.probe_row, self.probe_col])
+        for control in (self.probe_row, self.probe_col):
+            control.observe(self._on_probe, names="value")
+        self.play.observe(self._on_play, names="value")
+        self.panels.observe(self._on_point, names="selected")
+        left = widgets.VBox([self.image, _control(self.kernel, self.notes["kernel"]),
+                             _control(self.stride, self.notes["stride"]),
+                             _control(self.padding, self.notes["padding"]),
+                             _control(self.dilation, self.notes["dilation"])])
+        right = widgets.VBox([self.mode, widgets.HBox([self.ceil_mode, self.count_include_pad]),
+                              widgets.HBox([self.compare, self.difference]),
+                              self.probe_row, self.probe_col,
+                              widgets.HBox([self.play, widgets.HTML(
+                                  "<small>&nbsp;play: slide the window pixel by pixel</small>")]),
+                              self.notes["probe"]])
         self.widget = widgets.VBox([widgets.HBox([left, right]), self.formula, self.message,
-                                    panels, self.window_info, self.stats])
+                                    widgets.HTML("<small>Point at (or click) any output pixel "
+                                                 "to see its window and arithmetic.</small>"),
+                                    self.panels, self.stats])
         self.widget.add_class("cnnedu-pooling-explorer")
-        self._updating = False
         self.update()
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
+    # --- reacting to controls --------------------------------------------------------------
     def _on_change(self, change: dict) -> None:
+        if self._updating:
+            return
+        if change["owner"] is self.padding:
+            self._padding_asked = change["new"]
+        self.update()
+
+    def _on_probe(self, change: dict) -> None:
         if not self._updating:
-            self.update()
+            self.select(self.probe_row.value, self.probe_col.value)
 
-    def _sync_ranges(self) -> None:
-        """Make the sliders' ranges follow the rules, so illegal values cannot be chosen."""
-        self.padding.max = self.kernel.value // 2
-        avg_involved = self.mode.value == "avg" or self.compare.value
-        self.dilation.disabled = avg_involved
-        if avg_involved:
-            self.dilation.value = 1
+    def _on_play(self, change: dict) -> None:
+        if not self._updating and self.out_hw is not None:
+            self.select(*divmod(change["new"], self.out_hw[1]))
 
-    def update(self) -> None:
-        """Recompute and redraw everything; any failure becomes a message, never a traceback."""
-        start = time.perf_counter()
-        self._updating = True
-        try:
-            self._sync_ranges()
-            self._render()
-            self.error = None
-        except Exception as err:  # noqa: BLE001 - a widget must never show a traceback
-            self._show_problem(str(err))
-        finally:
-            self._updating = False
-        self.last_update_ms = (time.perf_counter() - start) * 1000
+    def _on_point(self, change: dict) -> None:
+        if not self._updating and len(change["new"]) == 2:
+            self.select(*change["new"])
 
     def settings(self) -> dict:
         """The current pooling settings, as ``pool2d`` keyword arguments."""
@@ -128,82 +133,131 @@ class PoolingExplorer:
                     padding=self.padding.value, dilation=self.dilation.value,
                     ceil_mode=self.ceil_mode.value)
 
-    def _show_problem(self, text: str) -> None:
-        self.error = text
-        self.message.value = problem_html(text)
-        self.outputs = {}
-        blank = np.full((8, 8, 3), 230, dtype=np.uint8)
-        for view in (self.output_view, self.second_view):
-            view.format = "png"
-            view.value = png_bytes(blank)
-        self.output_label.value = "<b>output</b>: none"
+    def modes(self) -> list[str]:
+        """The pooling modes on screen: one, or max and avg when comparing."""
+        both = self.compare.value or self.difference.value
+        return ["max", "avg"] if both else [self.mode.value]
 
+    def _apply_rules(self) -> None:
+        """Clamp what PyTorch's rules forbid, and say so next to the control."""
+        most = self.kernel.value // 2
+        self.padding.value = min(self._padding_asked, most)
+        padding_note = (f"padding {self._padding_asked} → {most}: pooling padding may be at "
+                        f"most kernel // 2 = {self.kernel.value} // 2 = {most}"
+                        if self._padding_asked > most else limit_note(self.padding))
+        avg_involved = "avg" in self.modes()
+        self.dilation.disabled = avg_involved
+        dilation_note = limit_note(self.dilation)
+        if avg_involved:
+            if self.dilation.value != 1:
+                dilation_note = (f"dilation {self.dilation.value} → 1: average pooling has no "
+                                 "dilation (F.avg_pool2d has no such argument)")
+            else:
+                dilation_note = "fixed at 1: average pooling has no dilation"
+            self.dilation.value = 1
+        self.count_include_pad.disabled = "avg" not in self.modes()
+        for name, text in (("kernel", limit_note(self.kernel)),
+                           ("stride", limit_note(self.stride)),
+                           ("padding", padding_note), ("dilation", dilation_note)):
+            self.notes[name].value = note_html(text)
+
+    # --- drawing ----------------------------------------------------------------------------
     def _render(self) -> None:
         image = self.images[self.image.value]
         height, width = image.shape[-2:]
+        self._apply_rules()
         st = self.settings()
         self.formula.value = formula_html(height, width, st["kernel_size"], st["stride"],
                                           st["padding"], st["dilation"], st["ceil_mode"])
         out_h, out_w = output_size((height, width), **st)   # raises a clear error if illegal
-        self.message.value = ""
-        self.probe_row.max, self.probe_col.max = out_h - 1, out_w - 1
-        modes = ["max", "avg"] if self.compare.value else [self.mode.value]
-        self.outputs = {mode: pool2d(image, mode=mode, **st) for mode in modes}
+        self.out_hw = (out_h, out_w)
+        modes = self.modes()
+        self.outputs = {mode: pool2d(image, mode=mode, count_include_pad=(
+            self.count_include_pad.value), **st) for mode in modes}
         vmin, vmax = float(image.min()), float(image.max())
-        mode = modes[0]
-        info = explain_output_pixel(image, self.probe_row.value, self.probe_col.value,
-                                    mode=mode, **st)
-        self._draw_input(image, st, (out_h, out_w), info)
-        factor = fit_factor(out_h, out_w, DISPLAY)
-        views = [(self.output_view, self.output_label), (self.second_view, self.second_label)]
-        for (view, label), name in zip(views, modes, strict=False):
-            rgb = upscale(to_rgb(self.outputs[name], vmin, vmax), factor)
-            r, c = self.probe_row.value, self.probe_col.value
-            draw_box(rgb, r * factor, c * factor, (r + 1) * factor - 1, (c + 1) * factor - 1,
-                     HIGHLIGHT, max(1, factor // 8))
-            show(view, rgb)
-            label.value = f"<b>{name} pooling</b>: {out_h}×{out_w}"
-        self.second_view.layout.display = None if len(modes) == 2 else "none"
-        self.second_label.layout.display = None if len(modes) == 2 else "none"
-        self.window_info.value = self._window_html(info, mode)
+        shown = [panel("input", f"<b>input</b>: {height}×{width}", to_rgb(image, vmin, vmax))]
+        for mode in modes:
+            shown.append(panel(mode, f"<b>{mode} pooling</b>: {out_h}×{out_w}",
+                               to_rgb(self.outputs[mode], vmin, vmax), hover=True))
+        if self.difference.value:
+            diff = self.outputs["max"] - self.outputs["avg"]
+            bound = max(float(diff.abs().max()), 1e-12)
+            shown.append(panel("difference", f"<b>max − avg</b>: {out_h}×{out_w} (white 0, "
+                               f"red up to {fmt(bound)})", to_rgb(diff, -bound, bound, "RdBu_r"),
+                               hover=True))
+        row = min(self.probe_row.value, out_h - 1)
+        col = min(self.probe_col.value, out_w - 1)
+        clamped = (row, col) != (self.probe_row.value, self.probe_col.value)
+        self.probe_row.max, self.probe_col.max = out_h - 1, out_w - 1
+        self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = False
+        self.play.max = out_h * out_w - 1
+        self.panels.size = DISPLAY_MANY if len(shown) > 3 else DISPLAY
+        self.panels.panels = shown
+        self.notes["probe"].value = note_html(
+            f"window moved to ({row}, {col}): the output is now {out_h}×{out_w}"
+            if clamped else "")
+        self._select(row, col)
         self.stats.value = self._stats_html(image)
 
-    def _draw_input(self, image: torch.Tensor, st: dict, out_hw: tuple[int, int],
-                    info) -> None:
-        height, width = image.shape[-2:]
-        factor = fit_factor(height, width, DISPLAY)
-        rgb = upscale(to_rgb(image, 0.0, 1.0), factor)
-        if max(out_hw) <= GRID_LIMIT:  # outline every window's start cell, light blue
-            for r in range(out_hw[0]):
-                for c in range(out_hw[1]):
-                    top = r * st["stride"] - st["padding"]
-                    left = c * st["stride"] - st["padding"]
-                    draw_box(rgb, top * factor, left * factor, (top + 1) * factor - 1,
-                             (left + 1) * factor - 1, GRID, 1)
-        top, left, bottom, right = info.box
-        draw_box(rgb, top * factor, left * factor, (bottom + 1) * factor - 1,
-                 (right + 1) * factor - 1, HIGHLIGHT, max(2, factor // 6))
-        show(self.input_view, rgb)
-        self.input_label.value = f"<b>input</b>: {height}×{width} (highlight: one window)"
+    def select(self, row: int, col: int) -> None:
+        """Select output pixel (row, col): window on the input, zoom panel (timed)."""
+        if self.out_hw is None or self.error is not None:
+            return
+        start = time.perf_counter()
+        self._updating = True
+        try:
+            self._select(min(max(row, 0), self.out_hw[0] - 1),
+                         min(max(col, 0), self.out_hw[1] - 1))
+        finally:
+            self._updating = False
+        self.last_select_ms = (time.perf_counter() - start) * 1000
 
-    @staticmethod
-    def _window_html(info, mode: str) -> str:
-        top, left, bottom, right = info.box
-        text = (f"Highlighted output pixel ({info.row}, {info.col}) comes from input rows "
-                f"{top}..{bottom}, columns {left}..{right}")
-        if mode == "max" and info.argmax is not None:
-            text += f"; the maximum {info.value:.3f} sits at {info.argmax}."
-        else:
-            text += f"; their average is {info.value:.3f}."
-        return f"<div class='cnnedu-window'>{html.escape(text)}</div>"
+    def _select(self, row: int, col: int) -> None:
+        image = self.images[self.image.value]
+        st = self.settings()
+        self.probe_row.value, self.probe_col.value = row, col
+        self.play.value = row * self.out_hw[1] + col
+        self.panels.selected = [row, col]
+        parts = []
+        for mode in self.outputs:
+            info = explain_output_pixel(image, row, col, mode=mode,
+                                        count_include_pad=self.count_include_pad.value, **st)
+            value = float(self.outputs[mode][0, row, col])
+            parts.append(f"<div class='cnnedu-zoom-mode' data-mode='{mode}'><b>{mode} "
+                         "pooling</b>" + pooling_zoom_html(
+                             info, mode, value, st["dilation"], st["padding"],
+                             tuple(image.shape[-2:]), self.count_include_pad.value) + "</div>")
+        if self.difference.value:
+            diff = float(self.outputs["max"][0, row, col] - self.outputs["avg"][0, row, col])
+            parts.append(f"<div class='cnnedu-zoom-diff'>max − avg = {fmt(diff)}</div>")
+        self.panels.window = {"rows": list(info.rows), "cols": list(info.cols)}
+        self.panels.zoom = "<div style='display:flex;gap:24px;flex-wrap:wrap'>" + \
+            "".join(parts) + "</div>"
+
+    def _clear_stale(self) -> None:
+        """An illegal setting: nothing of the old output, window, zoom or statistics remains."""
+        self.outputs, self.out_hw = {}, None
+        image = self.images[self.image.value]
+        height, width = image.shape[-2:]
+        self.panels.selected, self.panels.window = [], {}
+        self.panels.panels = [panel("input", f"<b>input</b>: {height}×{width} (no output: "
+                                    "see the message above)",
+                                    to_rgb(image, float(image.min()), float(image.max())))]
+        self.panels.zoom = stale_html()
+        self.stats.value = ""
+        self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = True
+        self.play.playing = False
+        if "illegal" not in self.formula.value:
+            self.formula.value = ""
 
     def _stats_html(self, image: torch.Tensor) -> str:
         rows = ["<table class='cnnedu-stats'><tr><th></th><th>edge strength</th>"
                 "<th>dark pixels (&lt; 0.25)</th><th>mean brightness</th></tr>"]
         entries = [("input", image)] + [(f"{m} pool", out) for m, out in self.outputs.items()]
         for name, img in entries:
-            plane = img[0]
-            rows.append(f"<tr><td>{name}</td><td>{sharpness.edge_strength(plane):.4f}</td>"
+            plane = img[0].float()
+            rows.append(f"<tr><td>{html.escape(name)}</td>"
+                        f"<td>{sharpness.edge_strength(plane):.4f}</td>"
                         f"<td>{float((plane < 0.25).float().mean()):.1%}</td>"
                         f"<td>{float(plane.mean()):.3f}</td></tr>")
         rows.append("</table>")

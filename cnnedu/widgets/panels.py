@@ -1,0 +1,161 @@
+"""Image panels shown at one on-screen size, with a pointer that picks an output pixel.
+
+A small `anywidget <https://anywidget.dev>`_ view: Python sends each panel's pixels once (PNG or
+JPEG, at the image's true size) and the browser scales them to ``size`` pixels with
+``image-rendering: pixelated``, so a 171×171 output sits beside its 512×512 input at the same
+size, each block one true pixel. Moving the pointer over (or clicking) an output panel sets
+``selected`` to that pixel's (row, col); Python answers with ``window`` (drawn on the input as
+a box plus the sampled pixels) and ``zoom`` (HTML showing the window's arithmetic). Hover and
+window boxes are drawn in the browser, so pointing never re-encodes an image. No computation
+happens here: the explorers compute with the package's own code.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import anywidget
+import numpy as np
+import traitlets
+
+from cnnedu.widgets.render import encode
+from cnnedu.widgets.zoom import CSS
+
+_ESM = r"""
+function render({ model, el }) {
+  el.classList.add("cnnedu-panels");
+  const row = document.createElement("div");
+  row.className = "cnnedu-panel-row";
+  row.style.cssText = "display:flex;gap:14px;flex-wrap:wrap;align-items:flex-start";
+  const zoom = document.createElement("div");
+  zoom.className = "cnnedu-zoom";
+  zoom.style.cssText = "margin-top:6px;font-family:monospace;font-size:12px";
+  el.append(row, zoom);
+  let built = [];
+
+  function scaleOf(p) { return model.get("size") / Math.max(p.height, p.width); }
+
+  function build() {
+    row.replaceChildren();
+    built = model.get("panels").map((p) => {
+      const box = document.createElement("figure");
+      box.className = "cnnedu-panel";
+      box.dataset.key = p.key;
+      box.style.cssText = "margin:0";
+      const cap = document.createElement("figcaption");
+      cap.className = "cnnedu-panel-label";
+      cap.innerHTML = p.label;
+      cap.style.cssText = "font-size:12px;height:2.6em;max-width:" + model.get("size") + "px";
+      const stage = document.createElement("div");
+      stage.className = "cnnedu-stage";
+      const s = scaleOf(p);
+      stage.style.cssText = "position:relative;overflow:hidden;width:" + p.width * s +
+        "px;height:" + p.height * s + "px;cursor:" + (p.hover ? "crosshair" : "default") +
+        (p.stale ? ";opacity:0.25;filter:grayscale(1)" : "");
+      const img = document.createElement("img");
+      img.src = p.src;
+      img.draggable = false;
+      img.style.cssText = "width:100%;height:100%;image-rendering:pixelated;display:block";
+      stage.append(img);
+      const marks = document.createElement("div");
+      marks.className = "cnnedu-marks";
+      marks.style.cssText = "position:absolute;inset:0;pointer-events:none";
+      stage.append(marks);
+      if (p.hover && !p.stale) {
+        const pick = (ev) => {
+          const r = stage.getBoundingClientRect();
+          const col = Math.floor((ev.clientX - r.left) / s);
+          const rw = Math.floor((ev.clientY - r.top) / s);
+          if (rw < 0 || col < 0 || rw >= p.height || col >= p.width) return;
+          const old = model.get("selected");
+          if (old.length === 2 && old[0] === rw && old[1] === col) return;
+          model.set("selected", [rw, col]);
+          model.save_changes();
+        };
+        stage.addEventListener("pointermove", pick);
+        stage.addEventListener("click", pick);
+      }
+      box.append(cap, stage);
+      row.append(box);
+      return { p, s, marks };
+    });
+    marks();
+  }
+
+  function rect(parent, top, left, h, w, css, cls) {
+    const d = document.createElement("div");
+    d.className = cls;
+    d.style.cssText = "position:absolute;box-sizing:border-box;top:" + top + "px;left:" + left +
+      "px;width:" + Math.max(w, 2) + "px;height:" + Math.max(h, 2) + "px;" + css;
+    parent.append(d);
+    return d;
+  }
+
+  function marks() {
+    const sel = model.get("selected");
+    const win = model.get("window");
+    for (const { p, s, marks } of built) {
+      marks.replaceChildren();
+      if (p.stale) continue;
+      if (p.hover && sel.length === 2) {
+        rect(marks, sel[0] * s, sel[1] * s, s, s, "outline:2px solid #ff4020",
+             "cnnedu-selected");
+      }
+      if (p.key === "input" && win && win.rows) {
+        const rows = win.rows, cols = win.cols;
+        const top = rows[0] * s, left = cols[0] * s;
+        const h = (rows[rows.length - 1] - rows[0] + 1) * s;
+        const w = (cols[cols.length - 1] - cols[0] + 1) * s;
+        const frame = rect(marks, top - 2, left - 2, h + 4, w + 4,
+                           "border:2px solid #ff4020;box-shadow:0 0 0 2px rgba(255,255,255,.8)",
+                           "cnnedu-window-box");
+        frame.dataset.rows = rows[0] + ".." + rows[rows.length - 1];
+        frame.dataset.cols = cols[0] + ".." + cols[cols.length - 1];
+        if (rows.length * cols.length <= 121) {
+          for (const r of rows) for (const c of cols) {
+            const pad = r < 0 || c < 0 || r >= p.height || c >= p.width;
+            rect(marks, r * s, c * s, s, s, pad ? "background:rgba(120,120,255,.45)"
+                 : "background:rgba(255,64,32,.35)", "cnnedu-window-cell");
+          }
+        }
+      }
+    }
+  }
+
+  function showZoom() { zoom.innerHTML = model.get("zoom"); }
+
+  model.on("change:panels", build);
+  model.on("change:size", build);
+  model.on("change:selected", marks);
+  model.on("change:window", marks);
+  model.on("change:zoom", showZoom);
+  build();
+  showZoom();
+}
+export default { render };
+"""
+
+
+def data_url(rgb: np.ndarray) -> str:
+    """(H, W, 3) uint8 -> a ``data:`` URL (PNG when small, JPEG when large; see ``encode``)."""
+    data, fmt = encode(rgb)
+    return f"data:image/{fmt};base64," + base64.b64encode(data).decode("ascii")
+
+
+def panel(key: str, label: str, rgb: np.ndarray, hover: bool = False,
+          stale: bool = False) -> dict:
+    """One panel's description for :class:`PixelPanels` (``rgb`` at the image's true size)."""
+    return {"key": key, "label": label, "src": data_url(rgb), "height": int(rgb.shape[0]),
+            "width": int(rgb.shape[1]), "hover": hover, "stale": stale}
+
+
+class PixelPanels(anywidget.AnyWidget):
+    """Panels at one displayed size; pointing at an output panel sets ``selected``."""
+
+    _esm = _ESM
+    _css = CSS
+    panels = traitlets.List(traitlets.Dict()).tag(sync=True)
+    size = traitlets.Int(360).tag(sync=True)
+    selected = traitlets.List(traitlets.Int()).tag(sync=True)
+    window = traitlets.Dict().tag(sync=True)
+    zoom = traitlets.Unicode("").tag(sync=True)
