@@ -62,7 +62,7 @@ def _equal(a: object, b: object, tolerance: float, unordered: bool) -> bool:
     if unordered:
         return _equal(_sorted_items(a), _sorted_items(b), tolerance, False)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y, tolerance, False) 
+        return len(a) == len(b) and all(_equal(x, y, tolerance, False)
                                         for x, y in zip(a, b, strict=True))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(float(a), float(b), rel_tol=tolerance, abs_tol=tolerance)
