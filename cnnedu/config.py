@@ -21,8 +21,17 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 
-def smoke_mode() -> bool:
-    """True when ``CNNEDU_SMOKE`` asks for short CI runs. Anything unrecognised is an error."""
+def smoke_mode(quick: bool | None = None) -> bool:
+    """True for short runs: ``quick`` when a lesson's parameters cell sets it, else ``CNNEDU_SMOKE``.
+
+    ``quick=None`` (the parameters cells' default) follows the environment, so the tests' and
+    CI's ``CNNEDU_SMOKE=1`` still works; ``quick=True`` lets a learner pick quick mode inside the
+    notebook, without restarting JupyterLab. Anything unrecognised is an error.
+    """
+    if quick is not None:
+        if not isinstance(quick, bool):
+            raise ValueError(f"QUICK must be True, False or None, got {quick!r}")
+        return quick
     raw = os.environ.get("CNNEDU_SMOKE", "").strip().lower()
     if raw in _TRUE:
         return True

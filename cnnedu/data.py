@@ -181,6 +181,26 @@ def find_split(
     raise DataError(f"Fashion-MNIST {split} split not found. Tried: {'; '.join(tried)}. {_FIX}")
 
 
+def data_note(root: str | os.PathLike | None = None) -> str:
+    """Which Fashion-MNIST this run uses, for the top of every lesson; on anything less than the
+    full data, a visible note that results (accuracies, plots) will differ from the lesson's text.
+    """
+    counts, sources = {}, set()
+    for split in SPLIT_FILES:
+        _, labels, source = find_split(split, root)
+        counts[split] = len(labels)
+        sources.add(str(source))
+    line = (f"Data: {counts['train']:,} training + {counts['test']:,} test images, from "
+            f"{' and '.join(sorted(sources))}")
+    if counts == SPLIT_SIZES:
+        return line + " (full Fashion-MNIST)"
+    return (line + "\n" + "!" * 88 + "\n"
+            "! NOTE: this is NOT the full data set: trainings see fewer images, so accuracies\n"
+            "! and plots will differ from (be lower than) the numbers in the text. For the full\n"
+            "! 70,000 images run `./course.sh data` (README: 'Where the data comes from').\n"
+            + "!" * 88)
+
+
 class FashionMNIST(torch.utils.data.Dataset):
     """One split of Fashion-MNIST in memory: ``images`` (N, 28, 28) uint8, ``labels`` (N,) int64.
 

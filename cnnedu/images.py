@@ -23,12 +23,12 @@ def images_dir() -> Path:
 
 
 def list_photos() -> list[str]:
-    """Names (without suffix) of the photos, sorted; screenshots made by the tests are skipped."""
+    """Names (without suffix) of the photo files in the folder, sorted (sub-folders are not read)."""
     folder = images_dir()
     if not folder.is_dir():
         raise FileNotFoundError(f"photo folder {folder} does not exist (set CNNEDU_IMAGES?)")
     return sorted(p.stem for p in folder.iterdir()
-                  if p.suffix.lower() in PHOTO_SUFFIXES and not p.stem.startswith("screenshot"))
+                  if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
 
 
 def photo_path(name: str) -> Path:

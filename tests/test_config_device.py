@@ -81,3 +81,12 @@ def test_model_device():
 
     assert model_device(nn.Linear(2, 2)) == torch.device("cpu")
     assert model_device(nn.ReLU()) == torch.device("cpu")     # no parameters
+
+
+def test_quick_from_the_parameters_cell_overrides_the_environment(monkeypatch):
+    monkeypatch.setenv("CNNEDU_SMOKE", "0")
+    assert config.smoke_mode(True) is True
+    monkeypatch.setenv("CNNEDU_SMOKE", "1")
+    assert config.smoke_mode(False) is False and config.smoke_mode(None) is True
+    with pytest.raises(ValueError, match="QUICK must be True, False or None"):
+        config.smoke_mode("yes")

@@ -135,3 +135,18 @@ def test_bad_timeout_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
         download.main(["--timeout", "0"])
     assert "--timeout must be positive" in capsys.readouterr().err
+
+
+def test_data_note_marks_the_subset_and_names_the_fix():
+    note = data.data_note("bundled")
+    assert note.startswith("Data: 2,000 training + 1,000 test images, from bundled subset")
+    assert "NOT the full data set" in note and "./course.sh data" in note
+
+
+def test_data_note_on_full_data_has_no_warning(tmp_path, monkeypatch):
+    for name, blob in FILES.items():
+        (tmp_path / name).write_bytes(blob)
+    monkeypatch.setattr(data, "SPLIT_SIZES", SIZES)
+    note = data.data_note(tmp_path)
+    assert note == (f"Data: 6 training + 4 test images, from given path: {tmp_path} "
+                    "(full Fashion-MNIST)")

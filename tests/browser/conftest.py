@@ -1,4 +1,9 @@
-"""Fixtures for browser tests: a real JupyterLab (see lab_server.py) and Debian's Chromium."""
+"""Fixtures for browser tests: a real JupyterLab (see lab_server.py) and Debian's Chromium.
+
+``page`` is a fresh page per test; ``module_page`` one page shared by a test module, so a
+lesson is run once for all the tests that look at its widgets. A failed test leaves a
+screenshot in out/browser/ (git-ignored), and its path is printed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from lab_server import CHROMIUM, CHROMIUM_ARGS, Lab
+from notebook_page import screenshot
 
 
 @pytest.fixture(scope="session")
@@ -31,22 +37,34 @@ def browser():
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if report.when == "call":
-        item.failed_call = report.failed
+    if report.when == "call" and report.failed:
+        shared = item.funcargs.get("module_page") or item.funcargs.get("page")
+        if shared is not None and not shared.is_closed():
+            shot = screenshot(shared, item.name)
+            report.sections.append(("screenshot", f"of the failed page: {shot}"))
     return report
 
 
-@pytest.fixture
-def page(browser, lab, request, tmp_path_factory):
-    """A fresh browser page; afterwards every kernel is shut down, and a failed test leaves a
-    screenshot (its path is printed) to show what the page looked like."""
+def _new_page(browser):
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, lab):
+    """A fresh browser page; afterwards every kernel is shut down."""
+    context, page = _new_page(browser)
     yield page
-    if getattr(request.node, "failed_call", False):
-        shot = tmp_path_factory.mktemp("failed") / f"{request.node.name}.png"
-        page.screenshot(path=str(shot), full_page=True)
-        print(f"screenshot of the failed page: {shot}")
+    context.close()
+    lab.shutdown_kernels()
+
+
+@pytest.fixture(scope="module")
+def module_page(browser, lab):
+    """One browser page for a whole test module (open and run a lesson once, test it often)."""
+    context, page = _new_page(browser)
+    yield page
     context.close()
     lab.shutdown_kernels()

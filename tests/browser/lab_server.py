@@ -2,9 +2,10 @@
 
 The server runs on a free loopback port with a random token, on a scratch copy of the notebooks
 (so runs never touch the committed outputs), with its own settings, workspace, config and
-runtime folders, and ``CNNEDU_SMOKE=1`` for its kernels (unless
-``smoke=False``). Notebook windowing is off so every
-cell stays in the page, and the preferred kernel starts without asking.
+runtime folders, and ``CNNEDU_SMOKE=1`` for its kernels (unless ``smoke=False``). Its
+settings are the course's own (jupyter/overrides.json, as ``./course.sh lab`` gives learners):
+notebook windowing is off so every cell stays in the page, the preferred kernel starts without
+asking, and no news prompt covers the page.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# The notebooks the browser tests run: the tracked ones, or a folder named by
+# CNNEDU_TEST_NOTEBOOKS (e.g. a copy with a deliberately broken cell, to see the suite fail fast).
+NOTEBOOKS = Path(os.environ.get("CNNEDU_TEST_NOTEBOOKS") or ROOT / "notebooks")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-dev-shm-usage", "--no-first-run"]
@@ -32,8 +36,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _write_settings(folder: Path, plugin: str, name: str, values: dict) -> None:
-    target = folder / "@jupyterlab" / plugin
+def course_settings() -> dict[str, dict]:
+    """The course's JupyterLab settings, the same ``./course.sh lab`` gives learners: no news
+    prompt, no kernel dialog, every cell kept in the page (one source: jupyter/overrides.json)."""
+    return json.loads((ROOT / "jupyter" / "overrides.json").read_text())
+
+
+def _write_settings(folder: Path, plugin: str, values: dict) -> None:
+    """Write ``values`` for ``plugin`` ("@jupyterlab/notebook-extension:tracker") as user settings."""
+    package, name = plugin.split(":")
+    target = folder / package
     target.mkdir(parents=True, exist_ok=True)
     (target / f"{name}.jupyterlab-settings").write_text(json.dumps(values))
 
@@ -44,12 +56,10 @@ class Lab:
     def __init__(self, base: Path, smoke: bool = True):
         self.base = base
         self.folder = base / "notebooks"
-        shutil.copytree(ROOT / "notebooks", self.folder)
+        shutil.copytree(NOTEBOOKS, self.folder)
         settings = base / "settings"
-        _write_settings(settings, "notebook-extension", "tracker",
-                        {"windowingMode": "none", "autoStartDefaultKernel": True})
-        _write_settings(settings, "apputils-extension", "notification",
-                        {"fetchNews": "false", "checkForUpdates": False})
+        for plugin, values in course_settings().items():
+            _write_settings(settings, plugin, values)
         port, self.token = _free_port(), secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{port}"
         env = dict(os.environ, CNNEDU_SMOKE="1" if smoke else "0",

@@ -1,16 +1,37 @@
 """Drive a notebook in JupyterLab: open it, run every cell, wait for the kernel, read outputs.
 
 Waits are on concrete page states (a kernel status attribute, execution counts, an element's
-attribute changing), never fixed sleeps.
+attribute changing), never fixed sleeps. A run fails fast: while waiting for Run All to finish,
+the first error output (or a dead kernel) ends the wait at once, with the error's text and a
+screenshot in ``out/browser/`` (git-ignored).
+
+Shared by every browser test file (the lessons, the explorers): keep page helpers here.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page
 
-CODE_PROMPTS = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "out" / "browser"   # screenshots of failures; never images/ (the photos)
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+CODE_PROMPTS = f"{NOTEBOOK} .jp-CodeCell .jp-InputArea-prompt"
+ERROR_PATTERN = r"Traceback|Error displaying widget"
+
+
+class NotebookRunError(AssertionError):
+    """A cell raised (or the kernel died) during a run; the message holds the error's text."""
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot as out/browser/<name>.png and return its path."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 def open_notebook(page: Page, lab, name: str) -> None:
@@ -42,30 +63,89 @@ def menu(page: Page, top: str, item: str) -> None:
     entry.click()
 
 
-def run_all(page: Page, timeout_ms: int = 900_000) -> None:
+# Resolves to {done: true} once every code cell has its new count, or, as soon as one appears,
+# {error: text} for the first error output or a dead kernel; false (keep polling) otherwise.
+_RUN_STATE = """([prompts, outputs, pattern]) => {
+    const bad = [...document.querySelectorAll(outputs)]
+        .find(o => new RegExp(pattern).test(o.textContent));
+    if (bad) {
+        const cell = bad.closest('.jp-CodeCell');
+        const prompt = cell && cell.querySelector('.jp-InputArea-prompt');
+        return {error: bad.textContent.slice(0, 3000), prompt: prompt ? prompt.textContent : ''};
+    }
+    const status = [...document.querySelectorAll('.jp-StatusBar-TextItem')]
+        .map(e => e.textContent).find(t => /\\| (Dead|Unknown)/.test(t));
+    if (status) return {error: 'kernel died: ' + status, prompt: ''};
+    const texts = [...document.querySelectorAll(prompts)].map(p => p.textContent);
+    if (texts.length === 0 || texts.some(p => p.includes('*'))) return false;
+    const numbers = texts.map(p => parseInt((p.match(/\\[(\\d+)\\]/) || [])[1]));
+    return numbers.every(n => Number.isInteger(n)) && numbers[numbers.length - 1] === texts.length
+        ? {done: true} : false;
+}"""
+
+
+def wait_run_finished(page: Page, timeout_ms: int = 900_000, name: str = "run") -> None:
+    """Wait for Run All to finish; raise :class:`NotebookRunError` at the first error output.
+
+    The timeout is only the backstop for a cell that never ends: an exception shows an error
+    output within a second, and Run All stops there, so waiting on would only waste time.
+    """
+    state = page.wait_for_function(
+        _RUN_STATE, arg=[CODE_PROMPTS, f"{NOTEBOOK} .jp-OutputArea-output", ERROR_PATTERN],
+        timeout=timeout_ms, polling=500).json_value()
+    if "error" in state:
+        shot = screenshot(page, f"failed_{name}")
+        raise NotebookRunError(f"{name}: cell {state['prompt'].strip()} failed:\n"
+                               f"{state['error'].strip()}\n(screenshot: {shot})")
+
+
+def run_all(page: Page, timeout_ms: int = 900_000, name: str = "run") -> None:
     """Clear every output, Run All Cells, then wait until every code cell has a new count.
 
     Clearing first matters: a notebook opened from disk shows the stored counts, which would
     look "finished". A new kernel counts from 1, so "finished" is: no cell shows [*], every cell
-    shows a number, and the last code cell shows the number of code cells.
+    shows a number, and the last code cell shows the number of code cells. The first error
+    output ends the wait at once (see :func:`wait_run_finished`).
     """
     menu(page, "Edit", "Clear Outputs of All Cells")
     page.wait_for_function(
         "(sel) => [...document.querySelectorAll(sel)].every(p => !/\\d/.test(p.textContent))",
         arg=CODE_PROMPTS, timeout=30_000)
     menu(page, "Run", "Run All Cells")
-    page.wait_for_function(
-        """(selector) => {
-            const prompts = [...document.querySelectorAll(selector)].map(p => p.textContent);
-            if (prompts.length === 0 || prompts.some(p => p.includes('*'))) return false;
-            const numbers = prompts.map(p => parseInt((p.match(/\\[(\\d+)\\]/) || [])[1]));
-            return numbers.every(n => Number.isInteger(n)) &&
-                   numbers[numbers.length - 1] === prompts.length;
-        }""", arg=CODE_PROMPTS, timeout=timeout_ms, polling=500)
+    wait_run_finished(page, timeout_ms, name)
     wait_idle(page)
 
 
 def error_outputs(page: Page) -> list[str]:
     """Texts of outputs that show an exception (ipykernel's error rendering contains these)."""
     texts = page.locator(".jp-OutputArea-output").all_inner_texts()
-    return [t[:500] for t in texts if "Traceback" in t or "Error displaying widget" in t]
+    return [t[:500] for t in texts if re.search(ERROR_PATTERN, t)]
+
+
+def _slider_readout(page: Page, root: str, label: str):
+    slider = page.locator(f"{root} .widget-slider").filter(
+        has=page.locator(".widget-label", has_text=label)).first
+    return slider.locator(".widget-readout")
+
+
+def set_slider(page: Page, root: str, label: str, value: int) -> None:
+    """Type a value into an ipywidgets slider's readout, as a learner can."""
+    readout = _slider_readout(page, root, label)
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(value))
+    page.keyboard.press("Enter")
+
+
+def image_src(page: Page, root: str, index: int) -> str:
+    """The ``src`` of the ``index``-th image inside ``root``."""
+    return page.locator(f"{root} img").nth(index).get_attribute("src")
+
+
+def wait_src_change(page: Page, root: str, index: int, before: str) -> str:
+    """Wait until that image's ``src`` differs from ``before``; return the new one."""
+    page.wait_for_function(
+        "([sel, i, old]) => { const img = document.querySelectorAll(sel + ' img')[i];"
+        " return img && img.getAttribute('src') !== old; }",
+        arg=[root, index, before], timeout=30_000)
+    return image_src(page, root, index)
