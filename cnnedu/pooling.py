@@ -27,7 +27,7 @@ from numbers import Integral
 import torch
 import torch.nn.functional as F
 
-from cnnedu.shapes import sliding_formula, sliding_output_length
+from cnnedu.shapes import check_at_least, sliding_output_size
 
 Pair = tuple[int, int]
 MODES = ("max", "avg")
@@ -81,11 +81,9 @@ def check_settings(kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fa
     s = _pair(stride, "stride", allow_none=True) or k
     p = _pair(padding, "padding")
     d = _pair(dilation, "dilation")
-    for name, pair in (("kernel_size", k), ("stride", s), ("dilation", d)):
-        if min(pair) < 1:
-            raise PoolingError(f"{name} must be at least 1, got {name}={pair}")
-    if min(p) < 0:
-        raise PoolingError(f"padding must be 0 or more, got padding={p}")
+    for name, pair, low in (("kernel_size", k, 1), ("stride", s, 1), ("dilation", d, 1),
+                            ("padding", p, 0)):
+        check_at_least(name, pair, low, PoolingError)
     if mode == "avg" and d != (1, 1):
         raise PoolingError(f"average pooling has no dilation (it must be 1), got dilation={d}")
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
@@ -108,26 +106,10 @@ def output_size(in_size, kernel_size, stride=None, padding=0, dilation=1,
     if min(size) < 1:
         raise PoolingError(f"in_size must be at least 1, got in_size={in_size!r}")
     st = check_settings(kernel_size, stride, padding, dilation, ceil_mode)
-    out = []
-    for axis, n in enumerate(size):
-        k, s, p, d = (st.kernel_size[axis], st.stride[axis], st.padding[axis],
-                      st.dilation[axis])
-        length = sliding_output_length(n, k, s, p, d, ceil_mode)
-        if length < 1:
-            name = "height" if not single and axis == 0 else "width" if not single else "size"
-            raise PoolingError(
-                f"output {name} would be {length}: ({n} + 2*{p} - {d}*({k}-1) - 1) / {s} + 1 < 1; "
-                f"the (dilated) kernel of {d * (k - 1) + 1} does not fit in the padded input of "
-                f"{n + 2 * p}. Use a smaller kernel or dilation, or more padding."
-            )
-        out.append(length)
-    return out[0] if single else (out[0], out[1])
-
-
-def formula(in_size: int, kernel_size: int, stride: int, padding: int = 0, dilation: int = 1,
-            ceil_mode: bool = False) -> str:
-    """The output-size formula for one dimension with the numbers filled in, e.g. for a widget."""
-    return sliding_formula(in_size, kernel_size, stride, padding, dilation, ceil_mode)
+    out = sliding_output_size(size, st.kernel_size, st.stride, st.padding, st.dilation, ceil_mode,
+                              names=("size", "size") if single else ("height", "width"),
+                              error=PoolingError)
+    return out[0] if single else out
 
 
 def _check_input(x: object, mode: str) -> torch.Tensor:

@@ -9,6 +9,7 @@ start in the right padding is dropped.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 
 def sliding_output_length(size: int, kernel: int, stride: int = 1, padding: int = 0,
@@ -36,17 +37,39 @@ def sliding_formula(size: int, kernel: int, stride: int = 1, padding: int = 0,
     return f"{text} = {length}{note}"
 
 
+def check_at_least(name: str, value: int | tuple[int, ...], low: int,
+                   error: type[ValueError] = ValueError) -> None:
+    """Raise ``error`` naming the setting when ``value`` (an int or a pair) is below ``low``."""
+    if min(value if isinstance(value, tuple) else (value,)) < low:
+        raise error(f"{name} must be at least {low}, got {name}={value}")
+
+
+def sliding_output_size(in_size: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+                        padding: Sequence[int], dilation: Sequence[int], ceil_mode: bool = False,
+                        names: Sequence[str] = ("height", "width"),
+                        error: type[ValueError] = ValueError) -> tuple[int, ...]:
+    """Output length per dimension (settings already checked), for convolution and pooling alike.
+
+    When no window fits along a dimension, ``error`` says which one, shows the formula with the
+    numbers filled in and how far the (dilated) kernel overshoots the padded input.
+    """
+    out = []
+    for name, n, k, s, p, d in zip(names, in_size, kernel, stride, padding, dilation, strict=True):
+        length = sliding_output_length(n, k, s, p, d, ceil_mode)
+        if length < 1:
+            raise error(
+                f"output {name} would be {length}: ({n} + 2*{p} - {d}*({k}-1) - 1) / {s} + 1 < 1; "
+                f"the (dilated) kernel of {d * (k - 1) + 1} does not fit in the padded input of "
+                f"{n + 2 * p}. Use a smaller kernel or dilation, or more padding.")
+        out.append(length)
+    return tuple(out)
+
+
 def conv_output_size(in_size: tuple[int, int], kernel: int, stride: int = 1, padding: int = 0,
                      dilation: int = 1) -> tuple[int, int]:
     """(H, W) output of a square-kernel ``nn.Conv2d``; ValueError naming the rule if illegal."""
     for name, value, low in (("kernel_size", kernel, 1), ("stride", stride, 1),
                              ("dilation", dilation, 1), ("padding", padding, 0)):
-        if value < low:
-            raise ValueError(f"{name} must be at least {low}, got {name}={value}")
-    out = tuple(sliding_output_length(n, kernel, stride, padding, dilation) for n in in_size)
-    if min(out) < 1:
-        span = dilation * (kernel - 1) + 1
-        raise ValueError(f"the (dilated) kernel spans {span} pixels but the padded input is only "
-                         f"{min(in_size) + 2 * padding}: output would be {out}. Use a smaller "
-                         "kernel or dilation, or more padding.")
-    return out
+        check_at_least(name, value, low)
+    return sliding_output_size(in_size, (kernel,) * 2, (stride,) * 2, (padding,) * 2,
+                               (dilation,) * 2)

@@ -12,10 +12,10 @@ from cnnedu.pooling import (
     PoolingError,
     check_settings,
     explain_output_pixel,
-    formula,
     output_size,
     pool2d,
 )
+from cnnedu.shapes import sliding_formula
 
 small = st.integers(1, 4)
 
@@ -94,7 +94,7 @@ def test_output_size_and_acceptance_match_torch(size, k, s, p, d, ceil):
     else:
         assert output_size((size, size + 1), k, s, p, d, ceil) == expected
         assert output_size(size, k, s, p, d, ceil) == expected[0]
-        assert formula(size, k, s, p, d, ceil).split("=")[-1].split()[0] == str(expected[0])
+        assert sliding_formula(size, k, s, p, d, ceil).split("=")[-1].split()[0] == str(expected[0])
 
 
 def test_ceil_mode_drops_a_window_that_would_start_in_the_padding():
@@ -102,7 +102,7 @@ def test_ceil_mode_drops_a_window_that_would_start_in_the_padding():
     assert output_size(5, 2, 2, 1, ceil_mode=True) == 3
     assert output_size(5, 2, 2, 1, ceil_mode=False) == 3
     assert output_size(4, 3, 2, 0, ceil_mode=True) == 2  # window 1 starts at 2 < 4: kept
-    assert "dropped" in formula(5, 2, 2, 1, ceil_mode=True)
+    assert "dropped" in sliding_formula(5, 2, 2, 1, ceil_mode=True)
     assert F.max_pool2d(torch.zeros(1, 5, 5), 2, 2, 1, ceil_mode=True).shape[-1] == 3
 
 
@@ -150,7 +150,7 @@ def test_gradients_flow_like_torch():
 @pytest.mark.parametrize("kwargs, words", [
     (dict(kernel_size=0), ["kernel_size", "at least 1", "(0, 0)"]),
     (dict(kernel_size=2, stride=0), ["stride", "at least 1", "(0, 0)"]),
-    (dict(kernel_size=2, padding=-1), ["padding", "0 or more", "(-1, -1)"]),
+    (dict(kernel_size=2, padding=-1), ["padding", "at least 0", "(-1, -1)"]),
     (dict(kernel_size=3, padding=2), ["padding", "half the kernel", "(1, 1)", "(2, 2)"]),
     (dict(kernel_size=2, padding=2, dilation=3), ["padding", "half the kernel"]),
     (dict(kernel_size=2, dilation=0), ["dilation", "at least 1"]),

@@ -88,7 +88,8 @@ print("avg_pool2d agrees:", torch.allclose(windows.mean((-1, -2))[0], nn.AvgPool
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from cnnedu.pooling import formula, output_size
+from cnnedu.pooling import output_size
+from cnnedu.shapes import sliding_formula
 
 examples = [  # (n, kernel, stride, padding, dilation, ceil_mode, what it shows)
     (4, 2, 2, 0, 1, False, "the demo above"),
@@ -102,7 +103,7 @@ examples = [  # (n, kernel, stride, padding, dilation, ceil_mode, what it shows)
 for n, k, s, p, d, ceil, note in examples:
     torch_size = nn.MaxPool2d(k, s, p, d, ceil_mode=ceil)(torch.zeros(1, n, n)).shape[-1]
     assert torch_size == output_size(n, k, s, p, d, ceil)
-    print(f"{formula(n, k, s, p, d, ceil):70s} # {note}")
+    print(f"{sliding_formula(n, k, s, p, d, ceil):70s} # {note}")
 
 # %% [markdown]
 # **The rules.** Not every setting is legal. PyTorch requires kernel, stride and dilation ≥ 1,
