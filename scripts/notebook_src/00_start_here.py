@@ -18,15 +18,20 @@
 
 # %% [markdown]
 # ## Parameters
-# Every lesson reads its switches here, once. `CNNEDU_SMOKE=1` (set by the tests) makes runs
-# short; leave it unset for the real thing.
+# Every lesson reads its switches here, once, and says which data it uses. Quick mode cuts
+# every training to a few batches (seconds instead of minutes; the figures then differ from the
+# text): set `QUICK = True` below and run the lessons from the top. `QUICK = None` follows
+# `CNNEDU_SMOKE=1`, which the tests set.
 
 # %%
 from cnnedu import config
+from cnnedu.data import data_note
 
-SMOKE = config.smoke_mode()
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
+SMOKE = config.smoke_mode(QUICK)
 SEED = config.seed_everything(0)
 print("smoke mode" if SMOKE else "full mode", "| seed", SEED)
+print(data_note())
 
 # %% [markdown]
 # ## Your environment

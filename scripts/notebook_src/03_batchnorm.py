@@ -14,12 +14,15 @@
 
 # %%
 from cnnedu import config
+from cnnedu.data import data_note
 from cnnedu.device import choose_device
 
-SMOKE = config.smoke_mode()
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
+SMOKE = config.smoke_mode(QUICK)
 config.seed_everything(0)
 device = choose_device().device
 print("smoke mode" if SMOKE else "full mode", "| device:", device)
+print(data_note())
 
 # %% [markdown]
 # ## 1. What BatchNorm computes
@@ -147,6 +150,12 @@ print("output std, biased running_var: ", round(buggy(test).std().item(), 3),
 # residual=False)`) with and without BatchNorm, and train each at several learning rates with
 # the same budget (same data, same order, SGD with momentum). If BN makes optimisation easier,
 # it should train well over a wider range of learning rates.
+
+# %% [markdown]
+# ⏱ **About 3 to 7 minutes (12 trainings)** in full mode on a 2-core laptop CPU (longer when the
+# machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds). The kernel does
+# one thing at a time: while this cell runs, the widgets above do not answer (they do once it
+# ends).
 
 # %%
 from functools import partial
