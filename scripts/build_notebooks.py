@@ -29,8 +29,11 @@ NOTEBOOKS = ROOT / "notebooks"
 def parse(text: str) -> nbformat.NotebookNode:
     """Percent-format text -> a notebook with one cell per ``# %%`` block."""
     notebook = nbformat.v4.new_notebook()
+    # The kernelspec exactly as JupyterLab writes it on opening (ipykernel's display name), so
+    # opening a lesson does not mark it modified.
     notebook.metadata.update({
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                       "language": "python"},
         "language_info": {"name": "python"},
     })
     blocks = re.split(r"^# %%(.*)$", text, flags=re.M)
