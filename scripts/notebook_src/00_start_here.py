@@ -143,9 +143,12 @@ print(f"test accuracy after {len(history.epoch)} short epochs: {history.final_te
 # %% [markdown]
 # ## How the course works
 # * **Lessons** are the numbered notebooks. Run them top to bottom (Run → Run All Cells).
-# * **Full vs smoke mode.** By default you get the full run (real training, a few minutes at
-#   most per lesson on a 2-core CPU). `CNNEDU_SMOKE=1` cuts every run to a few batches; the tests
-#   use it.
+# * **Full vs quick mode.** By default you get the full run (real training, a few minutes per
+#   lesson on a 2-core CPU; the expected time is written above each long cell). `QUICK = True` in
+#   a lesson's parameters cell (or `CNNEDU_SMOKE=1` before starting, as the tests do) cuts every
+#   run to a few batches. While a cell trains, the kernel is busy: widgets answer once it ends.
+# * **Your copies.** `./course.sh lab` opens your own copies of the lessons (`my_lessons/`):
+#   change anything; `./course.sh reset 02` brings back the original lesson 02.
 # * **Helpers** live in the `cnnedu` package, one module per job: `pooling`, `data`, `train`,
 #   `images`, `viz`, `widgets`, `models`, ... A cell never hides more than a few lines: open the
 #   module (Shift+Tab or `??name`) to read the code behind it.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from lab_server import CHROMIUM, CHROMIUM_ARGS, Lab
-from notebook_page import screenshot
+from notebook_page import NotebookRunError, screenshot
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,8 @@ def browser():
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if report.when == "call" and report.failed:
+    # a NotebookRunError has taken its own screenshot, at the moment the error appeared
+    if report.when == "call" and report.failed and not call.excinfo.errisinstance(NotebookRunError):
         shared = item.funcargs.get("module_page") or item.funcargs.get("page")
         if shared is not None and not shared.is_closed():
             shot = screenshot(shared, item.name)

@@ -94,6 +94,10 @@ def wait_run_finished(page: Page, timeout_ms: int = 900_000, name: str = "run") 
         _RUN_STATE, arg=[CODE_PROMPTS, f"{NOTEBOOK} .jp-OutputArea-output", ERROR_PATTERN],
         timeout=timeout_ms, polling=500).json_value()
     if "error" in state:
+        bad = page.locator(f"{NOTEBOOK} .jp-OutputArea-output").filter(
+            has_text=re.compile(ERROR_PATTERN)).first
+        if bad.count():
+            bad.scroll_into_view_if_needed(timeout=5_000)
         shot = screenshot(page, f"failed_{name}")
         raise NotebookRunError(f"{name}: cell {state['prompt'].strip()} failed:\n"
                                f"{state['error'].strip()}\n(screenshot: {shot})")
