@@ -13,11 +13,14 @@
 
 # %%
 from cnnedu import config
+from cnnedu.data import data_note
 
-SMOKE = config.smoke_mode()
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
+SMOKE = config.smoke_mode(QUICK)
 config.seed_everything(0)
 PHOTO_SIZE = 256   # photos are measured at this size (the same in every mode: no training here)
 print("smoke mode" if SMOKE else "full mode")
+print(data_note())
 
 # %% [markdown]
 # ## 1. The classic demo, made reproducible

@@ -14,12 +14,15 @@
 
 # %%
 from cnnedu import config
+from cnnedu.data import data_note
 from cnnedu.device import choose_device
 
-SMOKE = config.smoke_mode()
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
+SMOKE = config.smoke_mode(QUICK)
 config.seed_everything(0)
 device = choose_device().device
 print("smoke mode" if SMOKE else "full mode", "| device:", device)
+print(data_note())
 
 # %% [markdown]
 # ## 1. AlexNet by the numbers
@@ -139,6 +142,11 @@ show_receptive_field(test_set.images[0][None].float() / 255, fields);
 # rate, label smoothing 0.1, random horizontal flips, 4 epochs. On this machine the whole
 # benchmark process reaches 0.9085 test accuracy in 106 s. In smoke mode only a few batches run.
 
+# %% [markdown]
+# ⏱ **About 2 minutes** in full mode on a 2-core laptop CPU (longer when the machine is busy;
+# quick mode, `QUICK = True` in the parameters cell: seconds). The kernel does one thing at a
+# time: while this cell runs, the widgets above do not answer (they do once it ends).
+
 # %%
 import time
 
@@ -183,14 +191,17 @@ kernel_explorer
 # ### Feature maps at each convolution
 # `cnnedu.features.feature_maps` returns the output of any layer for any input. Early maps
 # still look like the garment; deeper ones are small (6×6) and abstract. Pick the image and the
-# layer:
+# layer (the first test image of each of six classes, so the choice is the same on any data):
 
 # %%
+import torch
+
 from cnnedu.widgets.feature_viewer import FeatureMapViewer
 
-model_cpu = model.to("cpu", memory_format=__import__("torch").contiguous_format)
-samples = {f"{i}: {CLASS_NAMES[int(test_set.labels[i])]}": normalize(test_set.images[i][None])
-           for i in range(6)}
+model_cpu = model.to("cpu", memory_format=torch.contiguous_format)
+SAMPLE_CLASSES = ("Ankle boot", "Pullover", "Trouser", "Shirt", "Sandal", "Bag")
+samples = {name: normalize(test_set.images[test_set.labels == CLASS_NAMES.index(name)][0][None])
+           for name in SAMPLE_CLASSES}
 viewer = FeatureMapViewer(model_cpu, samples)
 viewer
 
@@ -220,7 +231,7 @@ class MyNet(nn.Module):
 
 
 torch.manual_seed(0)
-maps = feature_maps(MyNet(), samples["0: Ankle boot"][None])
+maps = feature_maps(MyNet(), samples["Ankle boot"][None])
 print("method:", maps.method)
 for name, fmap in maps.maps.items():
     print(name, tuple(fmap.shape))
@@ -232,6 +243,12 @@ for name, fmap in maps.maps.items():
 # steps, under two optimisers (SGD with momentum at lr 0.01; AdamW with the one-cycle schedule)
 # and two initialisations: PyTorch's default for `Conv2d` (uniform with variance 1/(3·fan_in))
 # and He et al.'s (2015) normal with variance 2/fan_in, designed for ReLU networks.
+
+# %% [markdown]
+# ⏱ **About 3 minutes (12 trainings)** in full mode on a 2-core laptop CPU (longer when the
+# machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds). The kernel does
+# one thing at a time: while this cell runs, the widgets above do not answer (they do once it
+# ends).
 
 # %%
 from functools import partial

@@ -13,12 +13,15 @@
 
 # %%
 from cnnedu import config
+from cnnedu.data import data_note
 from cnnedu.device import choose_device
 
-SMOKE = config.smoke_mode()
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
+SMOKE = config.smoke_mode(QUICK)
 config.seed_everything(0)
 device = choose_device().device
 print("smoke mode" if SMOKE else "full mode", "| device:", device)
+print(data_note())
 
 # %% [markdown]
 # ## 1. ResNet-18, counted
@@ -105,6 +108,12 @@ print("with our BatchNorm2d too:", "< 1e-5" if (ours_bn(x) - reference(x)).abs()
 # halved here to 8-16-32 for CPU time), plain vs residual, same data, same steps, same
 # optimiser (SGD, momentum 0.9, one-cycle up to lr 0.1), all with BatchNorm.
 
+# %% [markdown]
+# ⏱ **About 4 minutes (6 networks × 3 seeds)** in full mode on a 2-core laptop CPU (longer when
+# the machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds). The kernel
+# does one thing at a time: while this cell runs, the widgets above do not answer (they do once
+# it ends).
+
 # %%
 from functools import partial
 
@@ -163,6 +172,12 @@ for name, h in degradation.items():
 # initialised to zero, so every block starts as the identity (the idea of Fixup, Zhang et al.
 # 2019, and of "zero-init residual", Goyal et al. 2017).
 
+# %% [markdown]
+# ⏱ **About 3 to 6 minutes (4 networks of depth 32)** in full mode on a 2-core laptop CPU
+# (longer when the machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds).
+# The kernel does one thing at a time: while this cell runs, the widgets above do not answer
+# (they do once it ends).
+
 # %%
 claim_builders = {
     "plain + BN": partial(resnet_mini, 32, 8, residual=False, batchnorm=True),
@@ -207,6 +222,11 @@ fig.tight_layout()
 # SGD with Nesterov momentum, one-cycle to lr 0.2, label smoothing 0.1, flips, 5 epochs, the
 # same recipe `python -m cnnedu.benchmark --lesson resnet` times (0.9217 in 169 s on this
 # 2-core CPU, whole process). Smoke mode runs a few batches.
+
+# %% [markdown]
+# ⏱ **About 3 minutes** in full mode on a 2-core laptop CPU (longer when the machine is busy;
+# quick mode, `QUICK = True` in the parameters cell: seconds). The kernel does one thing at a
+# time: while this cell runs, the widgets above do not answer (they do once it ends).
 
 # %%
 import time

@@ -12,14 +12,17 @@
 
 # %%
 from cnnedu import config
+from cnnedu.data import data_note
 from cnnedu.device import choose_device
 
-SMOKE = config.smoke_mode()
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
+SMOKE = config.smoke_mode(QUICK)
 config.seed_everything(0)
 device = choose_device().device
 REPEATS = 1 if SMOKE else 3              # timed forwards per model for latency
 BUDGET_S = 2 if SMOKE else 40            # training seconds per family in section 5
 print("smoke mode" if SMOKE else "full mode", "| device:", device)
+print(data_note())
 
 # %% [markdown]
 # ## 1. VGG: only 3×3 convolutions
@@ -240,6 +243,12 @@ fig.tight_layout()
 # wall-clock budget: `train_with_budget` times a few real steps first and sizes the one-cycle
 # schedule to fit, so every model finishes its schedule (AdamW, lr 3e-3, label smoothing 0.1,
 # flips, full Fashion-MNIST).
+
+# %% [markdown]
+# ⏱ **About 4 minutes (5 families × 40 s, plus testing)** in full mode on a 2-core laptop CPU
+# (longer when the machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds).
+# The kernel does one thing at a time: while this cell runs, the widgets above do not answer
+# (they do once it ends).
 
 # %%
 from cnnedu.data import FashionMNIST
