@@ -46,7 +46,12 @@ working_copies() {
     mkdir -p "$WORK"
     local nb
     for nb in notebooks/*.ipynb; do
-        [ -e "$WORK/$(basename "$nb")" ] || cp "$nb" "$WORK/"
+        local copy="$WORK/$(basename "$nb")"
+        if [ ! -e "$copy" ]; then
+            cp "$nb" "$WORK/"
+        elif [ "$nb" -nt "$copy" ]; then
+            echo "note: notebooks/$(basename "$nb") changed after your copy; \`./course.sh reset ${nb:10:2}\` takes the new one (yours is kept as .bak)"
+        fi
     done
 }
 

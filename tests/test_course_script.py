@@ -84,3 +84,20 @@ def test_failed_setup_names_its_log(tmp_path):
     assert "[1/3] Creating the environment" in done.stdout
     assert "Setup failed while creating .venv" in done.stderr and "out/setup.log" in done.stderr
     assert (tmp_path / "out" / "setup.log").is_file()
+
+
+def test_lab_points_at_a_lesson_that_changed_after_the_learners_copy(tmp_path):
+    """An updated lesson never overwrites the learner's copy: lab names the reset command."""
+    work = tmp_path / "my_lessons"
+    work.mkdir()
+    lessons = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for lesson in lessons:
+        (work / lesson.name).write_text("my answers")
+        os.utime(work / lesson.name, (0, 0))          # older than every tracked lesson
+    env = dict(os.environ, CNNEDU_WORK_DIR=str(work), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    # "--version" makes jupyter lab print its version and exit: the copies step has run by then
+    done = subprocess.run(["bash", str(ROOT / "course.sh"), "lab", "--version"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"`./course.sh reset {lessons[0].name[:2]}`" in done.stdout
+    assert all((work / lesson.name).read_text() == "my answers" for lesson in lessons)
