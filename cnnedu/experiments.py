@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Callable
 
+import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from cnnedu.config import seed_everything
 from cnnedu.data import BatchLoader, FashionMNIST
@@ -32,6 +36,142 @@ def compare_training(builders: dict[str, Callable[[], nn.Module]], train: Fashio
     return histories
 
 
+def compare_over_seeds(builders: dict[str, Callable[[], nn.Module]], train: FashionMNIST,
+                       test: FashionMNIST | None, epochs: int, seeds: tuple[int, ...] = (0, 1, 2),
+                       progress: bool = True, **kwargs) -> dict[str, list[History]]:
+    """:func:`compare_training` once per seed: ``{name: [history per seed]}``.
+
+    One run is one model and one seed, and each run seeds itself at its start, so nothing run
+    between cells (a widget, another experiment) changes its result. One seed says little: the
+    spread over seeds says how far a difference between models can be trusted. ``progress``
+    shows one bar over all runs, with the time left.
+    """
+    if not seeds:
+        raise ValueError("seeds must name at least one seed, got an empty sequence")
+    runs: dict[str, list[History]] = {name: [] for name in builders}
+    bar = tqdm(total=len(builders) * len(seeds), desc="runs", unit="run", disable=not progress)
+    for seed in seeds:
+        for name, build in builders.items():
+            bar.set_postfix_str(f"{name}, seed {seed}")
+            runs[name].append(compare_training({name: build}, train, test, epochs, seed=seed,
+                                               progress=False, **kwargs)[name])
+            bar.update(1)
+    bar.close()
+    return runs
+
+
+def final_train_loss(history: History, tail: int = 30) -> float:
+    """Mean training loss of the last ``tail`` steps (NaN if the run diverged)."""
+    value = history.recent_loss(tail)
+    return value if math.isfinite(value) else float("nan")
+
+
+def spread(values: list[float]) -> tuple[float, float, float]:
+    """(mean, min, max) of one measure over seeds; NaN if any run diverged."""
+    if any(not math.isfinite(v) for v in values):
+        return float("nan"), float("nan"), float("nan")
+    return statistics.fmean(values), min(values), max(values)
+
+
+def spread_text(values: list[float], digits: int = 3) -> str:
+    """``mean [min, max]`` for printing (``diverged`` if a run gave NaN)."""
+    mean, low, high = spread(values)
+    if not math.isfinite(mean):
+        return "diverged"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+@torch.no_grad()
+def reestimate_batchnorm(model: nn.Module, loader, batches: int = 50) -> nn.Module:
+    """Recompute every BatchNorm's running mean and variance with the weights as they are now.
+
+    The running statistics are moving averages collected while the weights kept changing, so
+    after short, fast training they describe an older network. Resetting them and averaging
+    over ``batches`` training batches in train mode (``momentum=None``: a plain cumulative
+    average) makes them match the final weights. Gradients are off: no weight changes.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        raise ValueError("model has no BatchNorm layer to re-estimate")
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    was_training = model.training
+    model.train()
+    device = next(model.parameters()).device
+    for i, (x, _) in enumerate(loader):
+        if i >= batches:
+            break
+        model(x.to(device))
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    model.train(was_training)
+    return model
+
+
+def seconds_per_training_step(build: Callable[[], nn.Module], input_shape: tuple[int, ...],
+                              channels_last: bool = False, steps: int = 10, seed: int = 0,
+                              device=None) -> float:
+    """Median seconds of one training step (forward, backward, AdamW step) of a fresh model on
+    a random batch of ``input_shape``, in channels-last or the default (contiguous) layout.
+
+    The first step (allocation, kernel choice) is not counted. Used to check, on this machine,
+    what a memory layout buys instead of repeating what it buys elsewhere.
+    """
+    import time
+
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    seed_everything(seed)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = build().to(device or "cpu", memory_format=memory_format).train()
+    x = torch.randn(input_shape, device=device or "cpu").contiguous(memory_format=memory_format)
+    y = torch.randint(0, 10, (input_shape[0],), device=device or "cpu")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        loss = nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
+
+
+def gradient_spread(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    names: list[str]) -> dict[str, float]:
+    """Standard deviation of the loss gradient at the output of each named module, from one
+    backward pass in training mode: how strong the learning signal is on its way back.
+
+    Tensor hooks (not module backward hooks, which clash with in-place ReLUs) catch each
+    gradient; the model's parameter gradients are cleared again afterwards.
+    """
+    modules = dict(model.named_modules())
+    missing = [n for n in names if n not in modules]
+    if missing:
+        raise ValueError(f"no module named {missing} in the model")
+    spreads: dict[str, float] = {}
+
+    def catch(name):
+        def forward_hook(_module, _inputs, output):
+            output.register_hook(lambda grad: spreads.__setitem__(name, grad.std().item()))
+        return forward_hook
+
+    handles = [modules[n].register_forward_hook(catch(n)) for n in names]
+    was_training = model.training
+    try:
+        model.train()
+        nn.functional.cross_entropy(model(x), y).backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
+    return {n: spreads[n] for n in names}
+
+
 def smoothed(values: list[float], window: int = 20) -> list[float]:
     """Running mean over ``window`` steps (shorter at the start), for readable loss curves."""
     out, total = [], 0.0
@@ -44,27 +184,29 @@ def smoothed(values: list[float], window: int = 20) -> list[float]:
 
 
 def steps_for_budget(model: nn.Module, loader, seconds: float, device=None,
-                     probe_steps: int = 3) -> int:
+                     probe_steps: int = 3, optimizer: str = "sgd", weight_decay: float = 0.0) -> int:
     """How many training steps of ``model`` fit in ``seconds`` (timed on a few real batches).
 
-    The probe steps train a throw-away copy, so ``model`` itself is unchanged.
+    The probe steps train a throw-away copy with the same kind of optimizer (an AdamW step costs
+    more than an SGD step), so ``model`` itself is unchanged. The estimate covers training steps
+    only: evaluating the test set at each epoch's end comes on top.
     """
     import copy
     import time
 
-    import torch
+    from cnnedu.train import make_optimizer
 
     probe = copy.deepcopy(model).to(device or "cpu").train()
-    optimizer = torch.optim.SGD(probe.parameters(), lr=0.0)
+    step = make_optimizer(optimizer, probe.parameters(), lr=0.0, weight_decay=weight_decay)
     batches = iter(loader)
     times = []
     for _ in range(probe_steps + 1):
         x, y = next(batches)
         start = time.perf_counter()
         loss = nn.functional.cross_entropy(probe(x), y)
-        optimizer.zero_grad()
+        step.zero_grad()
         loss.backward()
-        optimizer.step()
+        step.step()
         times.append(time.perf_counter() - start)
     per_step = sorted(times[1:])[len(times[1:]) // 2]       # median, first (warm-up) dropped
     return max(1, int(seconds / per_step))
@@ -88,10 +230,11 @@ def train_with_budget(build: Callable[[], nn.Module], train: FashionMNIST, test:
     loader = BatchLoader(train, batch_size, shuffle=True, augment=True, shift=0, seed=seed,
                          device=device or "cpu", channels_last=channels_last)
     if channels_last:
-        import torch
-
         model = model.to(memory_format=torch.channels_last)
-    steps = steps_for_budget(model, loader, seconds, device)
+    optimizer = fit_kwargs.get("optimizer", "sgd")
+    steps = steps_for_budget(model, loader, seconds, device,
+                             optimizer=optimizer if isinstance(optimizer, str) else "sgd",
+                             weight_decay=fit_kwargs.get("weight_decay", 0.0))
     epochs, per_epoch = split_steps(steps, len(loader))
     test_loader = BatchLoader(test, 1000, device=device or "cpu", channels_last=channels_last)
     history = fit(model, loader, test_loader, epochs=epochs, max_batches=per_epoch,

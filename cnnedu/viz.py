@@ -103,3 +103,22 @@ def show_receptive_field(image: torch.Tensor, fields: Sequence[tuple[str, int]],
     ax.set_title("receptive field of one centre unit, per layer", fontsize=9)
     ax.axis("off")
     return fig
+
+
+def plot_runs(ax, runs: Sequence, label: str, color: str, window: int = 20,
+              ylim: tuple[float, float] | None = None) -> None:
+    """Smoothed training loss of one setup over several seeds: each run thin, their mean thick.
+
+    ``ylim`` fixes the y-range so that one diverging run cannot squash the others' curves
+    (values outside it are drawn at the edge and should be named in the text or a table).
+    """
+    from cnnedu.experiments import smoothed
+
+    curves = [smoothed(h.step_loss, window) for h in runs]
+    for curve in curves:
+        ax.plot(curve, color=color, alpha=0.35, linewidth=0.8)
+    length = min(len(c) for c in curves)
+    mean = [sum(c[i] for c in curves) / len(curves) for i in range(length)]
+    ax.plot(mean, color=color, linewidth=2, label=f"{label} (mean of {len(curves)})")
+    if ylim is not None:
+        ax.set_ylim(*ylim)

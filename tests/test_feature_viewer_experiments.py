@@ -60,3 +60,85 @@ def test_split_steps_uses_the_whole_budget():
     assert split_steps(100, 469) == (1, 100)
     assert split_steps(1500, 469) == (4, 375)
     assert split_steps(0, 469) == (1, 1)
+
+
+def test_compare_over_seeds_repeats_compare_training_per_seed():
+    from cnnedu.experiments import compare_over_seeds
+
+    train = FashionMNIST("train", limit=300)
+    kwargs = dict(batch_size=50, max_batches=3, optimizer="adamw", lr=1e-3)
+    builders = {"a": partial(AlexNet, width=0.25)}
+    runs = compare_over_seeds(builders, train, None, epochs=1, seeds=(0, 1), progress=False,
+                              **kwargs)
+    assert len(runs["a"]) == 2
+    for seed, history in zip((0, 1), runs["a"], strict=True):
+        alone = compare_training(builders, train, None, epochs=1, seed=seed, progress=False,
+                                 **kwargs)["a"]
+        assert history.step_loss == alone.step_loss
+    assert runs["a"][0].step_loss != runs["a"][1].step_loss
+
+
+def test_compare_over_seeds_needs_a_seed():
+    import pytest
+
+    from cnnedu.experiments import compare_over_seeds
+
+    with pytest.raises(ValueError, match="seeds"):
+        compare_over_seeds({"a": AlexNet}, FashionMNIST("train", limit=10), None, 1, seeds=())
+
+
+def test_spread_text_and_final_train_loss():
+    from cnnedu.experiments import final_train_loss, spread, spread_text
+    from cnnedu.train import History
+
+    assert spread([0.5, 0.25, 1.0]) == (sum([0.5, 0.25, 1.0]) / 3, 0.25, 1.0)
+    assert spread_text([0.5, 1.0], digits=2) == "0.75 [0.50, 1.00]"
+    assert spread_text([0.5, float("nan")]) == "diverged"
+    history = History(step_loss=[4.0, 2.0, 1.0, float("nan")])
+    assert final_train_loss(History(step_loss=[4.0, 2.0, 1.0]), tail=2) == 1.5
+    assert final_train_loss(history) != final_train_loss(history)      # NaN stays NaN
+
+
+def test_reestimate_batchnorm_gives_the_average_of_the_batches():
+    from torch import nn
+
+    from cnnedu.experiments import reestimate_batchnorm
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3))
+    model[1].running_mean.fill_(7.0)                     # stale statistics
+    batches = [(torch.randn(8, 1, 6, 6) + i, torch.zeros(8)) for i in range(4)]
+    reestimate_batchnorm(model.eval(), batches, batches=3)
+    with torch.no_grad():
+        means = torch.stack([model[0](x).mean(dim=(0, 2, 3)) for x, _ in batches[:3]])
+    torch.testing.assert_close(model[1].running_mean, means.mean(0))
+    assert model[1].momentum == 0.1 and not model.training
+    weight = model[0].weight.clone()
+    reestimate_batchnorm(model, batches)
+    assert torch.equal(weight, model[0].weight)          # statistics only, no weight change
+
+
+def test_gradient_spread_matches_autograd():
+    from torch import nn
+
+    from cnnedu.experiments import gradient_spread
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3))
+    x, y = torch.randn(16, 5), torch.randint(0, 3, (16,))
+    hidden = model[0](x)
+    loss = nn.functional.cross_entropy(model[2](model[1](hidden)), y)
+    (expected,) = torch.autograd.grad(loss, hidden)
+    spreads = gradient_spread(model, x, y, ["0"])
+    assert abs(spreads["0"] - expected.std().item()) < 1e-7
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_seconds_per_training_step_rejects_no_steps():
+    import pytest
+
+    from cnnedu.experiments import seconds_per_training_step
+
+    assert seconds_per_training_step(partial(AlexNet, width=0.25), (4, 1, 28, 28), steps=1) > 0
+    with pytest.raises(ValueError, match="steps"):
+        seconds_per_training_step(AlexNet, (4, 1, 28, 28), steps=0)
