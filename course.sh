@@ -27,8 +27,12 @@ setup() {
         mkdir -p out
         : >"$LOG"
         say "Setting up the course: first time about 2 minutes with a fast connection (PyTorch alone is 200 MB to 2.5 GB to download), longer on a slow one. Full log: $LOG"
-        say "[1/3] Creating the environment (.venv)"
-        "$PY" -m venv .venv >>"$LOG" 2>&1 || install_failed "creating .venv with $PY (needs Python 3.10-3.12 with venv)"
+        if [ -x .venv/bin/python ]; then
+            say "[1/3] Updating the environment (.venv): pyproject.toml changed since the last install"
+        else
+            say "[1/3] Creating the environment (.venv)"
+            "$PY" -m venv .venv >>"$LOG" 2>&1 || install_failed "creating .venv with $PY (needs Python 3.10-3.12 with venv)"
+        fi
         .venv/bin/python -m pip install --upgrade pip >>"$LOG" 2>&1 || install_failed "upgrading pip"
         say "[2/3] Installing PyTorch, JupyterLab and the course package (the long step)"
         # pip picks torch and torchvision together (do not pin one of them alone).
