@@ -9,6 +9,7 @@ import pytest
 from cnnedu.recipes import get_recipe
 
 
+@pytest.mark.slow
 def test_cli_writes_the_promised_record(tmp_path):
     out = tmp_path / "out.json"
     result = subprocess.run(
@@ -20,8 +21,9 @@ def test_cli_writes_the_promised_record(tmp_path):
         set(record)
     assert record["lesson"] == "alexnet" and record["epochs"] == 1
     assert record["test_images"] == 10000 and record["device"] == "cpu"
+    assert record["train_images"] == 500                 # --train-limit reached the data
     assert 0.0 <= record["test_accuracy"] <= 1.0
-    assert "alexnet: test accuracy" in result.stdout
+    assert f"alexnet: test accuracy {record['test_accuracy']:.4f}" in result.stdout
 
 
 def test_unknown_lesson_is_rejected():
@@ -32,6 +34,7 @@ def test_unknown_lesson_is_rejected():
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
+@pytest.mark.slow
 def test_seeds_report_every_run_the_mean_and_the_minimum(tmp_path):
     out = tmp_path / "seeds.json"
     result = subprocess.run(

@@ -1,6 +1,9 @@
-"""The project's promises about itself: one dependency list mirrored, two README commands."""
+"""The project's promises about itself: one dependency list mirrored, two README commands,
+a true Python floor, every import declared."""
 
+import ast
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -46,3 +49,55 @@ def test_every_lesson_is_listed_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         assert notebook.name in readme, notebook.name
+
+
+def _floor(requires_python: str) -> tuple[int, int]:
+    match = re.search(r">=\s*(\d+)\.(\d+)", requires_python)
+    assert match, f"requires-python has no floor: {requires_python!r}"
+    return int(match[1]), int(match[2])
+
+
+def _python_sources() -> list[Path]:
+    return [p for folder in ("cnnedu", "tests", "scripts", "benchmarks")
+            for p in sorted((ROOT / folder).rglob("*.py"))]
+
+
+def test_requires_python_floor_is_true():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    floor = _floor(pyproject["project"]["requires-python"])
+    # ruff lints (and upgrades syntax) for the floor, and the code imports tomllib (3.11+)
+    assert pyproject["tool"]["ruff"]["target-version"] == f"py{floor[0]}{floor[1]}"
+    assert floor >= (3, 11)
+    env = re.search(r"^\s*-\s*python\s*=\s*(\d+)\.(\d+)", (ROOT / "environment.yml").read_text(),
+                    flags=re.M)
+    assert env and (int(env[1]), int(env[2])) >= floor
+    assert sys.version_info[:2] >= floor
+    for path in _python_sources():           # no syntax newer than the floor
+        ast.parse(path.read_text(), str(path), feature_version=floor)
+
+
+# import name -> distribution, where they differ
+DISTRIBUTIONS = {"PIL": "pillow", "IPython": "ipython"}
+
+
+def test_every_third_party_import_is_declared():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = {_name(r) for r in pyproject["project"]["dependencies"]
+                + pyproject["project"]["optional-dependencies"]["dev"]}
+    sources = _python_sources()
+    local = {p.stem for p in sources} | {"cnnedu"}
+    undeclared = {}
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in (n.split(".")[0] for n in names):
+                if name in sys.stdlib_module_names or name in local:
+                    continue
+                if DISTRIBUTIONS.get(name, name).lower() not in declared:
+                    undeclared.setdefault(name, path.relative_to(ROOT).as_posix())
+    assert not undeclared, f"imported but not in pyproject.toml: {undeclared}"
