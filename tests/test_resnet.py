@@ -81,3 +81,38 @@ def test_bad_arguments():
         resnet_mini(10)
     with pytest.raises(ValueError, match="width"):
         resnet_mini(8, 0)
+
+
+@pytest.mark.parametrize("stage, index", [("layer1", 1), ("layer2", 0)])
+def test_bottleneck_agrees_with_torchvision(stage, index):
+    """Our Bottleneck (1x1-3x3-1x1) loads a torchvision ResNet-50 block, with and without a
+    strided 1x1 downsample, and gives the same output in training and in eval mode."""
+    torch.manual_seed(0)
+    reference_model = torchvision.models.resnet50()
+    for m in reference_model.modules():         # non-trivial BN parameters and statistics
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            nn.init.uniform_(m.bias, -0.5, 0.5)
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+    reference = getattr(reference_model, stage)[index]
+    ours = resnet50()
+    ours.load_state_dict(reference_model.state_dict(), strict=True)
+    block = getattr(ours, stage)[index]
+    assert (block.downsample is None) == (reference.downsample is None)
+    x = torch.randn(2, reference.conv1.in_channels, 16, 16)
+    for mode in (True, False):
+        block.train(mode)
+        reference.train(mode)
+        torch.testing.assert_close(block(x), reference(x), atol=1e-5, rtol=1e-5)
+
+
+def test_bottleneck_has_far_fewer_parameters_than_a_basic_block_of_its_width():
+    from cnnedu.layer_table import count_params
+    from cnnedu.models.resnet import Bottleneck
+
+    bottleneck = Bottleneck(256, 64)
+    weights = 256 * 64 + 64 * 64 * 9 + 64 * 256            # 1x1, 3x3, 1x1 convolutions
+    norms = 2 * (64 + 64 + 256)                            # gamma and beta of three BNs
+    assert count_params(bottleneck) == weights + norms
+    assert count_params(BasicBlock(256, 256)) > 15 * count_params(bottleneck)
