@@ -1,0 +1,65 @@
+"""A model of data-parallel step time, fitted to measurements, to predict scaling to many workers.
+
+With a fixed global batch split over N workers, one step costs
+
+    t(N) = compute / N + 2 (N - 1) · latency + 2 (N - 1) / N · bytes / bandwidth
+
+The last two terms are a *ring* all-reduce (the algorithm NCCL and gloo use for large
+messages): each of the N workers sends and receives 2 (N - 1) chunks of bytes / N (a
+reduce-scatter, then an all-gather), every hop paying a latency. The bandwidth term barely
+grows with N (it tends to 2 · bytes / bandwidth), but compute / N shrinks, so communication
+ends up dominating: adding workers stops paying once compute / N is small next to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BANDWIDTHS = {  # bytes per second, per direction, roughly what a ring gets in practice
+    "25 GbE": 25e9 / 8 * 0.9,
+    "PCIe 4.0 x16": 25e9,
+    "NVLink (H100)": 350e9,
+}
+
+
+def ring_allreduce_seconds(n: int | np.ndarray, nbytes: float, bandwidth: float,
+                           latency: float) -> np.ndarray:
+    """Time of a ring all-reduce of ``nbytes`` over ``n`` workers (0 for a single worker)."""
+    n = np.asarray(n, dtype=float)
+    if np.any(n < 1):
+        raise ValueError(f"n must be >= 1, got {n}")
+    if bandwidth <= 0 or latency < 0 or nbytes < 0:
+        raise ValueError(f"need bandwidth > 0, latency >= 0, nbytes >= 0; got {bandwidth}, "
+                         f"{latency}, {nbytes}")
+    return 2 * (n - 1) * latency + 2 * (n - 1) / n * nbytes / bandwidth
+
+
+def step_seconds(n: int | np.ndarray, compute: float, nbytes: float, bandwidth: float,
+                 latency: float) -> np.ndarray:
+    """Predicted step time: compute shared by ``n`` workers plus one gradient all-reduce."""
+    return np.asarray(compute) / np.asarray(n, dtype=float) + ring_allreduce_seconds(
+        n, nbytes, bandwidth, latency)
+
+
+def fit_allreduce(nbytes: list[float], seconds: list[float], n: int = 2) -> tuple[float, float]:
+    """Least-squares ``(latency, bandwidth)`` of the ring model from measured all-reduce times."""
+    nbytes, seconds = np.asarray(nbytes, float), np.asarray(seconds, float)
+    if len(nbytes) < 2 or len(nbytes) != len(seconds) or n < 2:
+        raise ValueError("need at least two (bytes, seconds) pairs of equal length and n >= 2")
+    design = np.stack([np.full_like(nbytes, 2 * (n - 1)), 2 * (n - 1) / n * nbytes], axis=1)
+    (latency, inverse_bandwidth), *_ = np.linalg.lstsq(design, seconds, rcond=None)
+    return max(float(latency), 0.0), 1.0 / max(float(inverse_bandwidth), 1e-30)
+
+
+def plot_speedup(ax, compute: float, nbytes: float, label: str, latency: float = 5e-6,
+                 bandwidths: dict[str, float] | None = None, max_workers: int = 1024) -> None:
+    """Speed-up t(1) / t(N) for N = 1 ... ``max_workers`` at several bandwidths, on ``ax``."""
+    n = np.unique(np.logspace(0, np.log2(max_workers), 60, base=2).round())
+    for name, bandwidth in (bandwidths or BANDWIDTHS).items():
+        speedup = compute / step_seconds(n, compute, nbytes, bandwidth, latency)
+        ax.plot(n, speedup, label=name)
+    ax.plot(n, n, "k:", label="ideal")
+    ax.set(xscale="log", yscale="log", xlabel="workers N", ylabel="speed-up over 1 worker",
+           title=label)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
