@@ -9,7 +9,7 @@ from .functions import Case, Exercise, Mistake
 from .registry import Numeric, register
 
 
-def output_size(size: int, kernel_size: int, stride: int, padding: int = 0,
+def count_windows(size: int, kernel_size: int, stride: int, padding: int = 0,
                 dilation: int = 1) -> int:
     """How many windows fit along one dimension of length ``size``."""
     span = size + 2 * padding - dilation * (kernel_size - 1) - 1   # room left after one window
@@ -59,7 +59,7 @@ register(
             "The formula of section 2 with in_size 112, kernel 3, stride 2, padding 1: "
             "floor((112 + 2*1 - 1*(3-1) - 1) / 2) + 1 = floor(111 / 2) + 1 = 55 + 1 = 56."),
     Exercise(
-        id="01.2", name="output_size", reference=output_size, truth=_torch_output_size,
+        id="01.2", name="count_windows", reference=count_windows, truth=_torch_output_size,
         against="the output length of F.max_pool2d", cases=_size_cases,
         explanation="After placing the first window there are size + 2*padding - "
                     "(dilation*(kernel_size-1) + 1) pixels left; each step of `stride` pixels "

@@ -100,6 +100,7 @@ def _per_sample(case, expected, got):
     return isinstance(out, torch.Tensor) and not difference(instance, out)
 
 
+_EPS_HINT = "add eps inside the square root: sqrt(running_var + eps)."
 _PER_CHANNEL_HINT = ("the statistics are per channel, over the batch and all positions: reduce "
                      "over dims (0, 2, 3), not per image.")
 
@@ -144,9 +145,13 @@ register(
                     lambda x, g, b, rm, rv, eps=1e-5:
                     _per_channel(g) * (x - _per_channel(rm)) / (_per_channel(rv) + eps)
                     + _per_channel(b)),
-            Mistake("add eps inside the square root: sqrt(running_var + eps).",
+            Mistake(_EPS_HINT,
                     lambda x, g, b, rm, rv, eps=1e-5:
                     _per_channel(g) * (x - _per_channel(rm)) / torch.sqrt(_per_channel(rv))
+                    + _per_channel(b)),
+            Mistake(_EPS_HINT,
+                    lambda x, g, b, rm, rv, eps=1e-5:
+                    _per_channel(g) * (x - _per_channel(rm)) / (torch.sqrt(_per_channel(rv)) + eps)
                     + _per_channel(b)),
             Mistake("after normalising, scale by gamma and shift by beta.",
                     lambda x, g, b, rm, rv, eps=1e-5:

@@ -191,8 +191,8 @@ register(
                     "with a 1x1 convolution (no bias) with the block's stride, then BatchNorm.",
         mistakes=[
             Mistake("the shortcut's 1x1 conv takes the block's stride, so x shrinks like F(x).",
-                    lambda i, p, s=1: _torchvision_shortcut(i, p, 1) if (i != p or s != 1)
-                    else nn.Identity()),
+                    lambda i, p, s=1: nn.Sequential(tv_resnet.conv1x1(i, p, 1), nn.BatchNorm2d(p))
+                    if (i != p or s != 1) else nn.Identity()),
         ],
         more="build the block on paper: which shapes do x and F(x) have for each case?",
     ),

@@ -30,8 +30,9 @@ def check(answer: object, expected: object, hint: str | Sequence[str] = (), *,
     """
     hints = [hint] if isinstance(hint, str) else list(hint)
     label = f"{exercise} " if exercise else ""
+    exercise_id = exercise.split()[0] if exercise else None     # "01.4 (max)" -> "01.4"
     if answer is None or answer is Ellipsis:
-        where = f" `solution(\"{exercise}\")` shows one." if exercise else ""
+        where = f" `solution(\"{exercise_id}\")` shows one." if exercise else ""
         print(f"✏️  {label}not answered yet: replace the None with your answer.{where}")
         return False
     if _equal(_plain(answer), _plain(expected), tolerance, unordered):
@@ -43,7 +44,7 @@ def check(answer: object, expected: object, hint: str | Sequence[str] = (), *,
     for number, text in enumerate(hints[:_wrong_tries[key]], start=1):
         print(f"   Hint {number}: {text}" if len(hints) > 1 else f"   Hint: {text}")
     if _wrong_tries[key] > len(hints) and exercise:
-        print(f"   `solution(\"{exercise}\")` shows the worked answer.")
+        print(f"   `solution(\"{exercise_id}\")` shows the worked answer.")
     return False
 
 

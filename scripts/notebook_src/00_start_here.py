@@ -152,4 +152,45 @@ print(f"test accuracy after {len(history.epoch)} short epochs: {history.final_te
 # * **Helpers** live in the `cnnedu` package, one module per job: `pooling`, `data`, `train`,
 #   `images`, `viz`, `widgets`, `models`, ... A cell never hides more than a few lines: open the
 #   module (Shift+Tab or `??name`) to read the code behind it.
-# * **Exercises** are auto-checked: write your answer, run the check cell, get ✅ or ❌ and a hint.
+# * **Exercises** are auto-checked: write your answer, run the check cell, get ✅ or ❌ and
+#   feedback. There are two kinds, both numbered by lesson (`02.3` is lesson 02's third):
+#   * *answer a number*: replace the `None` in the answer cell. Equivalent forms count (`56`,
+#     `56.0`, a tensor; letters in any order where order does not matter). A hint appears only
+#     after a wrong answer, a second wrong answer shows one more.
+#   * *write the code* (marked "(code)"): fill in the function or class whose body says
+#     `raise NotImplementedError`. The check runs it on several inputs and compares with PyTorch;
+#     if something differs it shows the first failing input, expected vs returned (shape, dtype,
+#     or the position and values of the largest difference), and a hint when it recognises the
+#     mistake. An error in your code is shown as one line, with the line of your cell.
+#
+#   Until you answer, the check says "not answered yet" and Run All carries on.
+#   `solution("02.3")` prints a reference solution with a short explanation: try first.
+
+# %% [markdown]
+# ### Try it: exercise 00.1 (code)
+# Here is what a wrong answer looks like: this `relu` has a deliberate mistake.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check, check_code, solution
+
+
+def relu(x):
+    return x.clamp(max=0)     # a deliberate mistake
+
+
+check_code("00.1", relu);
+
+# %% [markdown]
+# Now write `relu(x)` correctly (element by element `max(x, 0)`, any shape, keeping the dtype)
+# and run the check below it.
+
+# %%
+# EXERCISE 00.1
+def relu(x):
+    """max(x, 0), element by element."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_code("00.1", relu);

@@ -130,19 +130,61 @@ for settings in illegal:
         print(f"{settings}\n  -> {err}")
 
 # %% [markdown]
-# ### Exercise 1
+# ### Exercise 01.1
 # ResNet-18 sees a 224×224 image. Its first convolution (kernel 7, stride 2, padding 3) gives
 # 112×112; then comes `MaxPool2d(kernel_size=3, stride=2, padding=1)`. How large is the output
-# of that pooling layer? Work it out with the formula, then replace `None` below.
+# of that pooling layer? Work it out with the formula, then replace `None` below. (A wrong
+# answer earns a hint; `solution("01.1")` shows the worked answer.)
 
 # %%
+# EXERCISE 01.1
 answer_1 = None   # your answer: an int
 
 # %%
-from cnnedu.exercises import check
+# NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check, check_code, solution
 
-check(answer_1, output_size(112, 3, 2, 1),
-      hint="(112 + 2*1 - 1*(3-1) - 1) / 2, rounded down, plus 1");
+check(answer_1, output_size(112, 3, 2, 1), exercise="01.1",
+      hint=["use the formula above with in_size 112, kernel_size 3, stride 2, padding 1.",
+            "divide by the stride, round *down*, and do not forget the first window (+ 1)."]);
+
+# %% [markdown]
+# ### Exercise 01.2 (code): the formula as a function
+# Now write the formula yourself: `count_windows(size, kernel_size, stride, padding, dilation)`
+# returns how many windows fit along one dimension (what `output_size` computes). The check cell runs your function on nine
+# settings (ResNet's stem, dilation, a kernel that does not fit evenly, ...) and compares it with
+# the output size of PyTorch's `F.max_pool2d`. A wrong result shows the first failing setting and,
+# if it recognises the mistake, a hint.
+
+# %%
+# EXERCISE 01.2
+def count_windows(size, kernel_size, stride, padding=0, dilation=1):
+    """How many windows fit along one dimension of length `size`."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_code("01.2", count_windows);
+
+# %% [markdown]
+# ### Exercise 01.3 (code): max pooling from scratch
+# Write `max_pool2d(x, kernel_size, stride, padding)` for `x` of shape (N, C, H, W) and square
+# windows, without `nn.MaxPool2d` or `F.max_pool2d`. A tool that helps: `t.unfold(dim, size,
+# step)` cuts dimension `dim` into windows of `size` with the given `step`, and adds the window
+# as a new last dimension: `torch.arange(5.).unfold(0, 3, 2)` is `[[0, 1, 2], [2, 3, 4]]`.
+# Unfold the height, then the width, and reduce. Think about what value the padding should have
+# so that it can never be the maximum. The check compares with `F.max_pool2d` on seven inputs:
+# ties, negative values next to the padding, batch size 1, non-square images.
+
+# %%
+# EXERCISE 01.3
+def max_pool2d(x, kernel_size, stride, padding=0):
+    """Max pooling of x (N, C, H, W) with kernel_size x kernel_size windows."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_code("01.3", max_pool2d);
 
 # %% [markdown]
 # ## 3. Max vs average on real photos
@@ -334,9 +376,9 @@ print("global average pooling changes least:",
 # modern networks end with it.
 
 # %% [markdown]
-# ### Exercise 2
+# ### Exercise 01.4
 # Predict the 2×2 max pooling (stride 2) and the 2×2 average pooling of this tensor, as nested
-# lists like `[[a, b], [c, d]]`.
+# lists like `[[a, b], [c, d]]` (a tensor is fine too).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -347,12 +389,16 @@ q = torch.tensor([[[1., 5., 2., 0.],
 print(q)
 
 # %%
+# EXERCISE 01.4
 answer_max = None   # e.g. [[1, 2], [3, 4]]
 answer_avg = None
 
 # %%
-check(answer_max, pool2d(q, 2, 2)[0].tolist(), hint="take the largest of each 2x2 quarter")
-check(answer_avg, pool2d(q, 2, 2, mode="avg")[0].tolist(), hint="add the four numbers, divide by 4");
+# NBVAL_CHECK_OUTPUT
+check(answer_max, pool2d(q, 2, 2)[0].tolist(), exercise="01.4 (max)",
+      hint="the windows do not overlap: each output number comes from one 2×2 quarter.")
+check(answer_avg, pool2d(q, 2, 2, mode="avg")[0].tolist(), exercise="01.4 (average)",
+      hint="an average of four numbers need not be a whole number.");
 
 # %% [markdown]
 # ## Summary

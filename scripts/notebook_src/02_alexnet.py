@@ -104,6 +104,28 @@ kernel_explorer = KernelExplorer(photo_size=256 if SMOKE else 512)
 kernel_explorer
 
 # %% [markdown]
+# ### Exercise 02.1 (code): a convolution as one matrix multiply
+# The loops above are slow. Libraries turn a convolution into one big matrix multiply
+# ("im2col"): `F.unfold(x, k, padding=p, stride=s)` cuts every k×k window of all C_in channels
+# into a column of C_in·k·k numbers, giving shape (N, C_in·k·k, number of windows). Write
+# `conv2d(x, weight, bias, stride, padding)` (square kernels; `bias` may be `None`) with
+# `F.unfold` and one matrix multiply, without `F.conv2d` or `nn.Conv2d`. The check compares it
+# with `F.conv2d` on six inputs (several channels, padding, stride, 1×1 kernels, no bias).
+# A wrong answer gets a hint; `solution("02.1")` shows a reference solution.
+
+# %%
+# EXERCISE 02.1
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """F.conv2d for x (N, C_in, H, W) and weight (C_out, C_in, k, k), via F.unfold."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check, check_code, solution
+
+check_code("02.1", conv2d);
+
+# %% [markdown]
 # ### AlexNet for Fashion-MNIST
 # Fashion-MNIST images are 28×28 and grey, not 224×224 colour, so `cnnedu.models.AlexNet`
 # keeps the design (five convolutions, overlapping 3×3/2 max pooling, ReLU, dropout, three
@@ -133,6 +155,24 @@ show_receptive_field(test_set.images[0][None].float() / 255, fields);
 # %% [markdown]
 # By the last pooling layer one unit sees 47×47 pixels, more than the whole 28×28 image (the
 # field counts padding): every unit there can use the whole garment.
+
+# %% [markdown]
+# ### Exercise 02.2 (code): the receptive field of a stack of layers
+# Write `receptive_field(layers)`: `layers` is a list of `(kernel_size, stride)` pairs, from
+# the input up (convolutions and pooling alike); return how many input pixels (per side) one
+# unit of the last layer sees. Two 3×3 convolutions see 5 pixels. What changes when a layer has
+# stride 2? The check compares your function with a field measured by autograd (which input
+# pixels get a gradient from one output unit) on seven stacks, AlexNet's among them.
+
+# %%
+# EXERCISE 02.2
+def receptive_field(layers):
+    """Input pixels per side that one unit after `layers` [(kernel_size, stride), ...] sees."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_code("02.2", receptive_field);
 
 # %% [markdown]
 # ## 3. Training, for real
@@ -312,31 +352,36 @@ for (init, opt_name), histories in runs.items():
 
 # %% [markdown]
 # ## Exercises
-# ### Exercise 1
+# ### Exercise 02.3
 # A 28×28 image goes through `Conv2d(1, 32, kernel_size=5, padding=2)` and then
 # `MaxPool2d(kernel_size=3, stride=2)`. What is the height of the output?
 
 # %%
+# EXERCISE 02.3
 answer_1 = None   # an int
 
 # %%
-from cnnedu.exercises import check
+# NBVAL_CHECK_OUTPUT
 from cnnedu.shapes import sliding_output_length
 
 conv_out = sliding_output_length(28, 5, 1, 2)
-check(answer_1, sliding_output_length(conv_out, 3, 2),
-      hint="the conv keeps 28 (padding 2 = (5-1)/2); then floor((28 - 3) / 2) + 1");
+check(answer_1, sliding_output_length(conv_out, 3, 2), exercise="02.3",
+      hint=["take it one layer at a time: what does padding 2 do to a 5×5 convolution's output?",
+            "the pooling windows overlap (kernel 3, stride 2): use the output-size formula."]);
 
 # %% [markdown]
-# ### Exercise 2
+# ### Exercise 02.4
 # How many parameters (weights and biases) does `nn.Conv2d(32, 64, kernel_size=3)` have?
 
 # %%
+# EXERCISE 02.4
 answer_2 = None   # an int
 
 # %%
-check(answer_2, count_params(nn.Conv2d(32, 64, kernel_size=3)),
-      hint="each of the 64 output channels has a 32x3x3 kernel and one bias");
+# NBVAL_CHECK_OUTPUT
+check(answer_2, count_params(nn.Conv2d(32, 64, kernel_size=3)), exercise="02.4",
+      hint=["one output channel's kernel has a 3×3 slice for *each* input channel.",
+            "and each output channel has one bias."]);
 
 # %% [markdown]
 # ## Summary

@@ -145,6 +145,43 @@ print("output std, biased running_var: ", round(buggy(test).std().item(), 3),
       f"(too large by about √(4/3) = {(4 / 3) ** 0.5:.3f})")
 
 # %% [markdown]
+# ### Exercise 03.1 (code): BatchNorm's forward pass in training mode
+# Write `batchnorm_train(x, gamma, beta, running_mean, running_var, momentum, eps)` for `x` of
+# shape (N, C, H, W) without `nn.BatchNorm2d` or `F.batch_norm`. Return three tensors: the
+# output, and the new running mean and running variance (do not change the inputs in place).
+# Everything in sections 1 and 2 is needed: which statistics, over which dimensions, which
+# variance where, and how `momentum` mixes old and new. The check compares with `F.batch_norm`
+# (training mode) on four inputs; `solution("03.1")` shows a reference solution.
+
+# %%
+# EXERCISE 03.1
+def batchnorm_train(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    """BatchNorm in training mode: returns (output, new_running_mean, new_running_var)."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check, check_code, solution
+
+check_code("03.1", batchnorm_train);
+
+# %% [markdown]
+# ### Exercise 03.2 (code): and in evaluation mode
+# Write `batchnorm_eval(x, gamma, beta, running_mean, running_var, eps)`: the output in
+# evaluation mode. The check compares with `F.batch_norm(..., training=False)`, including a
+# channel whose running variance is tiny, where `eps` matters.
+
+# %%
+# EXERCISE 03.2
+def batchnorm_eval(x, gamma, beta, running_mean, running_var, eps=1e-5):
+    """BatchNorm in evaluation mode."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_code("03.2", batchnorm_eval);
+
+# %% [markdown]
 # ## 3. Why it helps, measured
 # Take a deep **plain** network (14 weighted layers, no shortcuts: `resnet_mini(14, 8,
 # residual=False)`) with and without BatchNorm, and train each at several learning rates with
@@ -289,32 +326,37 @@ for batchnorm in (False, True):
 
 # %% [markdown]
 # ## Exercises
-# ### Exercise 1
+# ### Exercise 03.3
 # How many **learnable** parameters does `nn.BatchNorm2d(64)` have?
 
 # %%
+# EXERCISE 03.3
 answer_1 = None   # an int
 
 # %%
-from cnnedu.exercises import check
+# NBVAL_CHECK_OUTPUT
 from cnnedu.layer_table import count_params
 
-check(answer_1, count_params(nn.BatchNorm2d(64)),
-      hint="one scale (gamma) and one shift (beta) per channel; the running statistics are "
-           "buffers, not parameters");
+check(answer_1, count_params(nn.BatchNorm2d(64)), exercise="03.3",
+      hint=["only what the optimiser updates counts: are the running statistics learned?",
+            "BatchNorm learns a scale and a shift; how many of each does it have?"]);
 
 # %% [markdown]
-# ### Exercise 2
+# ### Exercise 03.4
 # A fresh `nn.BatchNorm2d(1)` (running mean 0, momentum 0.1) sees one training batch whose mean
 # is 5. What is `running_mean` afterwards?
 
 # %%
+# EXERCISE 03.4
 answer_2 = None   # a number
 
 # %%
+# NBVAL_CHECK_OUTPUT
 bn = nn.BatchNorm2d(1)
 bn(torch.full((4, 1, 2, 2), 5.0))
-check(answer_2, round(bn.running_mean.item(), 6), hint="(1 - 0.1) * 0 + 0.1 * 5");
+check(answer_2, round(bn.running_mean.item(), 6), exercise="03.4",
+      hint=["one batch moves the running mean only part of the way towards the batch mean.",
+            "in PyTorch, momentum is the weight of the *new* batch's statistic."]);
 
 # %% [markdown]
 # ## Summary

@@ -101,6 +101,49 @@ print("with our BatchNorm2d too:", "< 1e-5" if (ours_bn(x) - reference(x)).abs()
       else "TOO LARGE")
 
 # %% [markdown]
+# ### Exercise 04.1 (code): the shortcut
+# `F(x) + x` needs `F(x)` and `x` of the same shape. Write `shortcut(inplanes, planes, stride)`:
+# the module that brings `x` (with `inplanes` channels) to the shape of `F(x)` (`planes`
+# channels, height and width divided by `stride`), the way torchvision does: `nn.Identity()` when
+# nothing changes, otherwise an `nn.Sequential` of a convolution (no bias) and a BatchNorm;
+# which kernel size is enough, and which stride? The check loads torchvision's weights into your
+# module and compares outputs on four blocks. `solution("04.1")` shows a reference solution.
+
+# %%
+# EXERCISE 04.1
+def shortcut(inplanes, planes, stride=1):
+    """The module that makes x (inplanes channels) match F(x) (planes channels, / stride)."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check, check_code, solution
+
+check_code("04.1", shortcut);
+
+# %% [markdown]
+# ### Exercise 04.2 (code): the basic block, equal to torchvision's
+# Write `MyBasicBlock(inplanes, planes, stride)` as an `nn.Module`: two 3×3 convolutions with
+# BatchNorm, your shortcut, and ReLUs where they belong. Name the layers as torchvision does
+# (`conv1`, `bn1`, `conv2`, `bn2`, `downsample`) so that its weights load into yours. The check
+# gives your block and torchvision's `BasicBlock` the same random weights and running statistics
+# and compares outputs, in evaluation and training mode, with and without downsampling.
+
+# %%
+# EXERCISE 04.2
+class MyBasicBlock(nn.Module):
+    def __init__(self, inplanes, planes, stride=1):
+        super().__init__()
+        raise NotImplementedError("your code here")
+
+    def forward(self, x):
+        raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_code("04.2", MyBasicBlock);
+
+# %% [markdown]
 # ## 3. The degradation experiment
 # He et al. (Fig. 1 of the paper) showed that a 56-layer *plain* network had higher **training**
 # error than a 20-layer one on CIFAR-10: not overfitting, but worse optimisation. We rerun the
@@ -265,41 +308,58 @@ for name, fmap in stages.maps.items():
 
 # %% [markdown]
 # ## Exercises
-# ### Exercise 1
+# ### Exercise 04.3
 # How many parameters does a `BasicBlock(64, 64)` have (two 3×3 convolutions without bias, two
 # BatchNorms, no downsample)?
 
 # %%
+# EXERCISE 04.3
 answer_1 = None   # an int
 
 # %%
-from cnnedu.exercises import check
+# NBVAL_CHECK_OUTPUT
 from cnnedu.layer_table import count_params
 from cnnedu.models.resnet import BasicBlock
 
-check(answer_1, count_params(BasicBlock(64, 64)),
-      hint="each conv: 64 x 64 x 3 x 3; each BatchNorm: 2 x 64");
+check(answer_1, count_params(BasicBlock(64, 64)), exercise="04.3",
+      hint=["count a 3×3 convolution from 64 to 64 channels first (lesson 02: C_out × C_in × k × k).",
+            "a BatchNorm over 64 channels learns a scale and a shift per channel."]);
 
 # %% [markdown]
-# ### Exercise 2
+# ### Exercise 04.4
 # In which of these blocks must the shortcut be a 1×1 convolution instead of the identity?
-# Give the letters as a string, e.g. `"ab"`.
+# Give the letters as a string, e.g. `"ab"` (any order).
 #
 # a) `BasicBlock(64, 64, stride=1)`   b) `BasicBlock(64, 128, stride=2)`
 # c) `BasicBlock(128, 128, stride=2)`   d) `BasicBlock(128, 256, stride=1)`
 
 # %%
+# EXERCISE 04.4
 answer_2 = None   # a string of letters
 
+# %% [markdown]
+# The check tries each block with the identity shortcut (torchvision's `BasicBlock` without a
+# `downsample`) on a small input: where `F(x) + x` cannot be added, a projection is needed.
+
 # %%
-from cnnedu.models.resnet import _make_stage
+# NBVAL_CHECK_OUTPUT
+from torchvision.models.resnet import BasicBlock as TorchvisionBasicBlock
+
+
+def identity_fits(inplanes, planes, stride):
+    """Can this block add x to F(x) without a projection? Try it on an 8×8 input."""
+    try:
+        TorchvisionBasicBlock(inplanes, planes, stride)(torch.zeros(1, inplanes, 8, 8))
+        return True
+    except RuntimeError:          # "The size of tensor a must match the size of tensor b"
+        return False
+
 
 cases = {"a": (64, 64, 1), "b": (64, 128, 2), "c": (128, 128, 2), "d": (128, 256, 1)}
-needed = "".join(letter for letter, (cin, cout, stride) in cases.items()
-                 if _make_stage(BasicBlock, cin, cout, 1, stride, nn.BatchNorm2d, True)[1][0]
-                 .downsample is not None)
-check(answer_2, needed, hint="x and F(x) must have the same shape to be added: what changes "
-      "the number of channels or the height and width?");
+needed = "".join(letter for letter, settings in cases.items() if not identity_fits(*settings))
+check(answer_2, needed, exercise="04.4", unordered=True,
+      hint=["x and F(x) must have the same shape to be added: which settings change F(x)'s shape?",
+            "two things can change it: the number of channels, and the stride."]);
 
 # %% [markdown]
 # ## Summary

@@ -151,6 +151,34 @@ print("inception_v3 uses more than resnet18 at the same 224x224:",
 # that really is memory-hungry: DenseNet.
 
 # %% [markdown]
+# ### Exercise 05.1 (code): count an Inception module's parameters
+# The small Inception net trained in section 5 is built from `cnnedu.models.small.InceptionModule
+# (cin, b1, r3, b3, r5, b5, bp)`: four branches on the same input, each made of conv-BN-ReLU
+# units (convolution without bias, then BatchNorm, then ReLU), concatenated to b1 + b3 + b5 + bp
+# channels:
+#
+# * a 1×1 unit to `b1` channels;
+# * a 1×1 unit reducing to `r3` channels, then a 3×3 unit to `b3`;
+# * a 1×1 unit reducing to `r5` channels, then a 5×5 unit to `b5`;
+# * a 3×3 max pooling (stride 1), then a 1×1 unit to `bp`.
+#
+# Write `inception_params(cin, b1, r3, b3, r5, b5, bp)` returning its number of parameters,
+# from the formula, without building the module. The check compares with `count_params` of the
+# real module for four sizes. `solution("05.1")` shows a reference solution.
+
+# %%
+# EXERCISE 05.1
+def inception_params(cin, b1, r3, b3, r5, b5, bp):
+    """Number of parameters of InceptionModule(cin, b1, r3, b3, r5, b5, bp)."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check, check_code, solution
+
+check_code("05.1", inception_params);
+
+# %% [markdown]
 # ## 3. DenseNet: concatenate instead of add
 # ResNet adds a block's output to its input (`x + F(x)`); DenseNet (Huang et al., 2017)
 # **concatenates**: each layer gets all earlier layers' outputs in its block and adds `k` new
@@ -174,6 +202,28 @@ print(f"parameters: DenseNet-121 {count_params(densenet121):,} vs ResNet-50 "
 # of its block, by concatenation, so features are reused rather than re-learned), far fewer
 # parameters (8.0 M vs 25.6 M for ResNet-50, at higher ImageNet accuracy than ResNet-34), and
 # memory: the concatenations keep growing tensors alive, which the table below shows.
+
+# %% [markdown]
+# ### Exercise 05.2 (code): a DenseNet layer
+# Write `MyDenseLayer(cin, growth)` as an `nn.Module`: BatchNorm over the input's channels,
+# ReLU, then a 3×3 convolution (padding 1, no bias) making `growth` new channels, and return the
+# input and the new channels concatenated, input first. Name the layers `norm`, `relu` and
+# `conv` (as in `cnnedu.models.small.DenseLayer`) so the check can give yours the same random
+# weights; it compares outputs in evaluation and training mode.
+
+# %%
+# EXERCISE 05.2
+class MyDenseLayer(nn.Module):
+    def __init__(self, cin, growth):
+        super().__init__()
+        raise NotImplementedError("your code here")
+
+    def forward(self, x):
+        raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_code("05.2", MyDenseLayer);
 
 # %% [markdown]
 # ## 4. The five families side by side
@@ -285,29 +335,34 @@ for name, (params, steps, acc, seconds) in results.items():
 
 # %% [markdown]
 # ## Exercises
-# ### Exercise 1
+# ### Exercise 05.3
 # How many weights (no biases) do **three** stacked 3×3 convolutions with C = 64 channels in and
 # out have? (They see a 7×7 patch, like one 7×7 convolution with 49·C² weights.)
 
 # %%
+# EXERCISE 05.3
 answer_1 = None   # an int
 
 # %%
-from cnnedu.exercises import check
-
+# NBVAL_CHECK_OUTPUT
 three = nn.Sequential(*[nn.Conv2d(64, 64, 3, padding=1, bias=False) for _ in range(3)])
-check(answer_1, count_params(three), hint="each 3x3 conv has 3 * 3 * 64 * 64 weights");
+check(answer_1, count_params(three), exercise="05.3",
+      hint=["one 3×3 convolution from C to C channels has C × C × 3 × 3 weights; then three."]);
 
 # %% [markdown]
-# ### Exercise 2
+# ### Exercise 05.4
 # A dense block starts with 64 channels and has 6 layers with growth rate 32. How many channels
 # does it output?
 
 # %%
+# EXERCISE 05.4
 answer_2 = None   # an int
 
 # %%
-check(answer_2, inputs[-1] + 32, hint="every layer adds k = 32 channels to the 64 it started with");
+# NBVAL_CHECK_OUTPUT
+check(answer_2, inputs[-1] + 32, exercise="05.4",
+      hint=["each layer keeps all the channels it received and adds k new ones.",
+            "count layer by layer: 64 channels go in; how many come out of layer 1? of layer 2?"]);
 
 # %% [markdown]
 # ## Summary
