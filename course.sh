@@ -80,7 +80,8 @@ case "${1:-}" in
         # JupyterLab refuses to run as root unless told (containers, CI machines).
         [ "$(id -u)" -eq 0 ] && root_flag=(--ServerApp.allow_root=True)
         say "Starting JupyterLab on your copies in $WORK/ (\`./course.sh reset 02\` restores lesson 02). Stop with Ctrl+C."
-        exec .venv/bin/jupyter lab --ServerApp.root_dir="$WORK" "${root_flag[@]}" "$@" ;;
+        # Warnings and the URL to open only (not every request); --log-level=INFO for all of it.
+        exec .venv/bin/jupyter lab --ServerApp.root_dir="$WORK" --log-level=WARN "${root_flag[@]}" "$@" ;;
     reset)
         [ $# -eq 2 ] || { echo "usage: ./course.sh reset NN   (e.g. ./course.sh reset 02)" >&2; exit 2; }
         shopt -s nullglob
