@@ -169,3 +169,35 @@ def test_every_exercise_is_in_its_lesson_once_and_every_marker_is_known():
         assert registered == set(markers), (source.name, registered ^ set(markers))
         check_calls = re.findall(r'(?:check_code\("|exercise=")(\d\d\.\d+)', source.read_text())
         assert set(check_calls) == registered, source.name
+
+
+def _exercise_cells():
+    """(lesson file, exercise id, cell source) of every coding exercise's placeholder cell."""
+    for source in sorted(SOURCES.glob("[0-9][0-9]_*.py")):
+        for cell in re.split(r"^# %%.*$", source.read_text(), flags=re.M):
+            found = re.match(r"\s*# EXERCISE (\S+)\s*\n", cell)
+            if found and not isinstance(EXERCISES[found.group(1)], Numeric):
+                yield source.name, found.group(1), cell
+
+
+PLACEHOLDERS = list(_exercise_cells())
+
+
+@pytest.mark.parametrize(("lesson", "exercise_id", "cell"), PLACEHOLDERS,
+                         ids=[e for _, e, _ in PLACEHOLDERS])
+def test_every_placeholder_says_not_answered_yet(lesson, exercise_id, cell, capsys):
+    """What Run All shows before the learner writes anything: no error, "not answered yet"."""
+    namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional}
+    exec(cell, namespace)                                   # defines the placeholder
+    answer = namespace[EXERCISES[exercise_id].name]
+    assert check_code(exercise_id, answer) is False
+    out = capsys.readouterr().out
+    assert out.startswith(f"✏️  {exercise_id}") and "not answered yet" in out, (lesson, out)
+    assert len(out.splitlines()) == 1
+
+
+def test_every_lesson_has_two_coding_exercises():
+    lessons = {e.split(".")[0] for _, e, _ in PLACEHOLDERS}
+    for lesson in sorted(lessons - {"00"}):
+        assert sum(e.startswith(lesson + ".") for _, e, _ in PLACEHOLDERS) >= 2, lesson
+    assert {"01", "02", "03", "04", "05"} <= lessons
