@@ -58,11 +58,18 @@ def test_matches_pytorch_over_several_steps(case, seed):
 
 def test_state_dicts_interchange():
     ref = nn.BatchNorm2d(3)
-    ref(torch.randn(4, 3, 5, 5))
+    with torch.no_grad():
+        ref.weight.uniform_(0.5, 2.0)
+        ref.bias.uniform_(-1.0, 1.0)
+    ref(torch.randn(4, 3, 5, 5) * 2 + 1)                  # running statistics move away from 0, 1
     ours = BatchNorm2d(3)
     ours.load_state_dict(ref.state_dict(), strict=True)
-    ref.load_state_dict(ours.state_dict(), strict=True)
     assert list(ours.state_dict()) == list(ref.state_dict())
+    x = torch.randn(2, 3, 5, 5)
+    torch.testing.assert_close(ours.eval()(x), ref.eval()(x))       # the values came across too
+    fresh = nn.BatchNorm2d(3)
+    fresh.load_state_dict(ours.state_dict(), strict=True)
+    torch.testing.assert_close(fresh.eval()(x), ref(x))
 
 
 def test_running_var_is_unbiased():
@@ -88,7 +95,7 @@ def test_bad_input_is_explained(x, words):
 def test_one_value_per_channel_is_fine_in_eval_and_bad_arguments():
     bn = BatchNorm2d(3).eval()
     assert bn(torch.randn(1, 3, 1, 1)).shape == (1, 3, 1, 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="num_features"):
         BatchNorm2d(0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="momentum"):
         BatchNorm2d(3, momentum=1.5)

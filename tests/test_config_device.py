@@ -36,6 +36,8 @@ def test_seed_everything_makes_runs_repeatable():
     config.seed_everything(7)
     second = (random.random(), np.random.rand(), torch.rand(3))
     assert first[0] == second[0] and first[1] == second[1] and torch.equal(first[2], second[2])
+    config.seed_everything(8)
+    assert random.random() != first[0] and not torch.equal(torch.rand(3), first[2])
     with pytest.raises(ValueError):
         config.seed_everything(-1)
 
@@ -80,6 +82,7 @@ def test_model_device():
     from cnnedu.device import model_device
 
     assert model_device(nn.Linear(2, 2)) == torch.device("cpu")
+    assert model_device(nn.Linear(2, 2, device="meta")) == torch.device("meta")
     assert model_device(nn.ReLU()) == torch.device("cpu")     # no parameters
 
 

@@ -122,7 +122,11 @@ def test_dataset_items_are_normalised_and_limit_is_balanced():
     ds = FashionMNIST("train", limit=100)
     x, y = ds[0]
     assert x.shape == (1, 28, 28) and x.dtype == torch.float32 and isinstance(y, int)
+    assert y == int(ds.labels[0]) and torch.equal(x[0], data.normalize(ds.images[0]))
     assert torch.bincount(ds.labels).tolist() == [10] * 10
+    # MEAN and STD are the data's own: the (class-balanced) bundled subset comes out standardised
+    bundled = data.normalize(FashionMNIST("train", "bundled").images)
+    assert abs(bundled.mean().item()) < 0.01 and abs(bundled.std().item() - 1) < 0.01
     assert ds.classes[0] == "T-shirt/top" and len(ds.classes) == 10
 
 
@@ -137,15 +141,21 @@ def test_batch_loader_shapes_order_and_augmentation():
     aug = BatchLoader(ds, 100, augment=True, shift=2, channels_last=True, seed=1)
     xa, ya = next(iter(aug))
     assert xa.shape == (100, 1, 28, 28) and xa.is_contiguous(memory_format=torch.channels_last)
-    # Augmented images are flips/shifts of originals: same set of pixel values per image.
     assert not torch.equal(xa, x)
+    # without a shift, augmentation is a horizontal flip of some images, the others untouched
+    flipped = next(iter(BatchLoader(ds, 100, augment=True, shift=0, seed=1)))[0]
+    same = [torch.equal(a, b) for a, b in zip(flipped, x, strict=True)]
+    mirrored = [torch.equal(a, b.flip(-1)) for a, b in zip(flipped, x, strict=True)]
+    assert all(s or m for s, m in zip(same, mirrored, strict=True))
+    assert 20 < sum(not s for s in same) < 80
     assert len(BatchLoader(ds, 100, drop_last=True)) == 2
     with pytest.raises(ValueError):
         BatchLoader(ds, 0)
     # Same seed -> same batches (reproducible runs).
     again = next(iter(BatchLoader(ds, 100, shuffle=True, augment=True, seed=3)))
     once = next(iter(BatchLoader(ds, 100, shuffle=True, augment=True, seed=3)))
-    assert torch.equal(again[0], once[0])
+    other = next(iter(BatchLoader(ds, 100, shuffle=True, augment=True, seed=4)))
+    assert torch.equal(again[0], once[0]) and not torch.equal(again[0], other[0])
 
 
 def test_shift_augmentation_moves_content():
@@ -158,6 +168,7 @@ def test_shift_augmentation_moves_content():
                       [2:-2, 2:-2] for o in (original, original.flip(-1))
                       for dy in range(-2, 3) for dx in range(-2, 3)]
         assert any(torch.equal(moved, c) for c in candidates)
+    assert not torch.equal(shifted, images)                 # it did move something
 
 
 def test_bundled_can_be_asked_for(monkeypatch):

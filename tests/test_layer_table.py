@@ -24,7 +24,12 @@ def test_layer_table_matches_hand_counts():
     assert rows["3"].field == ReceptiveField(4 + 2 * 2, 2)
     assert rows["4"].field == ReceptiveField(8, 2)                          # flatten keeps each unit's
     assert rows["5"].flops == 2 * 72 * 10 and rows["5"].field.size == GLOBAL
-    assert "total" in format_table(list(rows.values()))
+    lines = format_table(list(rows.values())).splitlines()
+    assert len(lines) == 1 + 6 + 1                                 # header, 6 layers, total
+    # 40 + 296 + 730 = 1066 parameters; 2592 + 5184 + 1440 = 9216 FLOPs
+    assert lines[-1].split() == ["total", "1.1", "k", "9.2", "k"]
+    assert lines[1].split()[:2] == ["0", "Conv2d"] and lines[1].split()[-3:] == ["3", "(jump", "1)"]
+    assert len(format_table(list(rows.values()), skip_kinds=("ReLU",)).splitlines()) == 7
 
 
 def test_a_single_layer_model_is_its_own_row():

@@ -72,8 +72,14 @@ def test_residual_block_is_identity_plus_branch():
 
 
 def test_zero_init_residual_starts_as_identity_without_bn():
-    model = resnet_mini(8, 4, batchnorm=False, zero_init_residual=True)
-    assert model.layer1[0].conv2.weight.abs().sum() == 0
+    model = resnet_mini(14, 4, batchnorm=False, zero_init_residual=True).eval()
+    blocks = [b for stage in (model.layer1, model.layer2, model.layer3) for b in stage]
+    assert len(blocks) == 6
+    x = torch.rand(1, 4, 7, 7)                           # >= 0, so relu(x + 0) = x
+    torch.testing.assert_close(model.layer1[0](x), x)   # every block's branch adds exactly 0
+    for block in blocks:
+        assert block.conv2.weight.abs().sum() == 0 and block.conv2.bias.abs().sum() == 0
+    assert resnet_mini(14, 4, batchnorm=False).layer1[0].conv2.weight.abs().sum() > 0
 
 
 def test_bad_arguments():
