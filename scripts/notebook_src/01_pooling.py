@@ -142,7 +142,7 @@ answer_1 = None   # your answer: an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from cnnedu.exercises import check, check_code, solution
+from cnnedu.exercises import check, check_code, solution  # noqa: F401 (solution: yours to call)
 
 check(answer_1, output_size(112, 3, 2, 1), exercise="01.1",
       hint=["use the formula above with in_size 112, kernel_size 3, stride 2, padding 1.",

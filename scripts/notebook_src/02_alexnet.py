@@ -121,7 +121,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from cnnedu.exercises import check, check_code, solution
+from cnnedu.exercises import check, check_code, solution  # noqa: F401 (solution: yours to call)
 
 check_code("02.1", conv2d);
 

@@ -161,7 +161,7 @@ def batchnorm_train(x, gamma, beta, running_mean, running_var, momentum=0.1, eps
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from cnnedu.exercises import check, check_code, solution
+from cnnedu.exercises import check, check_code, solution  # noqa: F401 (solution: yours to call)
 
 check_code("03.1", batchnorm_train);
 

@@ -117,7 +117,7 @@ def shortcut(inplanes, planes, stride=1):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from cnnedu.exercises import check, check_code, solution
+from cnnedu.exercises import check, check_code, solution  # noqa: F401 (solution: yours to call)
 
 check_code("04.1", shortcut);
 

@@ -174,7 +174,7 @@ def inception_params(cin, b1, r3, b3, r5, b5, bp):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from cnnedu.exercises import check, check_code, solution
+from cnnedu.exercises import check, check_code, solution  # noqa: F401 (solution: yours to call)
 
 check_code("05.1", inception_params);
 
