@@ -5,17 +5,11 @@ a rebuild would ship a lesson whose stored outputs come from other code. The com
 one the build script itself uses (``code_cell_mismatch``).
 """
 
-import importlib.util
 from pathlib import Path
 
+import build_notebooks  # scripts/ is on pytest's pythonpath (pyproject.toml)
 import nbformat
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("build_notebooks",
-                                               ROOT / "scripts" / "build_notebooks.py")
-build_notebooks = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build_notebooks)
 
 SOURCES = sorted(build_notebooks.SOURCES.glob("*.py"))
 
