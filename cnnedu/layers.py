@@ -55,19 +55,23 @@ class BatchNorm2d(nn.Module):
                     f"shape {tuple(x.shape)}: use a batch of 2 or more, or call .eval()")
             mean = x.mean(dim=(0, 2, 3))
             var = ((x - mean[None, :, None, None]) ** 2).mean(dim=(0, 2, 3))
-            with torch.no_grad():
-                self.num_batches_tracked += 1
-                factor = (1.0 / float(self.num_batches_tracked) if self.momentum is None
-                          else self.momentum)
-                unbiased = var * count / (count - 1)
-                self.running_mean.mul_(1 - factor).add_(factor * mean)
-                self.running_var.mul_(1 - factor).add_(factor * unbiased)
+            self.update_running_stats(mean, var, count)
         else:
             mean, var = self.running_mean, self.running_var
         x_hat = (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + self.eps)
         if self.affine:
             return x_hat * self.weight[None, :, None, None] + self.bias[None, :, None, None]
         return x_hat
+
+    @torch.no_grad()
+    def update_running_stats(self, mean: torch.Tensor, var: torch.Tensor, count: int) -> None:
+        """Fold one batch's per-channel ``mean`` and biased ``var`` (over ``count`` values) into
+        the running statistics: the variance is made unbiased (times n/(n-1)) first, and
+        ``momentum=None`` gives the cumulative average."""
+        self.num_batches_tracked += 1
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        self.running_mean.mul_(1 - factor).add_(factor * mean)
+        self.running_var.mul_(1 - factor).add_(factor * var * count / (count - 1))
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
