@@ -172,6 +172,40 @@ def gradient_spread(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     return {n: spreads[n] for n in names}
 
 
+def ablate_recipe(recipe, variants: dict[str, dict], train: FashionMNIST, test: FashionMNIST,
+                  epochs: int, seed: int = 0, device=None, max_batches: int | None = None,
+                  progress: bool = True) -> dict[str, History]:
+    """Train ``recipe`` once per variant, each with some settings changed: what each piece buys.
+
+    A variant maps :class:`cnnedu.recipes.Recipe` field names (``optimizer``, ``lr``,
+    ``label_smoothing``, ``augment`` ...) and ``scheduler`` (a ``fit`` argument) to new values;
+    ``{}`` is the recipe itself. Every run seeds itself alike and sees the same batches in the
+    same order, so the differences come from the changed settings (and one seed's noise).
+    """
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(recipe)}
+    results = {}
+    bar = tqdm(total=len(variants), desc="variants", unit="run", disable=not progress)
+    for name, changes in variants.items():
+        unknown = set(changes) - fields - {"scheduler"}
+        if unknown:
+            raise ValueError(f"variant {name!r} changes unknown settings {sorted(unknown)}")
+        fit_changes = {k: v for k, v in changes.items() if k == "scheduler"}
+        variant = dataclasses.replace(recipe, epochs=epochs,
+                                      **{k: v for k, v in changes.items() if k != "scheduler"})
+        bar.set_postfix_str(name)
+        seed_everything(seed)
+        model = variant.build()
+        results[name] = fit(model, variant.train_loader(train, device or "cpu", seed=seed),
+                            variant.test_loader(test, device or "cpu"), device=device,
+                            max_batches=max_batches, progress=False,
+                            **{**variant.fit_kwargs(), **fit_changes})
+        bar.update(1)
+    bar.close()
+    return results
+
+
 def smoothed(values: list[float], window: int = 20) -> list[float]:
     """Running mean over ``window`` steps (shorter at the start), for readable loss curves."""
     out, total = [], 0.0

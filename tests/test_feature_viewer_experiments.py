@@ -142,3 +142,22 @@ def test_seconds_per_training_step_rejects_no_steps():
     assert seconds_per_training_step(partial(AlexNet, width=0.25), (4, 1, 28, 28), steps=1) > 0
     with pytest.raises(ValueError, match="steps"):
         seconds_per_training_step(AlexNet, (4, 1, 28, 28), steps=0)
+
+
+def test_ablate_recipe_changes_only_the_named_settings():
+    import dataclasses
+
+    import pytest
+
+    from cnnedu.experiments import ablate_recipe
+    from cnnedu.recipes import get_recipe
+
+    recipe = dataclasses.replace(get_recipe("alexnet"), build=partial(AlexNet, width=0.25),
+                                 batch_size=50)
+    train, test = FashionMNIST("train", limit=200), FashionMNIST("test", limit=100)
+    runs = ablate_recipe(recipe, {"recipe": {}, "again": {}, "no smoothing": {"label_smoothing": 0.0}},
+                         train, test, epochs=1, max_batches=3, progress=False)
+    assert runs["recipe"].step_loss == runs["again"].step_loss        # seeded alike
+    assert runs["recipe"].step_loss != runs["no smoothing"].step_loss
+    with pytest.raises(ValueError, match="unknown settings"):
+        ablate_recipe(recipe, {"bad": {"colour": 1}}, train, test, epochs=1, progress=False)
