@@ -41,7 +41,7 @@ class Case:
     kwargs: dict = field(default_factory=dict)
 
 
-class Mismatch(Exception):  # noqa: N818 (a finding, not an error)
+class Mismatch(Exception):
     """Raised by a runner when the learner's code is built wrong (e.g. its layers are named
     differently from the reference's): ``message`` says what differs, ``hint`` what to do."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -129,7 +131,7 @@ register(
                     _own_stride_counted),
             Mistake("receptive fields grow by adding, not multiplying: each layer adds "
                     "(k - 1) * jump pixels.",
-                    lambda layers: __import__("math").prod(k for k, _ in layers)),
+                    lambda layers: math.prod(k for k, _ in layers)),
         ],
         more="draw two 3x3 convs as two rows of dots: the top unit sees 3 units, which see 5 "
              "pixels. Now make the first layer stride 2 and draw again.",

@@ -9,6 +9,7 @@ one-process gloo group (tests/test_exercises_lessons.py).
 
 from __future__ import annotations
 
+import copy
 import threading
 from contextlib import contextmanager
 
@@ -97,7 +98,7 @@ def _replicas(kind: str, world_size: int) -> list[nn.Module]:
         model = nn.ModuleDict({"used": nn.Linear(3, 2), "unused": nn.Linear(3, 2)})
     replicas = []
     for rank in range(world_size):
-        replica = _copy(model)
+        replica = copy.deepcopy(model)
         generator = torch.Generator().manual_seed(100 + rank)   # each rank its own batch
         if kind == "conv":
             out = replica(torch.randn(4, 1, 4, 4, generator=generator))
@@ -108,11 +109,6 @@ def _replicas(kind: str, world_size: int) -> list[nn.Module]:
         (out ** 2).mean().backward()
         replicas.append(replica)
     return replicas
-
-
-def _copy(model: nn.Module) -> nn.Module:
-    import copy
-    return copy.deepcopy(model)
 
 
 def _run(candidate, case: Case):
