@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from cnnedu.features import conv_layer_names, feature_maps
+from cnnedu.widgets.base import ExplorerWidget
 from cnnedu.widgets.render import show, to_rgb, upscale
 
 TILE = 64  # pixels per feature map on screen
@@ -27,7 +28,7 @@ def tile_maps(maps: torch.Tensor, columns: int = 8, tile: int = TILE, gap: int =
     return mosaic
 
 
-class FeatureMapViewer:
+class FeatureMapViewer(ExplorerWidget):
     """Feature maps of ``model`` for named inputs (each shaped as the model expects, no batch)."""
 
     def __init__(self, model: nn.Module, images: dict[str, torch.Tensor],
@@ -40,18 +41,13 @@ class FeatureMapViewer:
         self.image = widgets.Dropdown(options=list(images), description="image")
         self.layer = widgets.Dropdown(options=self.layers, description="layer")
         self.view = widgets.Image(format="png")
-        self.label = widgets.HTML()
+        self.label, self.message = widgets.HTML(), widgets.HTML()
         self.image.observe(lambda _: self.update(), names="value")
         self.layer.observe(lambda _: self.update(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.image, self.layer]), self.label,
-                                    self.view])
+        self.widget = widgets.VBox([widgets.HBox([self.image, self.layer]), self.message,
+                                    self.label, self.view])
         self.widget.add_class("cnnedu-feature-viewer")
         self.update()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     def maps(self) -> torch.Tensor:
         """The shown layer's maps for the shown image, (C, H, W)."""
@@ -61,7 +57,7 @@ class FeatureMapViewer:
             self._cache[name] = feature_maps(self.model, x, self.layers).maps
         return self._cache[name][self.layer.value][0]
 
-    def update(self) -> None:
+    def _render(self) -> None:
         maps = self.maps()
         shown = maps[: self.max_maps]
         show(self.view, tile_maps(shown))
