@@ -258,12 +258,14 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
                 _log(ctx, f"step {done}/{total_steps} loss {losses[-1]:.4f} "
                           f"({step_seconds[-1] * 1000:.0f} ms, all-reduce "
                           f"{comm_seconds[-1] * 1000:.0f} ms)")
-            if cfg.checkpoint and cfg.checkpoint_every and done % cfg.checkpoint_every == 0 \
-                    and ctx.rank == 0:
-                save_checkpoint(cfg.checkpoint, model, optimizer, step=done,
-                                scheduler=scheduler.state_dict() if scheduler else None,
-                                rng=torch.get_rng_state(), world_size=ctx.world_size)
-                print(f"checkpoint at step {done} -> {cfg.checkpoint}", flush=True)
+            if cfg.checkpoint and cfg.checkpoint_every and done % cfg.checkpoint_every == 0:
+                if ctx.rank == 0:
+                    save_checkpoint(cfg.checkpoint, model, optimizer, step=done,
+                                    scheduler=scheduler.state_dict() if scheduler else None,
+                                    rng=torch.get_rng_state(), world_size=ctx.world_size)
+                    print(f"checkpoint at step {done} -> {cfg.checkpoint}", flush=True)
+                if ctx.distributed:
+                    dist.barrier()   # nobody runs ahead (or dies) before the file is on disk
     result = {
         "config": asdict(cfg), "rank": ctx.rank, "world_size": ctx.world_size,
         "threads": torch.get_num_threads(), "device": str(ctx.device),

@@ -1,0 +1,143 @@
+"""cnnedu.distributed without launching processes: sharding, sync BN alone, the cost model."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cnnedu.data import FashionMNIST
+from cnnedu.distributed import ShardedLoader, SyncBatchNorm2d, convert_sync_batchnorm
+from cnnedu.distributed.launch import torchrun_command
+from cnnedu.distributed.scaling import fit_allreduce, ring_allreduce_seconds, step_seconds
+from cnnedu.distributed.worker import TrainConfig, max_state_diff, threads_per_process
+from cnnedu.layers import BatchNorm2d
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return FashionMNIST("train", root="bundled", limit=230)
+
+
+def _fingerprints(x: torch.Tensor) -> list[float]:
+    """One number per image (its pixel sum): a way to see which images a batch holds."""
+    return x.double().flatten(1).sum(1).tolist()
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 3, 4])
+def test_every_sample_once_per_epoch_across_ranks(dataset, world_size):
+    batch = 8
+    loaders = [ShardedLoader(dataset, batch, r, world_size, seed=3) for r in range(world_size)]
+    for epoch in (0, 1):
+        seen = []
+        for loader in loaders:
+            loader.set_epoch(epoch)
+            seen.append(loader.indices())
+            assert len(list(loader)) == len(loader) == 230 // (batch * world_size)
+        everything = torch.cat(seen)
+        assert len(everything) == len(everything.unique())            # no sample twice
+        assert len(everything) == (230 // (batch * world_size)) * batch * world_size
+        assert len(set(everything.tolist())) > 230 - batch * world_size  # only the tail dropped
+
+
+def test_ranks_together_hold_the_single_process_batch(dataset):
+    one = ShardedLoader(dataset, 24, 0, 1, seed=5)
+    three = [ShardedLoader(dataset, 8, r, 3, seed=5) for r in range(3)]
+    for loader in (one, *three):
+        loader.set_epoch(2)
+    for b, (x, y) in enumerate(one):
+        parts = [list(loader)[b] for loader in three]
+        together = torch.cat([p[0] for p in parts])
+        assert sorted(_fingerprints(together)) == pytest.approx(sorted(_fingerprints(x)))
+        assert sorted(torch.cat([p[1] for p in parts]).tolist()) == sorted(y.tolist())
+
+
+def test_order_changes_per_epoch_and_repeats_for_the_same_epoch(dataset):
+    loader = ShardedLoader(dataset, 8, 1, 2, seed=0)
+    orders = []
+    for epoch in (0, 1, 0):
+        loader.set_epoch(epoch)
+        orders.append(loader.indices().tolist())
+    assert orders[0] != orders[1]
+    assert orders[0] == orders[2]
+
+
+def test_resumed_batches_equal_the_uninterrupted_ones(dataset):
+    loader = ShardedLoader(dataset, 8, 0, 2, augment=True, shift=2, seed=1)
+    loader.set_epoch(1)
+    full = [x for x, _ in loader.batches(0)]
+    resumed = [x for x, _ in loader.batches(3)]
+    assert len(resumed) == len(full) - 3
+    for a, b in zip(full[3:], resumed, strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(rank=2, world_size=2), "rank"), (dict(rank=0, world_size=0), "world_size"),
+    (dict(rank=0, world_size=1, batch_size=1000), "global batch"),
+])
+def test_bad_sharding_arguments_are_named(dataset, kwargs, word):
+    kwargs.setdefault("batch_size", 8)
+    with pytest.raises(ValueError, match=word):
+        ShardedLoader(dataset, **kwargs)
+
+
+def test_set_epoch_rejects_negative(dataset):
+    with pytest.raises(ValueError, match="epoch"):
+        ShardedLoader(dataset, 8).set_epoch(-1)
+
+
+def test_sync_bn_without_a_process_group_is_plain_batchnorm():
+    torch.manual_seed(0)
+    x = torch.randn(6, 3, 4, 4) * 3 + 1
+    ours, ref = SyncBatchNorm2d(3), nn.BatchNorm2d(3)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_a, out_b = ours(a), ref(b)
+    (out_a * x).sum().backward()
+    (out_b * x).sum().backward()
+    assert torch.allclose(out_a, out_b, atol=1e-5)
+    assert torch.allclose(a.grad, b.grad, atol=1e-4)
+    assert torch.allclose(ours.running_var, ref.running_var, atol=1e-6)
+
+
+def test_convert_replaces_every_batchnorm_and_keeps_its_state():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Sequential(BatchNorm2d(4)))
+    with torch.no_grad():
+        model[1].running_mean.fill_(0.5)
+        model[2][0].weight.fill_(2.0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    converted = convert_sync_batchnorm(model, "cpu")
+    assert isinstance(converted[1], SyncBatchNorm2d) and isinstance(converted[2][0], SyncBatchNorm2d)
+    assert max_state_diff(before, converted.state_dict()) == 0.0
+
+
+def test_ring_allreduce_model():
+    assert ring_allreduce_seconds(1, 1e9, 1e9, 1e-3) == 0.0
+    # 2 workers: 2 hops of latency, each worker sends half the bytes twice = bytes / bandwidth
+    assert ring_allreduce_seconds(2, 1e9, 1e9, 1e-3) == pytest.approx(1.0 + 2e-3)
+    # many workers: the bandwidth term tends to 2 * bytes / bandwidth
+    assert ring_allreduce_seconds(10_000, 1e9, 1e9, 0.0) == pytest.approx(2.0, rel=1e-3)
+    assert step_seconds(4, 8.0, 0, 1e9, 0.0) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="bandwidth"):
+        ring_allreduce_seconds(2, 1e6, 0.0, 1e-3)
+
+
+def test_fit_recovers_latency_and_bandwidth():
+    sizes = np.array([1e3, 1e4, 1e5, 1e6, 1e7])
+    seconds = ring_allreduce_seconds(2, sizes, 2e9, 3e-5)
+    latency, bandwidth = fit_allreduce(sizes, seconds, n=2)
+    assert latency == pytest.approx(3e-5, rel=1e-6)
+    assert bandwidth == pytest.approx(2e9, rel=1e-6)
+
+
+def test_threads_share_the_cores():
+    assert threads_per_process(1, cores=2) == 2
+    assert threads_per_process(2, cores=2) == 1
+    assert threads_per_process(4, cores=2) == 1
+    assert threads_per_process(2, cores=16) == 8
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="nproc"):
+        torchrun_command(["train"], nproc=0)
+    with pytest.raises(ValueError, match="model"):
+        TrainConfig(model="vgg").check()
