@@ -54,6 +54,7 @@ class PoolingExplorer(ExplorerWidget):
         self.last_select_ms = float("nan")
         self.out_hw: tuple[int, int] | None = None
         self._padding_asked = 0
+        self._input_stats: dict[str, str] = {}
         style = {"description_width": "80px"}
         layout = widgets.Layout(width="300px")
         self.image = widgets.Dropdown(options=list(images), description="image", style=style,
@@ -250,15 +251,21 @@ class PoolingExplorer(ExplorerWidget):
         if "illegal" not in self.formula.value:
             self.formula.value = ""
 
+    @staticmethod
+    def _stats_row(name: str, image: torch.Tensor) -> str:
+        plane = image[0].float()
+        return (f"<tr><td>{html.escape(name)}</td>"
+                f"<td>{sharpness.edge_strength(plane):.4f}</td>"
+                f"<td>{float((plane < 0.25).float().mean()):.1%}</td>"
+                f"<td>{float(plane.mean()):.3f}</td></tr>")
+
     def _stats_html(self, image: torch.Tensor) -> str:
+        name = self.image.value
+        if name not in self._input_stats:          # the input's row never changes: compute once
+            self._input_stats[name] = self._stats_row("input", image)
         rows = ["<table class='cnnedu-stats'><tr><th></th><th>edge strength</th>"
-                "<th>dark pixels (&lt; 0.25)</th><th>mean brightness</th></tr>"]
-        entries = [("input", image)] + [(f"{m} pool", out) for m, out in self.outputs.items()]
-        for name, img in entries:
-            plane = img[0].float()
-            rows.append(f"<tr><td>{html.escape(name)}</td>"
-                        f"<td>{sharpness.edge_strength(plane):.4f}</td>"
-                        f"<td>{float((plane < 0.25).float().mean()):.1%}</td>"
-                        f"<td>{float(plane.mean()):.3f}</td></tr>")
+                "<th>dark pixels (&lt; 0.25)</th><th>mean brightness</th></tr>",
+                self._input_stats[name]]
+        rows += [self._stats_row(f"{m} pool", out) for m, out in self.outputs.items()]
         rows.append("</table>")
         return "".join(rows)
