@@ -303,12 +303,22 @@ print("darkest pixel after avg pooling:", round(pool2d(dark_line, 3, 1, 1, mode=
 
 # %% [markdown]
 # ## 4. The pooling explorer
-# Pick a photo or a Fashion-MNIST image, and change the kernel, stride, padding, dilation, mode
-# and `ceil_mode`. The formula updates with your numbers; the red box shows the window behind
-# the selected output pixel (move it with *window row / col*). Settings that PyTorch forbids are
-# blocked or explained.
+# Pick a photo, a Fashion-MNIST image or the seed post's 4×4 tensor, and change the kernel,
+# stride, padding, dilation, mode and `ceil_mode`. Input and output are drawn at the same size
+# (each labelled with its true size), so you can compare them by eye. **Point at any output
+# pixel**: its window is outlined on the input, and the zoom panel below shows the window's
+# numbers, with the maximum marked ★ (max) or the sum over the count written out (avg), equal to
+# that output pixel. Padding cells show the value used: −∞ for max (it never wins), 0 for avg,
+# counted or not as `count_include_pad` says. The *window row / col* sliders do the same from
+# the keyboard, and ▶ slides the window on its own. Settings that PyTorch forbids are explained;
+# a value the rules changed gets a note next to its slider.
 #
 # Things to try:
+# * **Try this:** the seed post's 4×4 tensor with kernel 2, stride 2, and ▶: the four windows
+#   give 49, 41, 41, 36, the output printed in the post. Switch to avg: which window's average is
+#   furthest from its maximum?
+# * **Try this:** `brick` with **max − avg panel**: the red spots are where max and avg differ
+#   most. Point at one: what does the window hold there?
 # * Fashion-MNIST, kernel 2, stride 2: then kernel 3, stride 2 (AlexNet's overlapping pooling).
 # * `brick` with **compare max vs avg**: which keeps the mortar lines (dark)? Check the table.
 # * kernel 3 and stride 1: the output hardly shrinks, but bright regions grow.

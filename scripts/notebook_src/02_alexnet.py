@@ -93,9 +93,21 @@ for name, model in [("2012 paper", paper), ("torchvision", tv_alexnet)]:
 # photo and a kernel, edit the weights, change stride, padding and dilation, and watch the output
 # size formula (the same as pooling's, without `ceil_mode`).
 #
-# Things to try: **Sobel x** on `brick` (vertical edges light up, horizontal ones vanish); the
-# **kernel sum** of blur kernels (1: keeps brightness) vs edge kernels (0: flat areas go to 0);
-# **stride 2** halves the size; **dilation 2** spreads a 3×3 kernel over 5×5 pixels.
+# Input and feature map are drawn at the same size. **Point at any pixel of the feature map**:
+# its window is outlined on the input, and below you see window × kernel = the products, whose
+# sum is exactly that output pixel. The *window row / col* sliders do the same from the
+# keyboard, and ▶ slides the window on its own (pick the seed post's 4×4 tensor or a
+# Fashion-MNIST image to watch every step).
+#
+# Things to try:
+# * **Try this:** `Sobel x` on `brick`, point at a bright (red) and a dark (blue) spot of the
+#   map: in the zoom panel, which column of the window makes the sum large, which makes it
+#   negative?
+# * **Try this:** the seed post's 4×4 tensor, padding 1, press ▶: the first window hangs over
+#   the edge; the padding cells are shown as 0 and add nothing to the sum.
+# * the **kernel sum** of blur kernels (1: keeps brightness) vs edge kernels (0: flat areas go to
+#   0); **stride 2** halves the size; **dilation 2** spreads a 3×3 kernel over 5×5 pixels
+#   (the zoom panel shows the skipped pixels).
 
 # %%
 from cnnedu.widgets.kernel_explorer import KernelExplorer
@@ -217,15 +229,21 @@ from cnnedu.viz import show_filters
 show_filters(model.features[0].weight, "AlexNet (Fashion-MNIST) first-layer filters");
 
 # %% [markdown]
-# The trained filters are now presets in the kernel explorer (`trained filter 0` ...). Pick
-# one, apply it to a photo: a filter learned on 28×28 clothes still finds edges in the astronaut.
+# A second kernel explorer (the one above still shows its hand-made kernels) offers the trained
+# filters as presets (`trained filter 0` ...). Pick one, apply it to a photo: a filter learned on
+# 28×28 clothes still finds edges in the astronaut. Its weights are shown to 3 significant
+# digits; the computation uses the exact values.
+#
+# **Try this:** point at the feature map where it is brightest: in the zoom panel, which window
+# pixels meet the filter's large weights?
 
 # %%
 from cnnedu.widgets.kernel_explorer import first_layer_kernels
 
-kernel_explorer.add_kernels(first_layer_kernels(model, count=8))
-kernel_explorer.preset.value = "trained filter 0"
-kernel_explorer
+trained_explorer = KernelExplorer(images=kernel_explorer.images,
+                                  kernels=first_layer_kernels(model, count=8))
+trained_explorer.preset.value = "trained filter 0"
+trained_explorer
 
 # %% [markdown]
 # ### Feature maps at each convolution
