@@ -297,14 +297,15 @@ class KernelExplorer(ExplorerWidget):
     def _select(self, row: int, col: int) -> None:
         image = self.images[self.image.value]
         kernel = self.kernel()
-        self.probe_row.value, self.probe_col.value = row, col
-        self.play.value = row * self.out_hw[1] + col
-        self.panels.selected = [row, col]
         win = explain_conv_pixel(image, kernel, row, col, self.stride.value, self.padding.value,
                                  self.dilation.value)
-        self.panels.window = {"rows": list(win.rows), "cols": list(win.cols)}
-        self.panels.zoom = conv_zoom_html(win, kernel, float(self.output[0, row, col]),
-                                          self.dilation.value)
+        with self.panels.hold_sync():          # one message to the browser
+            self.panels.selected = [row, col]
+            self.panels.window = {"rows": list(win.rows), "cols": list(win.cols)}
+            self.panels.zoom = conv_zoom_html(win, kernel, float(self.output[0, row, col]),
+                                              self.dilation.value)
+        self.probe_row.value, self.probe_col.value = row, col
+        self.play.value = row * self.out_hw[1] + col
 
     def _clear_stale(self) -> None:
         """An illegal setting: no old feature map, window, zoom or statistics stays on screen."""

@@ -32,6 +32,24 @@ function render({ model, el }) {
   zoom.style.cssText = "margin-top:6px;font-family:monospace;font-size:12px";
   el.append(row, zoom);
   let built = [];
+  // One pointer request at a time: while the kernel answers, later moves only replace the
+  // pending pixel, so a fast mouse never queues up stale work (the latest pixel always wins).
+  let inflight = null, pending = null;
+  function send(pixel) {
+    const old = model.get("selected");
+    if (old.length === 2 && old[0] === pixel[0] && old[1] === pixel[1]) return;
+    model.set("selected", pixel);
+    model.save_changes();
+    inflight = setTimeout(done, 1000);   // never wait forever for an answer
+  }
+  function request(pixel) {
+    if (inflight === null) send(pixel); else pending = pixel;
+  }
+  function done() {
+    clearTimeout(inflight);
+    inflight = null;
+    if (pending !== null) { const next = pending; pending = null; send(next); }
+  }
 
   function scaleOf(p) { return model.get("size") / Math.max(p.height, p.width); }
 
@@ -67,10 +85,7 @@ function render({ model, el }) {
           const col = Math.floor((ev.clientX - r.left) / s);
           const rw = Math.floor((ev.clientY - r.top) / s);
           if (rw < 0 || col < 0 || rw >= p.height || col >= p.width) return;
-          const old = model.get("selected");
-          if (old.length === 2 && old[0] === rw && old[1] === col) return;
-          model.set("selected", [rw, col]);
-          model.save_changes();
+          request([rw, col]);
         };
         stage.addEventListener("pointermove", pick);
         stage.addEventListener("click", pick);
@@ -122,7 +137,7 @@ function render({ model, el }) {
     }
   }
 
-  function showZoom() { zoom.innerHTML = model.get("zoom"); }
+  function showZoom() { zoom.innerHTML = model.get("zoom"); done(); }
 
   model.on("change:panels", build);
   model.on("change:size", build);

@@ -216,9 +216,6 @@ class PoolingExplorer(ExplorerWidget):
     def _select(self, row: int, col: int) -> None:
         image = self.images[self.image.value]
         st = self.settings()
-        self.probe_row.value, self.probe_col.value = row, col
-        self.play.value = row * self.out_hw[1] + col
-        self.panels.selected = [row, col]
         parts = []
         for mode in self.outputs:
             info = explain_output_pixel(image, row, col, mode=mode,
@@ -231,9 +228,13 @@ class PoolingExplorer(ExplorerWidget):
         if self.difference.value:
             diff = float(self.outputs["max"][0, row, col] - self.outputs["avg"][0, row, col])
             parts.append(f"<div class='cnnedu-zoom-diff'>max − avg = {fmt(diff)}</div>")
-        self.panels.window = {"rows": list(info.rows), "cols": list(info.cols)}
-        self.panels.zoom = "<div style='display:flex;gap:24px;flex-wrap:wrap'>" + \
-            "".join(parts) + "</div>"
+        with self.panels.hold_sync():          # one message to the browser, zoom first
+            self.panels.selected = [row, col]
+            self.panels.window = {"rows": list(info.rows), "cols": list(info.cols)}
+            self.panels.zoom = "<div style='display:flex;gap:24px;flex-wrap:wrap'>" + \
+                "".join(parts) + "</div>"
+        self.probe_row.value, self.probe_col.value = row, col
+        self.play.value = row * self.out_hw[1] + col
 
     def _clear_stale(self) -> None:
         """An illegal setting: nothing of the old output, window, zoom or statistics remains."""
