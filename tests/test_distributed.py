@@ -8,7 +8,12 @@ from torch import nn
 from cnnedu.data import FashionMNIST
 from cnnedu.distributed import ShardedLoader, SyncBatchNorm2d, convert_sync_batchnorm
 from cnnedu.distributed.launch import torchrun_command
-from cnnedu.distributed.scaling import fit_allreduce, ring_allreduce_seconds, step_seconds
+from cnnedu.distributed.scaling import (
+    break_even_workers,
+    fit_allreduce,
+    ring_allreduce_seconds,
+    step_seconds,
+)
 from cnnedu.distributed.worker import TrainConfig, max_state_diff, threads_per_process
 from cnnedu.layers import BatchNorm2d
 
@@ -127,6 +132,12 @@ def test_fit_recovers_latency_and_bandwidth():
     latency, bandwidth = fit_allreduce(sizes, seconds, n=2)
     assert latency == pytest.approx(3e-5, rel=1e-6)
     assert bandwidth == pytest.approx(2e9, rel=1e-6)
+
+
+def test_break_even_is_where_the_step_time_is_shortest():
+    # latency only: t(N) = c / N + 2 (N - 1) a has its minimum at N = sqrt(c / (2 a))
+    assert break_even_workers(compute=2.0, nbytes=0, bandwidth=1.0, latency=1e-4,
+                              max_workers=1000) == 100
 
 
 def test_threads_share_the_cores():

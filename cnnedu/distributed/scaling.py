@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-BANDWIDTHS = {  # bytes per second, per direction, roughly what a ring gets in practice
-    "25 GbE": 25e9 / 8 * 0.9,
-    "PCIe 4.0 x16": 25e9,
-    "NVLink (H100)": 350e9,
+NETWORKS = {  # (bytes per second per direction, seconds per hop): round assumed figures
+    "25 GbE": (25e9 / 8, 20e-6),
+    "PCIe 4.0 x16": (25e9, 5e-6),
+    "NVLink (H100)": (350e9, 3e-6),
 }
 
 
@@ -28,7 +28,7 @@ def ring_allreduce_seconds(n: int | np.ndarray, nbytes: float, bandwidth: float,
     n = np.asarray(n, dtype=float)
     if np.any(n < 1):
         raise ValueError(f"n must be >= 1, got {n}")
-    if bandwidth <= 0 or latency < 0 or nbytes < 0:
+    if bandwidth <= 0 or latency < 0 or np.any(np.asarray(nbytes) < 0):
         raise ValueError(f"need bandwidth > 0, latency >= 0, nbytes >= 0; got {bandwidth}, "
                          f"{latency}, {nbytes}")
     return 2 * (n - 1) * latency + 2 * (n - 1) / n * nbytes / bandwidth
@@ -51,15 +51,23 @@ def fit_allreduce(nbytes: list[float], seconds: list[float], n: int = 2) -> tupl
     return max(float(latency), 0.0), 1.0 / max(float(inverse_bandwidth), 1e-30)
 
 
-def plot_speedup(ax, compute: float, nbytes: float, label: str, latency: float = 5e-6,
-                 bandwidths: dict[str, float] | None = None, max_workers: int = 1024) -> None:
-    """Speed-up t(1) / t(N) for N = 1 ... ``max_workers`` at several bandwidths, on ``ax``."""
+def plot_speedup(ax, compute: float, nbytes: float, label: str,
+                 networks: dict[str, tuple[float, float]] | None = None,
+                 max_workers: int = 1024) -> None:
+    """Speed-up t(1) / t(N) for N = 1 ... ``max_workers`` on each network, drawn on ``ax``."""
     n = np.unique(np.logspace(0, np.log2(max_workers), 60, base=2).round())
-    for name, bandwidth in (bandwidths or BANDWIDTHS).items():
+    for name, (bandwidth, latency) in (networks or NETWORKS).items():
         speedup = compute / step_seconds(n, compute, nbytes, bandwidth, latency)
         ax.plot(n, speedup, label=name)
-    ax.plot(n, n, "k:", label="ideal")
+    ax.plot(n, n, "k:", label="ideal (N times)")
     ax.set(xscale="log", yscale="log", xlabel="workers N", ylabel="speed-up over 1 worker",
            title=label)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
+
+
+def break_even_workers(compute: float, nbytes: float, bandwidth: float, latency: float,
+                       max_workers: int = 1 << 20) -> int:
+    """The N with the shortest predicted step: beyond it, more workers make each step slower."""
+    n = np.arange(1, max_workers + 1)
+    return int(n[np.argmin(step_seconds(n, compute, nbytes, bandwidth, latency))])

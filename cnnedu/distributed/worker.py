@@ -112,7 +112,13 @@ def setup() -> Context:
         device, backend = torch.device("cpu"), "gloo"
     if not os.environ.get("CNNEDU_THREADS_FROM_USER"):
         torch.set_num_threads(threads_per_process(local_world))
-    dist.init_process_group(backend, rank=rank, world_size=world,
+    # The store where ranks swap addresses: torchrun's, seen through a prefix per attempt. After
+    # a restart the keys of the failed attempt may still be there, and a rank that reads its
+    # peer's *old* address times out (measured: 2 of 3 restarted runs failed that way here).
+    store, _, _ = next(dist.rendezvous("env://"))
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    dist.init_process_group(backend, store=dist.PrefixStore(f"attempt{attempt}", store),
+                            rank=rank, world_size=world,
                             device_id=device if device.type == "cuda" else None)
     return Context(rank, world, local_rank, device)
 

@@ -1,0 +1,417 @@
+# %% [markdown]
+# # 06 · Scale-out: the lesson's ResNet trained data-parallel, proven equal, killed, and measured
+#
+# ResNet was trained on 8 GPUs (He et al. 2015), and every large CNN since is trained
+# *data-parallel*: many copies of one model, each on its own slice of every batch. This lesson
+# takes that step with PyTorch's own engine (`torch.distributed`, `DistributedDataParallel`,
+# `torchrun`), on this 2-core CPU with the gloo backend; the same code runs unchanged on GPUs
+# with NCCL. You will
+#
+# 1. average gradients across processes by hand, then let DDP do it;
+# 2. prove that N processes with B/N images each train exactly like one process with B, and
+#    see what BatchNorm does to that (lesson 03), and how synchronised BatchNorm fixes it;
+# 3. kill a worker mid-run and watch the run come back from its checkpoint with nothing lost;
+# 4. measure where a data-parallel step spends its time here;
+# 5. predict, with a fitted model, when adding workers stops paying, up to 1,024 of them.
+
+# %%
+import os
+import tempfile
+from pathlib import Path
+
+from cnnedu import config
+
+SMOKE = config.smoke_mode()
+SEED = config.seed_everything(0)
+WORK = Path(tempfile.mkdtemp(prefix="cnnedu_06_"))     # checkpoints and results of the runs
+TRAIN_LIMIT = 1024 if SMOKE else 8192                  # images the runs draw their batches from
+STEPS = 3 if SMOKE else 20                             # steps per epoch in the timed runs
+print("smoke mode" if SMOKE else "full mode", "| cores:", os.cpu_count(), "| runs write to", WORK)
+
+# %% [markdown]
+# ## 1. Data parallelism in one picture
+#
+# ```
+#            one global batch of B images, split into N shards
+#     ┌───────────────┬───────────────┐
+#     │ rank 0: B/2   │ rank 1: B/2   │     each rank: the same model (a replica)
+#     │ forward       │ forward       │                its own shard of the data
+#     │ backward      │ backward      │                its own gradient g_r
+#     └──────┬────────┴──────┬────────┘
+#            └── all-reduce: g = (g_0 + g_1) / 2 ──┘  every rank gets the same average
+#     optimiser step on every rank with g  ->  the replicas stay identical
+# ```
+#
+# The mean loss over B images is the mean of the N shard means (equal shards), so the averaged
+# gradient *is* the gradient over the whole batch. Written out, data parallelism is one loop
+# after `backward()` (from `cnnedu.distributed.demo.by_hand`):
+#
+# ```python
+# for p in model.parameters():
+#     dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)   # every rank gets the sum ...
+#     p.grad /= world_size                            # ... and divides: the average
+# ```
+#
+# Processes are started by **torchrun**, which gives each one its `RANK` and `WORLD_SIZE` and a
+# place to meet. From a notebook we start torchrun in a subprocess and stream its output here:
+# a function defined in a notebook cannot be sent to other processes (`mp.spawn` must pickle
+# it, and a fresh process cannot find the kernel's `__main__`), so the code each rank runs lives
+# in the package, as it would on a cluster. Two processes, 8 samples, a linear model:
+
+# %%
+from cnnedu.distributed import launch
+
+run = launch(["by-hand"], nproc=2)
+
+# %% [markdown]
+# Each rank saw only its 4 samples and got a different local gradient; after the all-reduce
+# both hold the same average, equal (to float rounding) to the gradient of one process over
+# all 8 samples. `DistributedDataParallel` gives the same numbers: it does this all-reduce
+# for you during `backward()`, in buckets of gradients, overlapped with the rest of backward.
+
+# %% [markdown]
+# ## 2. N processes with B/N each = one process with B
+#
+# The training entry point `python -m cnnedu.distributed train` (what torchrun starts on every
+# rank, `cnnedu/distributed/worker.py`) trains the lesson's ResNet with DDP; each rank reads
+# its own shard of every epoch's order (`ShardedLoader`, like `DistributedSampler`), and
+# the shards of batch *b* together are exactly batch *b* of one process with the global batch.
+#
+# First without BatchNorm (the lesson ResNet with BN removed): 2 processes × 32 images against
+# one process × 64 images, 5 SGD steps. The one-process run happens right here in the kernel.
+
+# %%
+import torch
+
+from cnnedu.distributed.worker import TrainConfig, max_state_diff, read_result, train
+
+EQUAL = ["--global-batch", "64", "--max-steps-per-epoch", "5", "--no-augment",
+         "--scheduler", "constant", "--train-limit", str(TRAIN_LIMIT), "--log-every", "0"]
+SAME = dict(global_batch=64, max_steps_per_epoch=5, augment=False, scheduler="constant",
+            train_limit=TRAIN_LIMIT, log_every=0)
+
+launch(["train", "--model", "resnet-nobn", "--lr", "0.02", *EQUAL, "--out", WORK / "nobn"])
+one_nobn = train(TrainConfig(model="resnet-nobn", lr=0.02, **SAME))["state"]
+diff_nobn = max_state_diff(read_result(WORK / "nobn")["state"], one_nobn)
+print(f"max |weights(2 processes) - weights(1 process)| after 5 steps: {diff_nobn:.1e}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("equal within 1e-5:", diff_nobn <= 1e-5)
+
+# %% [markdown]
+# ### With BatchNorm they are *not* the same computation
+# Lesson 03: in training mode BatchNorm normalises each channel with the mean and variance of
+# **the batch it sees**. Under DDP each rank's BatchNorm sees only its own 32 images, so it
+# normalises with different statistics than one process over all 64, and gradients, weights and
+# running statistics all move apart. The cure is *synchronised* BatchNorm: every rank computes
+# the statistics of the global batch. PyTorch's `nn.SyncBatchNorm` refuses CPU modules
+# ("SyncBatchNorm layers only work with GPU modules"), so on the CPU `--sync-bn` uses
+# `cnnedu.distributed.SyncBatchNorm2d`: lesson 03's from-scratch `BatchNorm2d`, plus
+# `all_reduce`s of the per-channel sum and count (the global mean) and of the sum of squares
+# about that mean (the global variance). Its backward is correct because the all-reduce is an
+# autograd function whose backward is again an all-reduce of the gradients. The forward:
+
+# %%
+import inspect
+
+from cnnedu.distributed.syncbn import SyncBatchNorm2d
+
+print(inspect.getsource(SyncBatchNorm2d.forward))
+
+# %% [markdown]
+# The layer alone, 2 ranks against `nn.BatchNorm2d` over the concatenated batch, 3 steps:
+# outputs, gradients and running statistics agree to float32 rounding:
+
+# %%
+launch(["bn-check"], nproc=2);
+
+# %% [markdown]
+# Now the lesson's ResNet with its 7 BatchNorm layers. One caution first: training a BatchNorm
+# network amplifies float32 rounding quickly. The *same* single-process run on 1 thread and on
+# 2 threads (which only changes the order of some sums):
+
+# %%
+torch_threads = torch.get_num_threads()
+runs = {}
+for threads in (1, 2):
+    torch.set_num_threads(threads)
+    runs[threads] = train(TrainConfig(model="resnet", lr=0.05, **SAME))["state"]
+torch.set_num_threads(torch_threads)
+print(f"1 vs 2 threads, one process, float32, 5 steps: max |diff| {max_state_diff(runs[1], runs[2]):.1e}")
+
+# %% [markdown]
+# That would hide the real question, *is it the same computation?*, so the next three runs
+# use float64: two processes with per-process BatchNorm, two with synchronised BatchNorm, and
+# one process with `nn.BatchNorm2d` over the global batch.
+
+# %%
+launch(["train", "--model", "resnet", "--lr", "0.05", "--float64", *EQUAL,
+        "--out", WORK / "bn_local"], echo=False)
+launch(["train", "--model", "resnet", "--lr", "0.05", "--float64", "--sync-bn", *EQUAL,
+        "--out", WORK / "bn_sync"], echo=False)
+one_bn = train(TrainConfig(model="resnet", lr=0.05, float64=True, **SAME))["state"]
+
+local, synced = read_result(WORK / "bn_local")["state"], read_result(WORK / "bn_sync")["state"]
+running = [k for k in one_bn if k.endswith(("running_mean", "running_var"))]
+for name, state in (("per-process BN", local), ("synchronised BN", synced)):
+    weights = max_state_diff(state, one_bn, buffers=False)
+    stats = max(float((state[k] - one_bn[k]).abs().max()) for k in running)
+    print(f"{name:16}: max |diff| weights {weights:.1e}, running statistics {stats:.1e}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("per-process BN differs by more than 1e-4:", max_state_diff(local, one_bn) > 1e-4)
+print("synchronised BN equal within 1e-9:       ", max_state_diff(synced, one_bn) <= 1e-9)
+
+# %% [markdown]
+# So per-process BatchNorm trains a *different* model (a batch of 32 per rank, whatever the
+# global batch): usually harmless when each rank has a decent batch (it is DDP's default, and
+# ResNet's ImageNet training used BN over 32 images per GPU), harmful when per-rank batches get
+# small. Synchronised BatchNorm restores exact equality, running statistics included, at the
+# price of two extra small all-reduces per BatchNorm layer in forward and two in backward.
+
+# %% [markdown]
+# ## 3. A worker dies
+# Long runs lose workers (a preempted machine, a driver error). torchrun restarts the whole
+# group (`--max-restarts=1`), and the run goes on from its last checkpoint, written by rank 0
+# only (all ranks hold the same weights), atomically (a temporary file renamed into place, so a
+# crash mid-write never leaves half a file) and complete: model, optimiser (momentum),
+# learning-rate schedule, step and RNG state. The data order is a function of (seed, epoch),
+# so the resumed run reads exactly the batches it would have read.
+#
+# First the run as it should go: the lesson recipe (augmentation, one-cycle schedule), 2
+# processes, 2 epochs of `STEPS` steps:
+
+# %%
+RECIPE = ["--global-batch", "128", "--epochs", "2", "--max-steps-per-epoch", str(STEPS),
+          "--train-limit", str(TRAIN_LIMIT), "--log-every", "5"]
+launch(["train", *RECIPE, "--out", WORK / "clean"], nproc=2);
+
+# %% [markdown]
+# Now the same run with the fault switch: `CNNEDU_FAULT_STEP` makes rank 1 exit (status 1) just
+# before that step, once (only in torchrun's first attempt). The log of what happened:
+
+# %%
+fault_step = STEPS + STEPS // 2 + 1
+faulty = launch(["train", *RECIPE, "--out", WORK / "faulty", "--checkpoint", WORK / "ckpt.pt",
+                 "--checkpoint-every", "2"], nproc=2, max_restarts=1,
+                env={"CNNEDU_FAULT_STEP": str(fault_step)}, echo=False)
+for line in faulty.grep(r"fault switch|failed \(exitcode|closing signal|resumed|checkpoint at"):
+    print(line[line.find("] ") + 2:] if "api.py" in line else line)
+
+# %%
+clean, resumed = read_result(WORK / "clean"), read_result(WORK / "faulty")
+print("torchrun restarts:", resumed["restart_count"])
+print(f"max |final weights (killed and resumed) - final weights (clean)|: "
+      f"{max_state_diff(resumed['state'], clean['state']):.1e}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("same final weights, buffers included:", max_state_diff(resumed["state"], clean["state"]) == 0)
+
+# %% [markdown]
+# Bit for bit the same: the two steps done after the last checkpoint were simply done again.
+# Two things make that true, and both are easy to get wrong: a barrier after each checkpoint
+# (no rank may run ahead, or die, before the file is on disk), and the data order derived from
+# (seed, epoch) rather than from a generator that a restart would reset.
+
+# %% [markdown]
+# ## 4. Scaling, measured: 1 process vs 2 on this machine
+# The clean run above timed every step, and inside it the gradient all-reduce (a DDP
+# communication hook that waits for each bucket's all-reduce, so compute and communication can
+# be told apart; DDP's own hook overlaps them). One process with the same global batch of 128
+# runs here in the kernel. Threads: torchrun sets `OMP_NUM_THREADS=1` for each of several
+# workers; cnnedu shares the cores evenly, so 1 process gets 2 threads and 2 processes get 1
+# each: both runs use the same 2 cores.
+
+# %%
+import numpy as np
+
+single = train(TrainConfig(global_batch=128, epochs=2, max_steps_per_epoch=STEPS,
+                           train_limit=TRAIN_LIMIT, log_every=0))
+print("threads in the kernel:", torch.get_num_threads())
+
+
+def split(result: dict, skip: int = 2) -> tuple[float, float]:
+    """Median step time and all-reduce time (s), skipping the first (warm-up) steps."""
+    steps = np.array(result["step_seconds"][skip:])
+    comm = np.array(result["comm_seconds"][skip:])
+    return float(np.median(steps)), float(np.median(comm))
+
+
+rows = {"1 process x 2 threads": split(single), "2 processes x 1 thread": split(clean)}
+for name, (step, comm) in rows.items():
+    print(f"{name}: {step * 1e3:6.1f} ms/step = compute {(step - comm) * 1e3:6.1f} ms + "
+          f"all-reduce {comm * 1e3:5.1f} ms | {128 / step:5.0f} images/s")
+print(f"speed-up with 2 processes: {rows['1 process x 2 threads'][0] / rows['2 processes x 1 thread'][0]:.2f}x")
+
+# %%
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(6, 2.2))
+names = list(rows)
+compute = [1e3 * (step - comm) for step, comm in rows.values()]
+comm = [1e3 * c for _, c in rows.values()]
+ax.barh(names, compute, label="compute (forward, backward, step)")
+ax.barh(names, comm, left=compute, label="gradient all-reduce")
+ax.set(xlabel="ms per step (global batch 128)")
+ax.legend(fontsize=8, loc="lower right")
+plt.show()
+
+# %% [markdown]
+# On 2 cores there is nothing to gain: one process already uses both cores with 2 threads, so
+# 2 processes split the same compute and *add* the all-reduce (and two copies of the
+# framework's per-step overhead). Data parallelism pays when each worker brings its own
+# compute (its own GPU, its own machine), and the question becomes how much the all-reduce
+# costs next to the compute. That we can measure and model.
+
+# %% [markdown]
+# ## 5. Scaling, predicted
+# With a fixed global batch split over N workers, one step takes
+#
+# $$t(N) = \frac{t_\text{compute}}{N} + 2(N-1)\,\alpha + \frac{2(N-1)}{N}\cdot\frac{\text{gradient bytes}}{\beta}$$
+#
+# The last two terms are a **ring all-reduce** (what NCCL and gloo use for large messages): a
+# reduce-scatter then an all-gather, 2(N−1) hops, each moving 1/N of the gradients and paying a
+# latency α; β is the link bandwidth. The bandwidth term hardly grows with N (it tends to
+# 2 × bytes / β), while compute/N keeps shrinking. First, α and β of gloo on this machine,
+# fitted to all-reduces of 1 KiB to 16 MiB between 2 processes:
+
+# %%
+import json
+
+from cnnedu.distributed import scaling
+
+launch(["allreduce-bench", "--out", WORK / "allreduce.json"], nproc=2, echo=False)
+bench = json.loads((WORK / "allreduce.json").read_text())["rows"]
+sizes = np.array([r["bytes"] for r in bench], float)
+seconds = np.array([r["seconds"] for r in bench])
+alpha, beta = scaling.fit_allreduce(sizes, seconds, n=2)
+print(f"fitted: latency α = {alpha * 1e6:.0f} µs per hop, bandwidth β = {beta / 1e9:.2f} GB/s")
+
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.loglog(sizes, seconds * 1e3, "o", label="measured (median of 10)")
+ax.loglog(sizes, scaling.ring_allreduce_seconds(2, sizes, beta, alpha) * 1e3, "-", label="fitted model")
+ax.set(xlabel="bytes all-reduced", ylabel="ms", title="all-reduce, 2 processes, gloo")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# The model, with these α and β and the one-process compute time, predicts the 2-process step:
+
+# %%
+grad_bytes = clean["grad_bytes"]
+t_compute = rows["1 process x 2 threads"][0]
+predicted = scaling.step_seconds(2, t_compute, grad_bytes, beta, alpha)
+print(f"lesson ResNet: {grad_bytes / 1e6:.2f} MB of float32 gradients per step")
+print(f"2 processes: predicted {predicted * 1e3:.1f} ms/step (ideal compute / 2 + all-reduce), "
+      f"measured {rows['2 processes x 1 thread'][0] * 1e3:.1f} ms/step")
+
+# %% [markdown]
+# The measured step is slower than the model's ideal here because halving the compute
+# assumes each worker brings its own cores; here each process got half the same two. On real
+# accelerators each worker has its own. Now the prediction for N = 1 … 1,024 on three kinds of
+# link (round, assumed figures: 25 Gbit Ethernet 3.1 GB/s and 20 µs per hop, PCIe 4.0 x16
+# 25 GB/s and 5 µs, NVLink on an H100 350 GB/s and 3 µs), for two models:
+#
+# * the lesson's ResNet, 0.3 MB of gradients, with this CPU's compute per global batch of 128;
+# * ResNet-50 (25.6 M parameters, about 102 MB of gradients), at the rate of Goyal et al. 2017:
+#   ImageNet (1.28 M images) for 90 epochs in one hour on 256 GPUs, about 125 images/s per GPU,
+#   with a global batch of 8,192.
+
+# %%
+from cnnedu.models.resnet import resnet50
+
+resnet50_bytes = sum(p.numel() for p in resnet50().parameters()) * 4
+images_per_gpu_second = 1_281_167 * 90 / 3600 / 256
+resnet50_compute = 8192 / images_per_gpu_second      # one worker doing the whole 8,192 batch
+print(f"ResNet-50: {resnet50_bytes / 1e6:.1f} MB of gradients; "
+      f"{images_per_gpu_second:.0f} images/s per GPU -> {resnet50_compute:.0f} s per step on one")
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+scaling.plot_speedup(axes[0], t_compute, grad_bytes, "lesson ResNet, global batch 128",
+                     max_workers=128)
+scaling.plot_speedup(axes[1], resnet50_compute, resnet50_bytes,
+                     "ResNet-50, global batch 8,192", max_workers=1024)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Where adding workers stops paying: the N with the shortest predicted step (beyond it, each
+# extra worker makes every step *slower*), per model and link:
+
+# %%
+for model_name, compute_s, nbytes in (("lesson ResNet", t_compute, grad_bytes),
+                                      ("ResNet-50", resnet50_compute, resnet50_bytes)):
+    for link, (bandwidth, latency) in scaling.NETWORKS.items():
+        best = scaling.break_even_workers(compute_s, nbytes, bandwidth, latency)
+        t_best = scaling.step_seconds(best, compute_s, nbytes, bandwidth, latency)
+        print(f"{model_name:13} on {link:14}: fastest at N = {best:>6,} "
+              f"({compute_s / t_best:,.0f}x faster than 1 worker)")
+
+# %% [markdown]
+# A tiny model (0.3 MB of gradients, milliseconds of compute) is latency-bound: a few dozen
+# workers at most, and the batch of 128 would run out of images first. ResNet-50's large
+# compute per step keeps scaling to hundreds of workers even on 25 GbE, because its 102 MB
+# all-reduce takes far less than its compute.
+#
+# **Goyal et al. 2017** ("Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour") trained
+# ResNet-50 on 256 GPUs with a global batch of 8,192 (32 per GPU) to the accuracy of the usual
+# batch of 256. Note what they scaled: not a fixed batch over more workers (the plot above),
+# but the *batch with the workers*, 32 images each, so compute per worker stays constant and
+# the all-reduce stays a small fraction of a step. That only helps if a large batch trains as
+# well as a small one, which is what their recipe achieved:
+#
+# * **linear scaling rule**: when the batch grows k times, multiply the learning rate by k
+#   (0.1 × 8192/256 = 3.2). k small-batch SGD steps move the weights by roughly the sum of k
+#   gradients; one large-batch step averages those k gradients, so it needs k times the
+#   learning rate to move as far;
+# * **gradual warm-up**: start at the small-batch rate and ramp up linearly over the first 5
+#   epochs, because early in training the gradients change too fast for one big step to stand
+#   in for k small ones (the lesson recipes' one-cycle schedule also starts with a warm-up).
+#
+# The rule breaks down beyond about 8k images per batch for ResNet-50 in their experiments.
+
+# %% [markdown]
+# ## Exercises
+# ### Exercise 1
+# How many bytes does each step all-reduce for the lesson's ResNet (`get_recipe("resnet")`),
+# with float32 gradients, one per parameter?
+
+# %%
+answer_1 = None   # an int
+
+# %%
+from cnnedu.exercises import check
+from cnnedu.recipes import get_recipe
+
+check(answer_1, sum(p.numel() for p in get_recipe("resnet").build().parameters()) * 4,
+      hint="count the parameters (sum of p.numel()), then 4 bytes each");
+
+# %% [markdown]
+# ### Exercise 2
+# The lesson recipe trains on one worker with a batch of 128 at a peak learning rate of 0.2.
+# You move to 8 workers, each keeping 128 images per step. By the linear scaling rule, what are
+# the global batch and the peak learning rate? Answer as a tuple `(global_batch, lr)`.
+
+# %%
+answer_2 = None   # a tuple (int, float)
+
+# %%
+recipe = get_recipe("resnet")
+check(answer_2, (8 * recipe.batch_size, recipe.lr * 8),
+      hint="the batch grows 8 times; the rule scales the learning rate by the same factor");
+
+# %% [markdown]
+# ## Summary
+# * Data parallelism = replicas + shards + an all-reduce of gradients; DDP does that all-reduce
+#   during backward.
+# * Without BatchNorm, 2 processes × 32 images equal 1 process × 64 to float rounding. With
+#   per-process BatchNorm they train a different model; synchronised BatchNorm (from scratch
+#   on the CPU, `nn.SyncBatchNorm` on CUDA) makes them equal again, running statistics included.
+# * A killed worker costs only the steps since the last checkpoint: the resumed run ends with
+#   the same weights, bit for bit.
+# * On 2 cores, 2 processes are no faster than 1. The ring all-reduce model, fitted here,
+#   says when workers stop paying: a few dozen for a tiny model, hundreds for ResNet-50, and
+#   growing the batch with the workers (linear scaling rule + warm-up) is what made 256 GPUs pay.
