@@ -20,13 +20,16 @@ import tempfile
 from pathlib import Path
 
 from cnnedu import config
+from cnnedu.data import data_note
 
-SMOKE = config.smoke_mode()
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
+SMOKE = config.smoke_mode(QUICK)
 SEED = config.seed_everything(0)
 WORK = Path(tempfile.mkdtemp(prefix="cnnedu_06_"))     # checkpoints and results of the runs
 TRAIN_LIMIT = 1024 if SMOKE else 8192                  # images the runs draw their batches from
 STEPS = 3 if SMOKE else 20                             # steps per epoch in the timed runs
 print("smoke mode" if SMOKE else "full mode", "| cores:", os.cpu_count(), "| runs write to", WORK)
+print(data_note())
 
 # %% [markdown]
 # ## 1. Data parallelism in one picture
