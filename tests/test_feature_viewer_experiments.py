@@ -161,3 +161,29 @@ def test_ablate_recipe_changes_only_the_named_settings():
     assert runs["recipe"].step_loss != runs["no smoothing"].step_loss
     with pytest.raises(ValueError, match="unknown settings"):
         ablate_recipe(recipe, {"bad": {"colour": 1}}, train, test, epochs=1, progress=False)
+
+
+def test_viewer_pages_through_all_maps_and_names_the_layer():
+    torch.manual_seed(0)
+    model = AlexNet()                                   # conv2 (features.3) has 64 maps
+    viewer = FeatureMapViewer(model, {"a": torch.randn(1, 28, 28)}, max_maps=16)
+    viewer.layer.value = "features.3"
+    assert viewer.page.max == 4 and "conv2" in viewer.label.value
+    assert "before ReLU" in viewer.label.value and "maps 0-15" in viewer.label.value
+    first = viewer.view.value
+    viewer.page.value = 4
+    assert viewer.view.value != first and "maps 48-63" in viewer.label.value
+    viewer.enlarge.value = 63
+    assert "map 63" in viewer.big_label.value and viewer.error is None
+
+
+def test_common_colour_scale_shows_a_dead_map_as_the_lowest_colour():
+    maps = torch.stack([torch.zeros(4, 4), ((torch.arange(16) - 4) / 4).reshape(4, 4)])
+    own = tile_maps(maps, columns=2, tile=4, gap=0)
+    common = tile_maps(maps, columns=2, tile=4, gap=0, vmin=-1.0, vmax=2.75)
+    # own scale: the all-zero map is drawn with the lowest colour anyway; common scale: it gets
+    # the colour of 0 in the live map, part-way up the scale
+    assert (own[:, :4] == own[0, 4]).all()
+    zero_in_live = common[:, 4:][maps[1].numpy() == 0][0]
+    assert (common[:, :4] == zero_in_live).all()
+    assert not (common[:, :4] == common[0, 4]).all()

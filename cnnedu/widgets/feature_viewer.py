@@ -14,8 +14,14 @@ from cnnedu.widgets.render import show, to_rgb, upscale
 TILE = 64  # pixels per feature map on screen
 
 
-def tile_maps(maps: torch.Tensor, columns: int = 8, tile: int = TILE, gap: int = 2) -> np.ndarray:
-    """(C, H, W) maps -> one RGB mosaic; each map scaled to its own range, viridis colours."""
+def tile_maps(maps: torch.Tensor, columns: int = 8, tile: int = TILE, gap: int = 2,
+              vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
+    """(C, H, W) maps -> one RGB mosaic in viridis colours.
+
+    By default each map is scaled to its own range (every map shows its pattern, but a dead,
+    all-zero map looks like any other); with ``vmin``/``vmax`` all maps share one scale, so
+    weak and dead maps look weak and dead.
+    """
     count, height, width = maps.shape
     factor = max(1, tile // max(height, width))
     rows = -(-count // columns)
@@ -23,29 +29,73 @@ def tile_maps(maps: torch.Tensor, columns: int = 8, tile: int = TILE, gap: int =
     mosaic = np.full((rows * (th + gap) - gap, columns * (tw + gap) - gap, 3), 255, np.uint8)
     for i, fmap in enumerate(maps):
         r, c = divmod(i, columns)
-        rgb = upscale(to_rgb(fmap, cmap="viridis"), factor)
+        rgb = upscale(to_rgb(fmap, vmin=vmin, vmax=vmax, cmap="viridis"), factor)
         mosaic[r * (th + gap): r * (th + gap) + th, c * (tw + gap): c * (tw + gap) + tw] = rgb
     return mosaic
 
 
+def describe_layers(model: nn.Module, layers: list[str]) -> dict[str, str]:
+    """Readable names for layers: ``"features.3"`` -> ``"conv2 · features.3 (32→64, 3×3), before
+    ReLU"``. Convolutions are numbered in definition order; "before ReLU" is said when the next
+    module in the model is a ReLU (the maps shown are the convolution's output, negatives
+    included: the ReLU after it has not been applied yet)."""
+    modules = list(model.named_modules())
+    conv_number = {name: i + 1 for i, name in
+                   enumerate(n for n, m in modules if isinstance(m, nn.Conv2d))}
+    order = [n for n, _ in modules]
+    names = {}
+    for layer in layers:
+        module = dict(modules)[layer]
+        if not isinstance(module, nn.Conv2d):
+            names[layer] = f"{layer} ({type(module).__name__})"
+            continue
+        k = "×".join(str(v) for v in module.kernel_size)
+        text = (f"conv{conv_number[layer]} · {layer} ({module.in_channels}→"
+                f"{module.out_channels}, {k})")
+        following = [dict(modules)[n] for n in order[order.index(layer) + 1:]
+                     if not list(dict(modules)[n].children())][:1]
+        if following and isinstance(following[0], nn.ReLU):
+            text += ", before ReLU"
+        names[layer] = text
+    return names
+
+
 class FeatureMapViewer(ExplorerWidget):
-    """Feature maps of ``model`` for named inputs (each shaped as the model expects, no batch)."""
+    """Feature maps of ``model`` for named inputs (each shaped as the model expects, no batch).
+
+    All maps of a layer, ``max_maps`` per page; a common colour scale or one per map; and one
+    map enlarged (pick its number).
+    """
 
     def __init__(self, model: nn.Module, images: dict[str, torch.Tensor],
                  layers: list[str] | None = None, max_maps: int = 32):
         if not images:
             raise ValueError("FeatureMapViewer needs at least one image")
+        if max_maps < 1:
+            raise ValueError(f"max_maps must be at least 1, got {max_maps}")
         self.model, self.images, self.max_maps = model, images, max_maps
         self.layers = layers or conv_layer_names(model)
+        self.layer_names = describe_layers(model, self.layers)
         self._cache: dict[str, dict[str, torch.Tensor]] = {}
         self.image = widgets.Dropdown(options=list(images), description="image")
         self.layer = widgets.Dropdown(options=self.layers, description="layer")
-        self.view = widgets.Image(format="png")
-        self.label, self.message = widgets.HTML(), widgets.HTML()
-        self.image.observe(lambda _: self.update(), names="value")
-        self.layer.observe(lambda _: self.update(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.image, self.layer]), self.message,
-                                    self.label, self.view])
+        self.scale = widgets.ToggleButtons(options=["each map", "common"], value="each map",
+                                           description="colours",
+                                           tooltips=["each map scaled to its own range",
+                                                     "one scale for all maps of the layer: "
+                                                     "dead maps look dead"])
+        self.page = widgets.IntSlider(value=1, min=1, max=1, description="page",
+                                      continuous_update=False)
+        self.enlarge = widgets.BoundedIntText(value=0, min=0, max=0, description="enlarge map",
+                                              layout=widgets.Layout(width="180px"))
+        self.view, self.big = widgets.Image(format="png"), widgets.Image(format="png")
+        self.label, self.big_label, self.message = widgets.HTML(), widgets.HTML(), widgets.HTML()
+        for control in (self.image, self.layer, self.scale, self.page, self.enlarge):
+            control.observe(self._on_change, names="value")
+        self.widget = widgets.VBox([
+            widgets.HBox([self.image, self.layer]), widgets.HBox([self.scale, self.page]),
+            self.message, self.label,
+            widgets.HBox([self.view, widgets.VBox([self.enlarge, self.big_label, self.big])])])
         self.widget.add_class("cnnedu-feature-viewer")
         self.update()
 
@@ -59,8 +109,25 @@ class FeatureMapViewer(ExplorerWidget):
 
     def _render(self) -> None:
         maps = self.maps()
-        shown = maps[: self.max_maps]
-        show(self.view, tile_maps(shown))
-        self.label.value = (f"<b>{self.layer.value}</b>: {maps.shape[0]} maps of "
-                            f"{maps.shape[1]}×{maps.shape[2]} (showing {len(shown)}; each scaled "
-                            "to its own range, yellow = high)")
+        count = maps.shape[0]
+        pages = -(-count // self.max_maps)
+        self.page.max = pages
+        self.page.layout.display = "" if pages > 1 else "none"
+        self.enlarge.max = count - 1
+        first = (min(self.page.value, pages) - 1) * self.max_maps
+        shown = maps[first: first + self.max_maps]
+        common = self.scale.value == "common"
+        vmin, vmax = (float(maps.min()), float(maps.max())) if common else (None, None)
+        show(self.view, tile_maps(shown, vmin=vmin, vmax=vmax))
+        dead = int((maps.flatten(1).abs().amax(1) == 0).sum())
+        scale_text = (f"one colour scale for all ({vmin:.2f} to {vmax:.2f})" if common
+                      else "each map scaled to its own range")
+        self.label.value = (f"<b>{self.layer_names[self.layer.value]}</b>: {count} maps of "
+                            f"{maps.shape[1]}×{maps.shape[2]}; maps {first}-{first + len(shown) - 1}"
+                            f" shown ({scale_text}; yellow = high); all-zero maps: {dead}")
+        index = min(self.enlarge.value, count - 1)
+        one = maps[index]
+        show(self.big, upscale(to_rgb(one, vmin=vmin, vmax=vmax, cmap="viridis"),
+                               max(1, 192 // max(one.shape))))
+        self.big_label.value = (f"map {index}: min {float(one.min()):.2f}, "
+                                f"max {float(one.max()):.2f}")
