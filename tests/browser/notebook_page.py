@@ -70,8 +70,9 @@ _RUN_STATE = """([prompts, outputs, pattern]) => {
         .find(o => new RegExp(pattern).test(o.textContent));
     if (bad) {
         const cell = bad.closest('.jp-CodeCell');
-        const prompt = cell && cell.querySelector('.jp-InputArea-prompt');
-        return {error: bad.textContent.slice(0, 3000), prompt: prompt ? prompt.textContent : ''};
+        const cells = cell ? [...cell.parentElement.querySelectorAll('.jp-CodeCell')] : [];
+        return {error: bad.textContent.slice(0, 3000),
+                prompt: cell ? `${cells.indexOf(cell) + 1} of ${cells.length}` : ''};
     }
     const status = [...document.querySelectorAll('.jp-StatusBar-TextItem')]
         .map(e => e.textContent).find(t => /\\| (Dead|Unknown)/.test(t));
@@ -99,7 +100,7 @@ def wait_run_finished(page: Page, timeout_ms: int = 900_000, name: str = "run") 
         if bad.count():
             bad.scroll_into_view_if_needed(timeout=5_000)
         shot = screenshot(page, f"failed_{name}")
-        raise NotebookRunError(f"{name}: cell {state['prompt'].strip()} failed:\n"
+        raise NotebookRunError(f"{name}: code cell {state['prompt']} failed:\n"
                                f"{state['error'].strip()}\n(screenshot: {shot})")
 
 
