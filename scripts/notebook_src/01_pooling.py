@@ -320,7 +320,9 @@ print("darkest pixel after avg pooling:", round(pool2d(dark_line, 3, 1, 1, mode=
 # * **Try this:** `brick` with **max − avg panel**: the red spots are where max and avg differ
 #   most. Point at one: what does the window hold there?
 # * Fashion-MNIST, kernel 2, stride 2: then kernel 3, stride 2 (AlexNet's overlapping pooling).
-# * `brick` with **compare max vs avg**: which keeps the mortar lines (dark)? Check the table.
+# * `brick` with **compare max vs avg**: its mortar lines are *lighter* than the bricks (the
+#   table above found no dark pixels in it at all), so max pooling widens them, as it widened the
+#   bright line. Then `chelsea`: which mode keeps the dark detail in the fur? Check the table.
 # * kernel 3 and stride 1: the output hardly shrinks, but bright regions grow.
 # * a 28×28 image with kernel 2, stride 2, `ceil_mode` on and off (28 is even: nothing changes),
 #   then stride 3 (now it does).
