@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .functions import Case, Exercise, Mistake
-from .registry import register
+from .registry import Numeric, register
 
 
 def average_gradients(model: nn.Module, world_size: int) -> None:
@@ -190,4 +190,10 @@ register(
         more="after your function every rank must hold the same gradients: their mean. Loop over "
              "model.parameters() and skip those whose .grad is None.",
     ),
+    Numeric("06.2", "answer_1 = 311016",
+            "The lesson's ResNet has 77,754 parameters, each with one float32 gradient of 4 "
+            "bytes: 77,754 * 4 = 311,016 bytes all-reduced per step."),
+    Numeric("06.3", "answer_2 = (1024, 1.6)",
+            "8 workers x 128 images = a global batch of 1,024, 8 times the original; the linear "
+            "scaling rule multiplies the learning rate by the same 8: 0.2 * 8 = 1.6."),
 )

@@ -378,33 +378,66 @@ for model_name, compute_s, nbytes in (("lesson ResNet", t_compute, grad_bytes),
 
 # %% [markdown]
 # ## Exercises
-# ### Exercise 1
+# ### Exercise 06.1 (code): average the gradients yourself
+# Section 1 showed the step that DDP runs for you after `backward()`: every rank's gradients are
+# replaced by their mean over all ranks, so every replica takes the same optimiser step. Write
+# it yourself, without looking back: `average_gradients(model, world_size)` with
+# `torch.distributed.all_reduce`, which by default *sums* a tensor over all ranks, **in place**.
+# Skip parameters whose `.grad` is `None` (not used this step). The check runs your function on
+# 1 to 3 ranks played by threads of this process, each with its own batch (`all_reduce` is
+# simulated for the check: no network, no processes), and compares every rank's gradients with
+# their mean. `solution("06.1")` shows a reference solution.
+
+# %%
+# EXERCISE 06.1
+import torch.distributed as dist  # noqa: F401 (for your code)
+
+
+def average_gradients(model, world_size):
+    """Replace every parameter's .grad by its mean over the world_size ranks."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code, solution  # noqa: F401 (solution: yours to call)
+
+check_code("06.1", average_gradients);
+
+# %% [markdown]
+# ### Exercise 06.2
 # How many bytes does each step all-reduce for the lesson's ResNet (`get_recipe("resnet")`),
 # with float32 gradients, one per parameter?
 
 # %%
+# EXERCISE 06.2
 answer_1 = None   # an int
 
 # %%
+# NBVAL_CHECK_OUTPUT
 from cnnedu.exercises import check
 from cnnedu.recipes import get_recipe
 
 check(answer_1, sum(p.numel() for p in get_recipe("resnet").build().parameters()) * 4,
-      hint="count the parameters (sum of p.numel()), then 4 bytes each");
+      exercise="06.2",
+      hint=["each parameter has one gradient value, and a float32 takes 4 bytes.",
+            "sum(p.numel() for p in model.parameters()) counts a model's parameters."]);
 
 # %% [markdown]
-# ### Exercise 2
+# ### Exercise 06.3
 # The lesson recipe trains on one worker with a batch of 128 at a peak learning rate of 0.2.
 # You move to 8 workers, each keeping 128 images per step. By the linear scaling rule, what are
 # the global batch and the peak learning rate? Answer as a tuple `(global_batch, lr)`.
 
 # %%
+# EXERCISE 06.3
 answer_2 = None   # a tuple (int, float)
 
 # %%
+# NBVAL_CHECK_OUTPUT
 recipe = get_recipe("resnet")
-check(answer_2, (8 * recipe.batch_size, recipe.lr * 8),
-      hint="the batch grows 8 times; the rule scales the learning rate by the same factor");
+check(answer_2, (8 * recipe.batch_size, recipe.lr * 8), exercise="06.3",
+      hint=["the global batch is what all workers process together in one step.",
+            "the linear scaling rule ties the learning rate to the global batch size."]);
 
 # %% [markdown]
 # ## Summary
