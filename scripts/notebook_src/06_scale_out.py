@@ -263,11 +263,13 @@ ax.legend(fontsize=8, loc="lower right")
 plt.show()
 
 # %% [markdown]
-# On 2 cores there is nothing to gain: one process already uses both cores with 2 threads, so
-# 2 processes split the same compute and *add* the all-reduce (and two copies of the
-# framework's per-step overhead). Data parallelism pays when each worker brings its own
-# compute (its own GPU, its own machine), and the question becomes how much the all-reduce
-# costs next to the compute. That we can measure and model.
+# What to expect on 2 cores: one process already uses both cores with 2 threads, so 2
+# processes split the same compute and *add* the all-reduce (and a second copy of the
+# framework's per-step overhead): little or no speed-up. If the figures above say otherwise,
+# look at the machine first: with other work on the same cores, one run can be starved more
+# than the other (these are medians of a few steps). Data parallelism pays when each worker
+# brings its own compute (its own GPU, its own machine), and the question becomes how much the
+# all-reduce costs next to the compute. That we can measure and model.
 
 # %% [markdown]
 # ## 5. Scaling, predicted
@@ -312,9 +314,9 @@ print(f"2 processes: predicted {predicted * 1e3:.1f} ms/step (ideal compute / 2 
       f"measured {rows['2 processes x 1 thread'][0] * 1e3:.1f} ms/step")
 
 # %% [markdown]
-# The measured step is slower than the model's ideal here because halving the compute
-# assumes each worker brings its own cores; here each process got half the same two. On real
-# accelerators each worker has its own. Now the prediction for N = 1 … 1,024 on three kinds of
+# The model's compute / 2 assumes each worker brings its own cores; here the two processes
+# share the same two, so the measured step need not reach it. On real accelerators each
+# worker has its own. Now the prediction for N = 1 … 1,024 on three kinds of
 # link (round, assumed figures: 25 Gbit Ethernet 3.1 GB/s and 20 µs per hop, PCIe 4.0 x16
 # 25 GB/s and 5 µs, NVLink on an H100 350 GB/s and 3 µs), for two models:
 #
@@ -342,22 +344,25 @@ plt.show()
 
 # %% [markdown]
 # Where adding workers stops paying: the N with the shortest predicted step (beyond it, each
-# extra worker makes every step *slower*), per model and link:
+# extra worker makes every step *slower*), per model and link, at most one worker per image
+# of the global batch, and the parallel efficiency there (speed-up / N):
 
 # %%
-for model_name, compute_s, nbytes in (("lesson ResNet", t_compute, grad_bytes),
-                                      ("ResNet-50", resnet50_compute, resnet50_bytes)):
+for model_name, compute_s, nbytes, batch in (
+        ("lesson ResNet", t_compute, grad_bytes, 128),
+        ("ResNet-50", resnet50_compute, resnet50_bytes, 8192)):
     for link, (bandwidth, latency) in scaling.NETWORKS.items():
-        best = scaling.break_even_workers(compute_s, nbytes, bandwidth, latency)
-        t_best = scaling.step_seconds(best, compute_s, nbytes, bandwidth, latency)
-        print(f"{model_name:13} on {link:14}: fastest at N = {best:>6,} "
-              f"({compute_s / t_best:,.0f}x faster than 1 worker)")
+        best = scaling.break_even_workers(compute_s, nbytes, bandwidth, latency, max_workers=batch)
+        speedup = compute_s / scaling.step_seconds(best, compute_s, nbytes, bandwidth, latency)
+        capped = " (one image per worker: the batch runs out)" if best == batch else ""
+        print(f"{model_name:13} on {link:14}: fastest at N = {best:>5,}, {speedup:,.0f}x "
+              f"faster than 1 worker, efficiency {speedup / best:.0%}{capped}")
 
 # %% [markdown]
-# A tiny model (0.3 MB of gradients, milliseconds of compute) is latency-bound: a few dozen
-# workers at most, and the batch of 128 would run out of images first. ResNet-50's large
-# compute per step keeps scaling to hundreds of workers even on 25 GbE, because its 102 MB
-# all-reduce takes far less than its compute.
+# Read the two plots together with this table: the lesson's ResNet moves only 0.3 MB per step,
+# so its all-reduce is dominated by the per-hop latency, which grows with N; ResNet-50 moves
+# 102 MB, so its all-reduce is dominated by bandwidth, which barely grows with N, and the
+# link's speed decides how far it scales.
 #
 # **Goyal et al. 2017** ("Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour") trained
 # ResNet-50 on 256 GPUs with a global batch of 8,192 (32 per GPU) to the accuracy of the usual
@@ -448,6 +453,6 @@ check(answer_2, (8 * recipe.batch_size, recipe.lr * 8), exercise="06.3",
 #   on the CPU, `nn.SyncBatchNorm` on CUDA) makes them equal again, running statistics included.
 # * A killed worker costs only the steps since the last checkpoint: the resumed run ends with
 #   the same weights, bit for bit.
-# * On 2 cores, 2 processes are no faster than 1. The ring all-reduce model, fitted here,
-#   says when workers stop paying: a few dozen for a tiny model, hundreds for ResNet-50, and
-#   growing the batch with the workers (linear scaling rule + warm-up) is what made 256 GPUs pay.
+# * On 2 cores, 2 processes bring no new compute. The ring all-reduce model, fitted here, says
+#   when workers stop paying for a given model and link; growing the batch with the workers
+#   (linear scaling rule + warm-up) is what made 256 GPUs pay for ResNet-50.
