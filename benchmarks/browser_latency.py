@@ -125,7 +125,7 @@ def main() -> None:
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1500, "height": 1100})
+                page = browser.new_page(viewport={"width": 1500, "height": 2200})
                 page.set_default_timeout(120_000)
                 open_notebook(page, lab, write_notebook(lab.folder))
                 run_all(page, name="benchmark")

@@ -55,3 +55,89 @@ class ExplorerWidget:
 
     def _clear_stale(self) -> None:
         """After a failed update: clear or grey out what belonged to the previous setting."""
+
+
+class WindowExplorer(ExplorerWidget):
+    """An explorer whose output pixels can be selected: by pointer (``self.panels``, a
+    :class:`~cnnedu.widgets.panels.PixelPanels`), by the window row/col sliders (the keyboard
+    way) or by the play control, which steps through the output row by row. Subclasses set
+    ``out_hw`` in ``_render`` and write ``_select(row, col)`` (show that pixel's window)."""
+
+    out_hw: tuple[int, int] | None = None
+    last_select_ms: float = math.nan
+
+    def _make_selection_controls(self, style: dict, layout) -> list:
+        """The window row/col sliders and the play control, wired up; returns them for a VBox."""
+        import ipywidgets as widgets
+
+        self.probe_row = widgets.IntSlider(0, 0, 0, description="window row", style=style,
+                                           layout=layout)
+        self.probe_col = widgets.IntSlider(0, 0, 0, description="window col", style=style,
+                                           layout=layout)
+        self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=600,
+                                 description="slide the window")
+        for control in (self.probe_row, self.probe_col):
+            control.observe(self._on_probe, names="value")
+        self.play.observe(self._on_play, names="value")
+        self.panels.observe(self._on_point, names="selected")
+        hint = widgets.HTML("<small>&nbsp;play: slide the window pixel by pixel</small>")
+        return [self.probe_row, self.probe_col, widgets.HBox([self.play, hint])]
+
+    def _enable_selection(self, out_h: int, out_w: int) -> tuple[int, int]:
+        """Fit the sliders and play to an output of out_h x out_w; return the kept selection."""
+        row = min(self.probe_row.value, out_h - 1)
+        col = min(self.probe_col.value, out_w - 1)
+        self.probe_row.max, self.probe_col.max = out_h - 1, out_w - 1
+        self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = False
+        self.play.max = out_h * out_w - 1
+        return row, col
+
+    def _disable_selection(self, only_panel: dict) -> None:
+        """No output to point at: only ``only_panel`` (the input) shown, no selection, window or
+        zoom (all in one message, so nothing stale is ever on screen alone), sliders and play
+        greyed out."""
+        from cnnedu.widgets.zoom import stale_html
+
+        with self.panels.hold_sync():
+            self.panels.panels = [only_panel]
+            self.panels.selected, self.panels.window = [], {}
+            self.panels.zoom = stale_html()
+        self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = True
+        self.play.playing = False
+
+    def _show_selection(self, row: int, col: int, rows, cols, zoom: str) -> None:
+        """Send the selection, its window and its zoom panel in one message, then the sliders."""
+        with self.panels.hold_sync():
+            self.panels.selected = [row, col]
+            self.panels.window = {"rows": list(rows), "cols": list(cols)}
+            self.panels.zoom = zoom
+        self.probe_row.value, self.probe_col.value = row, col
+        self.play.value = row * self.out_hw[1] + col
+
+    def _on_probe(self, change: dict) -> None:
+        if not self._updating:
+            self.select(self.probe_row.value, self.probe_col.value)
+
+    def _on_play(self, change: dict) -> None:
+        if not self._updating and self.out_hw is not None:
+            self.select(*divmod(change["new"], self.out_hw[1]))
+
+    def _on_point(self, change: dict) -> None:
+        if not self._updating and len(change["new"]) == 2:
+            self.select(*change["new"])
+
+    def select(self, row: int, col: int) -> None:
+        """Select output pixel (row, col): window on the input, zoom panel (timed)."""
+        if self.out_hw is None or self.error is not None:
+            return
+        start = time.perf_counter()
+        self._updating = True
+        try:
+            self._select(min(max(row, 0), self.out_hw[0] - 1),
+                         min(max(col, 0), self.out_hw[1] - 1))
+        finally:
+            self._updating = False
+        self.last_select_ms = (time.perf_counter() - start) * 1000
+
+    def _select(self, row: int, col: int) -> None:
+        raise NotImplementedError

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import math
-import time
 
 import ipywidgets as widgets
 import numpy as np
@@ -24,18 +23,21 @@ import torch
 import torch.nn.functional as F
 
 from cnnedu.shapes import conv_output_size
-from cnnedu.widgets.base import ExplorerWidget
+from cnnedu.widgets.base import WindowExplorer
 from cnnedu.widgets.common import default_images, formula_html, limit_note, note_html
 from cnnedu.widgets.panels import PixelPanels, panel
 from cnnedu.widgets.render import to_rgb
-from cnnedu.widgets.zoom import conv_zoom_html, explain_conv_pixel, fmt, stale_html
+from cnnedu.widgets.zoom import conv_zoom_html, explain_conv_pixel, fmt
 
 DISPLAY = 360
 MAX_SIZE = 5
 
 
 def weight_text(value: float) -> str:
-    """A weight as shown in its box: 3 significant digits, so ``-0.0471`` fits and reads."""
+    """A weight as shown in its box: 3 significant digits, so ``-0.0471`` fits and reads
+    (tiny weights as ``-1.2e-04``: at most 8 characters for |value| < 1000)."""
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.1e}"
     return f"{value:.3g}"
 
 
@@ -69,7 +71,7 @@ def _resize_kernel(kernel: torch.Tensor, size: int) -> torch.Tensor:
     return kernel[cut:cut + size, cut:cut + size].clone()
 
 
-class KernelExplorer(ExplorerWidget):
+class KernelExplorer(WindowExplorer):
     """Build with ``KernelExplorer()`` and display it; ``images`` maps names to (1, H, W) in [0, 1]."""
 
     def __init__(self, images: dict[str, torch.Tensor] | None = None, photo_size: int = 512,
@@ -80,8 +82,6 @@ class KernelExplorer(ExplorerWidget):
             raise ValueError("KernelExplorer needs at least one image")
         self.presets = dict(PRESETS)
         self.output: torch.Tensor | None = None
-        self.out_hw: tuple[int, int] | None = None
-        self.last_select_ms = float("nan")
         self._weights = torch.zeros(MAX_SIZE, MAX_SIZE)
         style = {"description_width": "80px"}
         layout = widgets.Layout(width="300px")
@@ -105,12 +105,6 @@ class KernelExplorer(ExplorerWidget):
         self.grid = widgets.GridBox(self.cells, layout=widgets.Layout(
             grid_template_columns=f"repeat({MAX_SIZE}, 80px)"))
         self.weight_note = widgets.HTML()
-        self.probe_row = widgets.IntSlider(0, 0, 0, description="window row", style=style,
-                                           layout=layout)
-        self.probe_col = widgets.IntSlider(0, 0, 0, description="window col", style=style,
-                                           layout=layout)
-        self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=600,
-                                 description="slide the window")
         self.notes = {name: widgets.HTML() for name in ("stride", "padding", "dilation")}
         self.panels = PixelPanels(size=DISPLAY)
         self.formula, self.message, self.stats = widgets.HTML(), widgets.HTML(), widgets.HTML()
@@ -120,10 +114,6 @@ class KernelExplorer(ExplorerWidget):
         self.size.observe(self._on_size, names="value")
         for index, cell in enumerate(self.cells):
             cell.observe(lambda change, i=index: self._on_cell(i, change), names="value")
-        for control in (self.probe_row, self.probe_col):
-            control.observe(self._on_probe, names="value")
-        self.play.observe(self._on_play, names="value")
-        self.panels.observe(self._on_point, names="selected")
         if kernels:
             self.add_kernels(kernels)
 
@@ -134,10 +124,7 @@ class KernelExplorer(ExplorerWidget):
                                  with_note(self.stride, "stride"),
                                  with_note(self.padding, "padding"),
                                  with_note(self.dilation, "dilation"),
-                                 self.probe_row, self.probe_col,
-                                 widgets.HBox([self.play, widgets.HTML(
-                                     "<small>&nbsp;play: slide the window pixel by pixel"
-                                     "</small>")])])
+                                 *self._make_selection_controls(style, layout)])
         weights = widgets.VBox([widgets.HTML("<b>kernel weights</b> <small>(shown to 3 "
                                              "significant digits; type to edit)</small>"),
                                 self.grid, self.weight_note])
@@ -234,18 +221,6 @@ class KernelExplorer(ExplorerWidget):
             self._updating = False
         self.update()
 
-    def _on_probe(self, change: dict) -> None:
-        if not self._updating:
-            self.select(self.probe_row.value, self.probe_col.value)
-
-    def _on_play(self, change: dict) -> None:
-        if not self._updating and self.out_hw is not None:
-            self.select(*divmod(change["new"], self.out_hw[1]))
-
-    def _on_point(self, change: dict) -> None:
-        if not self._updating and len(change["new"]) == 2:
-            self.select(*change["new"])
-
     # --- drawing ----------------------------------------------------------------------------
     def _render(self) -> None:
         image = self.images[self.image.value]
@@ -273,53 +248,26 @@ class KernelExplorer(ExplorerWidget):
         self.panels.panels = [
             panel("input", f"<b>input</b>: {height}×{width}", to_rgb(image, lo, hi)),
             panel("output", f"<b>feature map</b>: {out_h}×{out_w} ({scale})", rgb, hover=True)]
-        row = min(self.probe_row.value, out_h - 1)
-        col = min(self.probe_col.value, out_w - 1)
-        self.probe_row.max, self.probe_col.max = out_h - 1, out_w - 1
-        self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = False
-        self.play.max = out_h * out_w - 1
-        self._select(row, col)
+        self._select(*self._enable_selection(out_h, out_w))
         self.stats.value = self._stats_html(kernel, out)
-
-    def select(self, row: int, col: int) -> None:
-        """Select output pixel (row, col): window on the input, window × kernel (timed)."""
-        if self.out_hw is None or self.error is not None:
-            return
-        start = time.perf_counter()
-        self._updating = True
-        try:
-            self._select(min(max(row, 0), self.out_hw[0] - 1),
-                         min(max(col, 0), self.out_hw[1] - 1))
-        finally:
-            self._updating = False
-        self.last_select_ms = (time.perf_counter() - start) * 1000
 
     def _select(self, row: int, col: int) -> None:
         image = self.images[self.image.value]
         kernel = self.kernel()
         win = explain_conv_pixel(image, kernel, row, col, self.stride.value, self.padding.value,
                                  self.dilation.value)
-        with self.panels.hold_sync():          # one message to the browser
-            self.panels.selected = [row, col]
-            self.panels.window = {"rows": list(win.rows), "cols": list(win.cols)}
-            self.panels.zoom = conv_zoom_html(win, kernel, float(self.output[0, row, col]),
-                                              self.dilation.value)
-        self.probe_row.value, self.probe_col.value = row, col
-        self.play.value = row * self.out_hw[1] + col
+        self._show_selection(row, col, win.rows, win.cols, conv_zoom_html(
+            win, kernel, float(self.output[0, row, col]), self.dilation.value))
 
     def _clear_stale(self) -> None:
         """An illegal setting: no old feature map, window, zoom or statistics stays on screen."""
         self.output, self.out_hw = None, None
         image = self.images[self.image.value]
         height, width = image.shape[-2:]
-        self.panels.selected, self.panels.window = [], {}
-        self.panels.panels = [panel("input", f"<b>input</b>: {height}×{width} (no feature map: "
-                                    "see the message above)",
-                                    to_rgb(image, float(image.min()), float(image.max())))]
-        self.panels.zoom = stale_html()
+        self._disable_selection(panel("input", f"<b>input</b>: {height}×{width} (no feature map: "
+                                      "see the message above)",
+                                      to_rgb(image, float(image.min()), float(image.max()))))
         self.stats.value = ""
-        self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = True
-        self.play.playing = False
 
     @staticmethod
     def _stats_html(kernel: torch.Tensor, out: torch.Tensor) -> str:

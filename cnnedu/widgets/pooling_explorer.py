@@ -14,28 +14,27 @@ to the old setting is cleared. No callback lets an exception escape.
 from __future__ import annotations
 
 import html
-import time
 
 import ipywidgets as widgets
 import torch
 
 from cnnedu import sharpness
 from cnnedu.pooling import explain_output_pixel, output_size, pool2d
-from cnnedu.widgets.base import ExplorerWidget
+from cnnedu.widgets.base import WindowExplorer
 from cnnedu.widgets.common import default_images, formula_html, limit_note, note_html
 from cnnedu.widgets.panels import PixelPanels, panel
 from cnnedu.widgets.render import to_rgb
-from cnnedu.widgets.zoom import fmt, pooling_zoom_html, stale_html
+from cnnedu.widgets.zoom import fmt, pooling_zoom_html
 
 DISPLAY = 360        # on-screen pixels per panel (larger side), the same for every panel
-DISPLAY_MANY = 290   # ... when four panels share the row
+DISPLAY_MANY = 240   # ... when four panels share the row (they fit one notebook width)
 
 
 def _control(control: widgets.Widget, note: widgets.HTML) -> widgets.HBox:
     return widgets.HBox([control, note], layout=widgets.Layout(align_items="center"))
 
 
-class PoolingExplorer(ExplorerWidget):
+class PoolingExplorer(WindowExplorer):
     """Build with ``PoolingExplorer()`` and display it (or ``explorer.widget``).
 
     ``images`` maps a name to a (1, H, W) image; by default the course's photos at
@@ -51,8 +50,6 @@ class PoolingExplorer(ExplorerWidget):
             raise ValueError("PoolingExplorer needs at least one image")
         self.images = images
         self.outputs: dict[str, torch.Tensor] = {}
-        self.last_select_ms = float("nan")
-        self.out_hw: tuple[int, int] | None = None
         self._padding_asked = 0
         self._input_stats: dict[str, str] = {}
         style = {"description_width": "80px"}
@@ -72,12 +69,6 @@ class PoolingExplorer(ExplorerWidget):
                                                   indent=False)
         self.compare = widgets.Checkbox(False, description="compare max vs avg", indent=False)
         self.difference = widgets.Checkbox(False, description="max − avg panel", indent=False)
-        self.probe_row = widgets.IntSlider(0, 0, 0, description="window row", style=style,
-                                           layout=layout)
-        self.probe_col = widgets.IntSlider(0, 0, 0, description="window col", style=style,
-                                           layout=layout)
-        self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=600,
-                                 description="slide the window")
         self.notes = {name: widgets.HTML() for name in
                       ("kernel", "stride", "padding", "dilation", "probe")}
         self.panels = PixelPanels(size=DISPLAY)
@@ -87,19 +78,13 @@ class PoolingExplorer(ExplorerWidget):
                          self.difference]
         for control in self.controls:
             control.observe(self._on_change, names="value")
-        for control in (self.probe_row, self.probe_col):
-            control.observe(self._on_probe, names="value")
-        self.play.observe(self._on_play, names="value")
-        self.panels.observe(self._on_point, names="selected")
         left = widgets.VBox([self.image, _control(self.kernel, self.notes["kernel"]),
                              _control(self.stride, self.notes["stride"]),
                              _control(self.padding, self.notes["padding"]),
                              _control(self.dilation, self.notes["dilation"])])
         right = widgets.VBox([self.mode, widgets.HBox([self.ceil_mode, self.count_include_pad]),
                               widgets.HBox([self.compare, self.difference]),
-                              self.probe_row, self.probe_col,
-                              widgets.HBox([self.play, widgets.HTML(
-                                  "<small>&nbsp;play: slide the window pixel by pixel</small>")]),
+                              *self._make_selection_controls(style, layout),
                               self.notes["probe"]])
         self.widget = widgets.VBox([widgets.HBox([left, right]), self.formula, self.message,
                                     widgets.HTML("<small>Point at (or click) any output pixel "
@@ -115,18 +100,6 @@ class PoolingExplorer(ExplorerWidget):
         if change["owner"] is self.padding:
             self._padding_asked = change["new"]
         self.update()
-
-    def _on_probe(self, change: dict) -> None:
-        if not self._updating:
-            self.select(self.probe_row.value, self.probe_col.value)
-
-    def _on_play(self, change: dict) -> None:
-        if not self._updating and self.out_hw is not None:
-            self.select(*divmod(change["new"], self.out_hw[1]))
-
-    def _on_point(self, change: dict) -> None:
-        if not self._updating and len(change["new"]) == 2:
-            self.select(*change["new"])
 
     def settings(self) -> dict:
         """The current pooling settings, as ``pool2d`` keyword arguments."""
@@ -186,12 +159,9 @@ class PoolingExplorer(ExplorerWidget):
             shown.append(panel("difference", f"<b>max − avg</b>: {out_h}×{out_w} (white 0, "
                                f"red up to {fmt(bound)})", to_rgb(diff, -bound, bound, "RdBu_r"),
                                hover=True))
-        row = min(self.probe_row.value, out_h - 1)
-        col = min(self.probe_col.value, out_w - 1)
-        clamped = (row, col) != (self.probe_row.value, self.probe_col.value)
-        self.probe_row.max, self.probe_col.max = out_h - 1, out_w - 1
-        self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = False
-        self.play.max = out_h * out_w - 1
+        asked = (self.probe_row.value, self.probe_col.value)
+        row, col = self._enable_selection(out_h, out_w)
+        clamped = (row, col) != asked
         self.panels.size = DISPLAY_MANY if len(shown) > 3 else DISPLAY
         self.panels.panels = shown
         self.notes["probe"].value = note_html(
@@ -199,19 +169,6 @@ class PoolingExplorer(ExplorerWidget):
             if clamped else "")
         self._select(row, col)
         self.stats.value = self._stats_html(image)
-
-    def select(self, row: int, col: int) -> None:
-        """Select output pixel (row, col): window on the input, zoom panel (timed)."""
-        if self.out_hw is None or self.error is not None:
-            return
-        start = time.perf_counter()
-        self._updating = True
-        try:
-            self._select(min(max(row, 0), self.out_hw[0] - 1),
-                         min(max(col, 0), self.out_hw[1] - 1))
-        finally:
-            self._updating = False
-        self.last_select_ms = (time.perf_counter() - start) * 1000
 
     def _select(self, row: int, col: int) -> None:
         image = self.images[self.image.value]
@@ -228,27 +185,19 @@ class PoolingExplorer(ExplorerWidget):
         if self.difference.value:
             diff = float(self.outputs["max"][0, row, col] - self.outputs["avg"][0, row, col])
             parts.append(f"<div class='cnnedu-zoom-diff'>max − avg = {fmt(diff)}</div>")
-        with self.panels.hold_sync():          # one message to the browser, zoom first
-            self.panels.selected = [row, col]
-            self.panels.window = {"rows": list(info.rows), "cols": list(info.cols)}
-            self.panels.zoom = "<div style='display:flex;gap:24px;flex-wrap:wrap'>" + \
-                "".join(parts) + "</div>"
-        self.probe_row.value, self.probe_col.value = row, col
-        self.play.value = row * self.out_hw[1] + col
+        self._show_selection(row, col, info.rows, info.cols,
+                             "<div style='display:flex;gap:24px;flex-wrap:wrap'>"
+                             + "".join(parts) + "</div>")
 
     def _clear_stale(self) -> None:
         """An illegal setting: nothing of the old output, window, zoom or statistics remains."""
         self.outputs, self.out_hw = {}, None
         image = self.images[self.image.value]
         height, width = image.shape[-2:]
-        self.panels.selected, self.panels.window = [], {}
-        self.panels.panels = [panel("input", f"<b>input</b>: {height}×{width} (no output: "
-                                    "see the message above)",
-                                    to_rgb(image, float(image.min()), float(image.max())))]
-        self.panels.zoom = stale_html()
+        self._disable_selection(panel("input", f"<b>input</b>: {height}×{width} (no output: "
+                                      "see the message above)",
+                                      to_rgb(image, float(image.min()), float(image.max()))))
         self.stats.value = ""
-        self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = True
-        self.play.playing = False
         if "illegal" not in self.formula.value:
             self.formula.value = ""
 
