@@ -105,7 +105,9 @@ def setup() -> Context:
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    if torch.cuda.is_available() and config.device_setting() in ("auto", "cuda"):
+    # One GPU per local rank; with fewer GPUs than ranks on this node, the ranks use the CPU.
+    if (torch.cuda.is_available() and torch.cuda.device_count() >= local_world
+            and config.device_setting() in ("auto", "cuda")):
         torch.cuda.set_device(local_rank)
         device, backend = torch.device("cuda", local_rank), "nccl"
     else:
