@@ -118,14 +118,19 @@ def test_hovering_the_feature_map_shows_window_times_kernel(explorers: Page):
     assert page.locator(f"{CONV} .cnnedu-zoom .cnnedu-product").count() == 9
 
 
-def test_play_slides_the_window_across_the_seed_tensor(explorers: Page):
-    page = explorers
+def seed_tensor_pointed_at(page: Page, row: int, col: int) -> None:
+    """The pooling explorer on the seed's 4x4 tensor, kernel 2 stride 2, output (row, col) picked."""
     choose_image(page, POOL, SEED_NAME)
     set_slider(page, POOL, "kernel", 2)
     set_slider(page, POOL, "stride", 2)
     wait_label(page, POOL, "2×2")
-    point_at(page, POOL, "max", 0, 0)
-    zoom_where(page, POOL, 0, 0)
+    point_at(page, POOL, "max", row, col)
+    zoom_where(page, POOL, row, col)
+
+
+def test_play_slides_the_window_across_the_seed_tensor(explorers: Page):
+    page = explorers
+    seed_tensor_pointed_at(page, 0, 0)
     page.mouse.move(0, 0)
     page.locator(f"{POOL} .widget-play button").first.click()      # play
     seen = []
@@ -169,12 +174,7 @@ def test_a_clamped_value_shows_its_note(explorers: Page):
 
 def test_an_illegal_setting_leaves_nothing_stale(explorers: Page):
     page = explorers
-    choose_image(page, POOL, SEED_NAME)
-    set_slider(page, POOL, "kernel", 2)
-    set_slider(page, POOL, "stride", 2)
-    wait_label(page, POOL, "2×2")
-    point_at(page, POOL, "max", 1, 1)
-    zoom_where(page, POOL, 1, 1)
+    seed_tensor_pointed_at(page, 1, 1)
     set_slider(page, POOL, "kernel", 5)                 # a 5x5 window on a 4x4 input
     page.locator(f"{POOL} .cnnedu-message").wait_for(state="visible")
     page.locator(f"{POOL} .cnnedu-window-box").wait_for(state="detached")
