@@ -152,6 +152,19 @@ def test_trained_weights_are_readable_and_exact(explorer):
         explorer.add_kernels({"bad": torch.zeros(2, 4)})
 
 
+def test_kernels_given_at_construction_are_offered_and_used():
+    """Lesson 02 builds its trained-filter explorer this way (it once failed before any view)."""
+    kernels = first_layer_kernels(AlexNet(), count=2)
+    explorer = KernelExplorer(images=images(), kernels=kernels)
+    assert explorer.error is None and explorer.preset.value == "Sobel x"
+    explorer.preset.value = "trained filter 1"
+    assert explorer.error is None
+    image = explorer.images["noise"]
+    expected = F.conv2d(image[None], kernels["trained filter 1"][None, None].float(),
+                        padding=explorer.padding.value)[0]
+    torch.testing.assert_close(explorer.output, expected)
+
+
 def test_size_switch_pads_and_crops_the_kernel(explorer):
     explorer.preset.value = "Laplacian"
     explorer.size.value = 5

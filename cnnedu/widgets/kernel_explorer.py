@@ -114,8 +114,6 @@ class KernelExplorer(WindowExplorer):
         self.size.observe(self._on_size, names="value")
         for index, cell in enumerate(self.cells):
             cell.observe(lambda change, i=index: self._on_cell(i, change), names="value")
-        if kernels:
-            self.add_kernels(kernels)
 
         def with_note(control, name):
             return widgets.HBox([control, self.notes[name]])
@@ -134,6 +132,8 @@ class KernelExplorer(WindowExplorer):
                          "</small>"),
             self.panels, self.stats])
         self.widget.add_class("cnnedu-kernel-explorer")
+        if kernels:                      # only now: a new option list may fire a preset change
+            self.add_kernels(kernels)
         self._load_preset("Sobel x")
 
     # --- the kernel -------------------------------------------------------------------------
@@ -146,7 +146,13 @@ class KernelExplorer(WindowExplorer):
                 raise ValueError(f"kernel {name!r} must be square 1x1, 3x3 or 5x5, "
                                  f"got shape {tuple(kernel.shape)}")
             self.presets[name] = kernel
-        self.preset.options = [*self.presets, CUSTOM]
+        shown, updating = self.preset.value, self._updating
+        self._updating = True            # a new option list resets the value: keep the shown kernel
+        try:
+            self.preset.options = [*self.presets, CUSTOM]
+            self.preset.value = shown
+        finally:
+            self._updating = updating
 
     def kernel(self) -> torch.Tensor:
         """The kernel currently in the grid, (size, size), at full precision."""

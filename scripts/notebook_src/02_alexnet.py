@@ -14,15 +14,10 @@
 
 # %%
 from cnnedu import config
-from cnnedu.data import data_note
-from cnnedu.device import choose_device
+from cnnedu.lesson import start_lesson
 
 QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
-SMOKE = config.smoke_mode(QUICK)
-config.seed_everything(0)
-device = choose_device().device
-print("smoke mode" if SMOKE else "full mode", "| device:", device)
-print(data_note())
+SMOKE, device = start_lesson(QUICK)
 
 # %% [markdown]
 # ## 1. AlexNet by the numbers
