@@ -105,6 +105,20 @@ class WindowExplorer(ExplorerWidget):
         self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = True
         self.play.playing = False
 
+    def _show_input_only(self, missing: str) -> None:
+        """After an illegal setting: the input alone (saying the ``missing`` output is not shown),
+        no selection, window, zoom or statistics: nothing that belonged to the old setting."""
+        from cnnedu.widgets.panels import panel
+        from cnnedu.widgets.render import to_rgb
+
+        self.out_hw = None
+        image = self.images[self.image.value]
+        height, width = image.shape[-2:]
+        self._disable_selection(panel("input", f"<b>input</b>: {height}×{width} (no {missing}: "
+                                      "see the message above)",
+                                      to_rgb(image, float(image.min()), float(image.max()))))
+        self.stats.value = ""
+
     def _show_selection(self, row: int, col: int, rows, cols, zoom: str) -> None:
         """Send the selection, its window and its zoom panel in one message, then the sliders."""
         with self.panels.hold_sync():

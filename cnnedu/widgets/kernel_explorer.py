@@ -267,13 +267,8 @@ class KernelExplorer(WindowExplorer):
 
     def _clear_stale(self) -> None:
         """An illegal setting: no old feature map, window, zoom or statistics stays on screen."""
-        self.output, self.out_hw = None, None
-        image = self.images[self.image.value]
-        height, width = image.shape[-2:]
-        self._disable_selection(panel("input", f"<b>input</b>: {height}×{width} (no feature map: "
-                                      "see the message above)",
-                                      to_rgb(image, float(image.min()), float(image.max()))))
-        self.stats.value = ""
+        self.output = None
+        self._show_input_only("feature map")
 
     @staticmethod
     def _stats_html(kernel: torch.Tensor, out: torch.Tensor) -> str:

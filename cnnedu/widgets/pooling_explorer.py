@@ -191,13 +191,8 @@ class PoolingExplorer(WindowExplorer):
 
     def _clear_stale(self) -> None:
         """An illegal setting: nothing of the old output, window, zoom or statistics remains."""
-        self.outputs, self.out_hw = {}, None
-        image = self.images[self.image.value]
-        height, width = image.shape[-2:]
-        self._disable_selection(panel("input", f"<b>input</b>: {height}×{width} (no output: "
-                                      "see the message above)",
-                                      to_rgb(image, float(image.min()), float(image.max()))))
-        self.stats.value = ""
+        self.outputs = {}
+        self._show_input_only("output")
         if "illegal" not in self.formula.value:
             self.formula.value = ""
 
