@@ -266,7 +266,9 @@ check_code("02.2", receptive_field);
 # --lesson alexnet` times) was tuned for a 2-core CPU: batches from memory, channels-last
 # memory layout (measured in the next cell), AdamW with a one-cycle learning rate, label
 # smoothing 0.1, random horizontal flips, 4 epochs. On this machine the whole benchmark process
-# reaches about 0.91 test accuracy in under two minutes. In smoke mode only a few batches run.
+# reaches about 0.91 test accuracy in under two minutes when nothing else runs beside it; the
+# training time printed below is this run's, and it stretches when other work shares the cores
+# (the stored run shared them with the test suite). In smoke mode only a few batches run.
 #
 # *Channels-last* stores an image batch as (N, H, W, C) in memory instead of (N, C, H, W): the
 # channels of one pixel sit side by side, which suits the CPU's convolution kernels. What it
