@@ -81,7 +81,9 @@ case "${1:-}" in
         [ "$(id -u)" -eq 0 ] && root_flag=(--ServerApp.allow_root=True)
         say "Starting JupyterLab on your copies in $WORK/ (\`./course.sh reset 02\` restores lesson 02). Stop with Ctrl+C."
         # Warnings and the URL to open only (not every request); --log-level=INFO for all of it.
-        exec .venv/bin/jupyter lab --ServerApp.root_dir="$WORK" --log-level=WARN "${root_flag[@]}" "$@" ;;
+        # The kernel websocket without Nagle's delay: see cnnedu/jupyter_ws.py.
+        exec .venv/bin/jupyter lab --ServerApp.root_dir="$WORK" --log-level=WARN "${root_flag[@]}" \
+            --ServerApp.kernel_websocket_connection_class=cnnedu.jupyter_ws.NoDelayKernelConnection "$@" ;;
     reset)
         [ $# -eq 2 ] || { echo "usage: ./course.sh reset NN   (e.g. ./course.sh reset 02)" >&2; exit 2; }
         shopt -s nullglob

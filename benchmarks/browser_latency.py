@@ -145,6 +145,8 @@ def main() -> None:
         print(f"{what:36s}: {len(values)} moves | p50 {statistics.median(values):.0f} ms | "
               f"p95 {p95(values):.0f} ms | max {values[-1]:.0f} ms | goal p95 <= {goal} ms: "
               f"{'met' if p95(values) <= goal else 'NOT met'}")
+        deciles = [values[int(q * (len(values) - 1))] for q in (0.1, 0.3, 0.5, 0.7, 0.8, 0.9)]
+        print(f"{'':36s}  p10/p30/p50/p70/p80/p90: " + " / ".join(f"{v:.0f}" for v in deciles))
 
 
 if __name__ == "__main__":

@@ -105,18 +105,26 @@ class WindowExplorer(ExplorerWidget):
         self.probe_row.disabled = self.probe_col.disabled = self.play.disabled = True
         self.play.playing = False
 
-    def _show_input_only(self, missing: str) -> None:
-        """After an illegal setting: the input alone (saying the ``missing`` output is not shown),
-        no selection, window, zoom or statistics: nothing that belonged to the old setting."""
+    def _input_panel(self, note: str = "") -> dict:
+        """The input's panel (its own min-max scale), encoded once per image: settings change
+        the outputs, not the input, so a slider move never re-encodes a 512×512 photo."""
         from cnnedu.widgets.panels import panel
         from cnnedu.widgets.render import to_rgb
 
-        self.out_hw = None
         image = self.images[self.image.value]
+        key = (self.image.value, id(image))
+        cache = self.__dict__.setdefault("_input_panel_cache", {})
+        if cache.get("key") != key:
+            cache.update(key=key, panel=panel("input", "", to_rgb(
+                image, float(image.min()), float(image.max()))))
         height, width = image.shape[-2:]
-        self._disable_selection(panel("input", f"<b>input</b>: {height}×{width} (no {missing}: "
-                                      "see the message above)",
-                                      to_rgb(image, float(image.min()), float(image.max()))))
+        return {**cache["panel"], "label": f"<b>input</b>: {height}×{width}{note}"}
+
+    def _show_input_only(self, missing: str) -> None:
+        """After an illegal setting: the input alone (saying the ``missing`` output is not shown),
+        no selection, window, zoom or statistics: nothing that belonged to the old setting."""
+        self.out_hw = None
+        self._disable_selection(self._input_panel(f" (no {missing}: see the message above)"))
         self.stats.value = ""
 
     def _show_selection(self, row: int, col: int, rows, cols, zoom: str) -> None:

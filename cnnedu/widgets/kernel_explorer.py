@@ -250,9 +250,8 @@ class KernelExplorer(WindowExplorer):
             bound = max(float(out.abs().max()), 1e-12)
             rgb = to_rgb(out, -bound, bound, cmap="RdBu_r")
             scale = "blue −, white 0, red +"
-        lo, hi = float(image.min()), float(image.max())
         self.panels.panels = [
-            panel("input", f"<b>input</b>: {height}×{width}", to_rgb(image, lo, hi)),
+            self._input_panel(),
             panel("output", f"<b>feature map</b>: {out_h}×{out_w} ({scale})", rgb, hover=True)]
         self._select(*self._enable_selection(out_h, out_w))
         self.stats.value = self._stats_html(kernel, out)

@@ -32,6 +32,7 @@ function render({ model, el }) {
   zoom.style.cssText = "margin-top:6px;font-family:monospace;font-size:12px";
   el.append(row, zoom);
   let built = [];
+  const images = new Map();
   // One pointer request at a time: while the kernel answers, later moves only replace the
   // pending pixel, so a fast mouse never queues up stale work (the latest pixel always wins).
   let inflight = null, pending = null;
@@ -70,10 +71,16 @@ function render({ model, el }) {
       stage.style.cssText = "position:relative;overflow:hidden;width:" + p.width * s +
         "px;height:" + p.height * s + "px;cursor:" + (p.hover ? "crosshair" : "default") +
         (p.stale ? ";opacity:0.25;filter:grayscale(1)" : "");
-      const img = document.createElement("img");
-      img.src = p.src;
-      img.draggable = false;
-      img.style.cssText = "width:100%;height:100%;image-rendering:pixelated;display:block";
+      // An unchanged image (the input, while settings move) keeps its decoded <img>.
+      const kept = images.get(p.key);
+      const img = kept && kept.getAttribute("src") === p.src ? kept
+        : document.createElement("img");
+      if (img !== kept) {
+        img.src = p.src;
+        img.draggable = false;
+        img.style.cssText = "width:100%;height:100%;image-rendering:pixelated;display:block";
+        images.set(p.key, img);
+      }
       stage.append(img);
       const marks = document.createElement("div");
       marks.className = "cnnedu-marks";
@@ -87,7 +94,7 @@ function render({ model, el }) {
           if (rw < 0 || col < 0 || rw >= p.height || col >= p.width) return;
           request([rw, col]);
         };
-        stage.addEventListener("pointermove", pick);
+        if (!p.click_only) stage.addEventListener("pointermove", pick);
         stage.addEventListener("click", pick);
       }
       box.append(cap, stage);
@@ -158,10 +165,14 @@ def data_url(rgb: np.ndarray) -> str:
 
 
 def panel(key: str, label: str, rgb: np.ndarray, hover: bool = False,
-          stale: bool = False) -> dict:
-    """One panel's description for :class:`PixelPanels` (``rgb`` at the image's true size)."""
+          stale: bool = False, click_only: bool = False) -> dict:
+    """One panel's description for :class:`PixelPanels` (``rgb`` at the image's true size).
+
+    ``hover``: pointing at a pixel selects it; with ``click_only`` only a click does (for
+    panels where a selection is a bigger change than a highlight, e.g. a map to enlarge)."""
     return {"key": key, "label": label, "src": data_url(rgb), "height": int(rgb.shape[0]),
-            "width": int(rgb.shape[1]), "hover": hover, "stale": stale}
+            "width": int(rgb.shape[1]), "hover": hover or click_only, "stale": stale,
+            "click_only": click_only}
 
 
 class PixelPanels(anywidget.AnyWidget):

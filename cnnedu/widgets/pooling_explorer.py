@@ -149,7 +149,7 @@ class PoolingExplorer(WindowExplorer):
         self.outputs = {mode: pool2d(image, mode=mode, count_include_pad=(
             self.count_include_pad.value), **st) for mode in modes}
         vmin, vmax = float(image.min()), float(image.max())
-        shown = [panel("input", f"<b>input</b>: {height}×{width}", to_rgb(image, vmin, vmax))]
+        shown = [self._input_panel()]
         for mode in modes:
             shown.append(panel(mode, f"<b>{mode} pooling</b>: {out_h}×{out_w}",
                                to_rgb(self.outputs[mode], vmin, vmax), hover=True))

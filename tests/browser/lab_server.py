@@ -21,6 +21,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from cnnedu.jupyter_ws import SERVER_FLAG
+
 ROOT = Path(__file__).resolve().parents[2]
 # The notebooks the browser tests run: the tracked ones, or a folder named by
 # CNNEDU_TEST_NOTEBOOKS (e.g. a copy with a deliberately broken cell, to see the suite fail fast).
@@ -72,7 +74,8 @@ class Lab:
              f"--ServerApp.port={port}", f"--IdentityProvider.token={self.token}",
              "--ServerApp.allow_root=True", f"--ServerApp.root_dir={self.folder}",
              f"--LabApp.user_settings_dir={settings}",
-             f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.news_url=None"],
+             f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.news_url=None",
+             SERVER_FLAG],
             stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=self.folder)
         self._wait_ready()
 
