@@ -16,10 +16,10 @@ def test_viewer_shows_the_chosen_layer_for_the_chosen_image():
     model = AlexNet()
     images = {"a": torch.randn(1, 28, 28), "b": torch.randn(1, 28, 28)}
     viewer = FeatureMapViewer(model, images, max_maps=8)
-    first = viewer.view.value
+    first = viewer.view.panels[0]["src"]
     torch.testing.assert_close(viewer.maps(), feature_maps(model, images["a"][None])["features.0"][0])
     viewer.layer.value = "features.6"
-    assert viewer.view.value != first and "6×6" in viewer.label.value
+    assert viewer.view.panels[0]["src"] != first and "6×6" in viewer.label.value
     viewer.image.value = "b"
     torch.testing.assert_close(viewer.maps(), feature_maps(model, images["b"][None])["features.6"][0])
 
@@ -170,9 +170,9 @@ def test_viewer_pages_through_all_maps_and_names_the_layer():
     viewer.layer.value = "features.3"
     assert viewer.page.max == 4 and "conv2" in viewer.label.value
     assert "before ReLU" in viewer.label.value and "maps 0-15" in viewer.label.value
-    first = viewer.view.value
+    first = viewer.view.panels[0]["src"]
     viewer.page.value = 4
-    assert viewer.view.value != first and "maps 48-63" in viewer.label.value
+    assert viewer.view.panels[0]["src"] != first and "maps 48-63" in viewer.label.value
     viewer.enlarge.value = 63
     assert "map 63" in viewer.big_label.value and viewer.error is None
 
@@ -187,3 +187,26 @@ def test_common_colour_scale_shows_a_dead_map_as_the_lowest_colour():
     zero_in_live = common[:, 4:][maps[1].numpy() == 0][0]
     assert (common[:, :4] == zero_in_live).all()
     assert not (common[:, :4] == common[0, 4]).all()
+
+
+def test_clicking_a_map_in_the_grid_enlarges_it_and_frames_its_tile():
+    torch.manual_seed(0)
+    model = AlexNet()
+    viewer = FeatureMapViewer(model, {"a": torch.randn(1, 28, 28)}, max_maps=16)
+    viewer.layer.value = "features.3"                  # 64 maps
+    viewer.page.value = 2                              # maps 16-31
+    assert viewer.view.panels[0]["click_only"] and viewer.view.panels[0]["hover"]
+    side = viewer.maps().shape[-1] * (64 // viewer.maps().shape[-1])   # drawn size of one map
+    tile = side + 2                                    # tile plus gap
+    viewer.view.selected = [1 * tile + 10, 2 * tile + 30]   # grid row 1, column 2
+    assert viewer.enlarge.value == 16 + 1 * 8 + 2
+    assert "map 26" in viewer.big_label.value
+    maps = viewer.maps()
+    assert f"max {float(maps[26].max()):.2f}" in viewer.big_label.value
+    window = viewer.view.window
+    assert window["rows"][0] == 1 * tile and window["rows"][-1] == 1 * tile + side - 1
+    assert window["cols"][0] == 2 * tile and len(window["cols"]) == side
+    viewer.view.selected = [1 * tile + side, 5]          # the gap between two rows: no change
+    assert viewer.enlarge.value == 26
+    viewer.page.value = 1                              # map 26 is not on page 1: no frame
+    assert viewer.view.window == {} and "map 26" in viewer.big_label.value

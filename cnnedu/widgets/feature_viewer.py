@@ -9,9 +9,12 @@ from torch import nn
 
 from cnnedu.features import conv_layer_names, feature_maps
 from cnnedu.widgets.base import ExplorerWidget
+from cnnedu.widgets.panels import PixelPanels, panel
 from cnnedu.widgets.render import show, to_rgb, upscale
 
 TILE = 64  # pixels per feature map on screen
+TILE_COLUMNS = 8
+GAP = 2
 
 
 def tile_maps(maps: torch.Tensor, columns: int = 8, tile: int = TILE, gap: int = 2,
@@ -64,7 +67,7 @@ class FeatureMapViewer(ExplorerWidget):
     """Feature maps of ``model`` for named inputs (each shaped as the model expects, no batch).
 
     All maps of a layer, ``max_maps`` per page; a common colour scale or one per map; and one
-    map enlarged (pick its number).
+    map enlarged: click it in the grid (or type its number, the keyboard way).
     """
 
     def __init__(self, model: nn.Module, images: dict[str, torch.Tensor],
@@ -88,10 +91,14 @@ class FeatureMapViewer(ExplorerWidget):
                                       continuous_update=False)
         self.enlarge = widgets.BoundedIntText(value=0, min=0, max=0, description="enlarge map",
                                               layout=widgets.Layout(width="180px"))
-        self.view, self.big = widgets.Image(format="png"), widgets.Image(format="png")
+        self.view = PixelPanels(size=TILE_COLUMNS * (TILE + GAP) - GAP)
+        self.big = widgets.Image(format="png")
         self.label, self.big_label, self.message = widgets.HTML(), widgets.HTML(), widgets.HTML()
-        for control in (self.image, self.layer, self.scale, self.page, self.enlarge):
+        self._grid_hw: tuple[int, int] = (1, 1)
+        for control in (self.image, self.layer, self.scale, self.page):
             control.observe(self._on_change, names="value")
+        self.enlarge.observe(self._on_enlarge, names="value")
+        self.view.observe(self._on_click, names="selected")
         self.widget = widgets.VBox([
             widgets.HBox([self.image, self.layer]), widgets.HBox([self.scale, self.page]),
             self.message, self.label,
@@ -107,6 +114,57 @@ class FeatureMapViewer(ExplorerWidget):
             self._cache[name] = feature_maps(self.model, x, self.layers).maps
         return self._cache[name][self.layer.value][0]
 
+    def map_at(self, row: int, col: int) -> int | None:
+        """The map index under grid pixel (row, col) of the shown page, or None (a gap)."""
+        th, tw = self._grid_hw
+        (r, dr), (c, dc) = divmod(row, th + GAP), divmod(col, tw + GAP)
+        if dr >= th or dc >= tw or c >= TILE_COLUMNS:
+            return None
+        index = (self.page.value - 1) * self.max_maps + r * TILE_COLUMNS + c
+        return index if index < self.maps().shape[0] else None
+
+    def _on_click(self, change: dict) -> None:
+        if self._updating or len(change["new"]) != 2:
+            return
+        index = self.map_at(*change["new"])
+        if index is not None:
+            self.enlarge.value = index        # redraws the big map via _on_enlarge
+
+    def _on_enlarge(self, change: dict) -> None:
+        if self._updating:
+            return
+        self._updating = True
+        try:
+            self._show_big(self.maps(), *self._scale())
+            self._mark_tile()
+        finally:
+            self._updating = False
+
+    def _scale(self) -> tuple[float | None, float | None]:
+        maps = self.maps()
+        if self.scale.value == "common":
+            return float(maps.min()), float(maps.max())
+        return None, None
+
+    def _mark_tile(self) -> None:
+        """Frame the enlarged map's tile in the grid (nothing if it is on another page)."""
+        th, tw = self._grid_hw
+        r, c = divmod(self.enlarge.value - (self.page.value - 1) * self.max_maps, TILE_COLUMNS)
+        if 0 <= r * TILE_COLUMNS + c < self.max_maps:
+            top, left = r * (th + GAP), c * (tw + GAP)
+            self.view.window = {"rows": list(range(top, top + th)),
+                                "cols": list(range(left, left + tw))}
+        else:
+            self.view.window = {}
+
+    def _show_big(self, maps: torch.Tensor, vmin: float | None, vmax: float | None) -> None:
+        index = min(self.enlarge.value, maps.shape[0] - 1)
+        one = maps[index]
+        show(self.big, upscale(to_rgb(one, vmin=vmin, vmax=vmax, cmap="viridis"),
+                               max(1, 192 // max(one.shape))))
+        self.big_label.value = (f"map {index}: min {float(one.min()):.2f}, "
+                                f"max {float(one.max()):.2f}")
+
     def _render(self) -> None:
         maps = self.maps()
         count = maps.shape[0]
@@ -117,17 +175,17 @@ class FeatureMapViewer(ExplorerWidget):
         first = (min(self.page.value, pages) - 1) * self.max_maps
         shown = maps[first: first + self.max_maps]
         common = self.scale.value == "common"
-        vmin, vmax = (float(maps.min()), float(maps.max())) if common else (None, None)
-        show(self.view, tile_maps(shown, vmin=vmin, vmax=vmax))
+        vmin, vmax = self._scale()
+        mosaic = tile_maps(shown, columns=TILE_COLUMNS, vmin=vmin, vmax=vmax, gap=GAP)
+        factor = max(1, TILE // max(maps.shape[1:]))
+        self._grid_hw = (maps.shape[1] * factor, maps.shape[2] * factor)
+        self.view.size = max(mosaic.shape[:2])
+        self.view.panels = [panel("input", "click a map to enlarge it", mosaic, click_only=True)]
         dead = int((maps.flatten(1).abs().amax(1) == 0).sum())
         scale_text = (f"one colour scale for all ({vmin:.2f} to {vmax:.2f})" if common
                       else "each map scaled to its own range")
         self.label.value = (f"<b>{self.layer_names[self.layer.value]}</b>: {count} maps of "
                             f"{maps.shape[1]}×{maps.shape[2]}; maps {first}-{first + len(shown) - 1}"
                             f" shown ({scale_text}; yellow = high); all-zero maps: {dead}")
-        index = min(self.enlarge.value, count - 1)
-        one = maps[index]
-        show(self.big, upscale(to_rgb(one, vmin=vmin, vmax=vmax, cmap="viridis"),
-                               max(1, 192 // max(one.shape))))
-        self.big_label.value = (f"map {index}: min {float(one.min()):.2f}, "
-                                f"max {float(one.max()):.2f}")
+        self._show_big(maps, vmin, vmax)
+        self._mark_tile()

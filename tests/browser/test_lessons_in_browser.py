@@ -95,3 +95,11 @@ def test_feature_map_viewer_switches_layers(page: Page, lab):
     page.locator(f"{viewer} select").nth(1).select_option("features.3")
     wait_src_change(page, viewer, 0, before)
     assert "features.3" in page.locator(viewer).inner_text()
+    # click the fourth map of the grid's first row: it is enlarged beside the grid
+    grid = page.locator(f"{viewer} .cnnedu-stage").first.bounding_box()
+    pitch = (grid["width"] + 2) / 8                  # 8 maps per row, 2-pixel gaps
+    page.mouse.click(grid["x"] + 3 * pitch + pitch / 3, grid["y"] + pitch / 3)
+    page.wait_for_function(
+        "(sel) => document.querySelector(sel).innerText.includes('map 3:')",
+        arg=viewer, timeout=10_000)
+    assert page.locator(f"{viewer} .cnnedu-window-box").count() == 1
