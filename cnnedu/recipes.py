@@ -68,7 +68,7 @@ RECIPES: dict[str, Recipe] = {
         weight_decay=0.05, label_smoothing=0.1, augment=True, shift=0,
     ),
     "resnet": Recipe(
-        "resnet", _resnet_lesson_model, epochs=5, batch_size=128, optimizer="sgd", lr=0.2,
+        "resnet", _resnet_lesson_model, epochs=6, batch_size=128, optimizer="sgd", lr=0.2,
         weight_decay=5e-4, label_smoothing=0.1, augment=True, shift=0,
     ),
 }
