@@ -45,7 +45,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     sub.add_parser("bn-check", help="synchronised BatchNorm vs one process on the whole batch")
     a = sub.add_parser("allreduce-bench", help="time all_reduce by message size")
     a.add_argument("--out", default=None)
-    a.add_argument("--repeats", type=int, default=10)
+    a.add_argument("--repeats", type=int, default=20)
     return parser.parse_args(argv)
 
 
