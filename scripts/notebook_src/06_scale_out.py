@@ -12,7 +12,7 @@
 #    see what BatchNorm does to that (lesson 03), and how synchronised BatchNorm fixes it;
 # 3. kill a worker mid-run and watch the run come back from its checkpoint with nothing lost;
 # 4. measure where a data-parallel step spends its time here;
-# 5. predict, with a fitted model, when adding workers stops paying, up to 1,024 of them.
+# 5. predict, with a fitted model, when adding workers stops paying, up to thousands of them.
 
 # %%
 import os
@@ -130,7 +130,7 @@ print(inspect.getsource(SyncBatchNorm2d.forward))
 launch(["bn-check"], nproc=2);
 
 # %% [markdown]
-# Now the lesson's ResNet with its 7 BatchNorm layers. One caution first: training a BatchNorm
+# Now the lesson's ResNet with its 9 BatchNorm layers. One caution first: training a BatchNorm
 # network amplifies float32 rounding quickly. The *same* single-process run on 1 thread and on
 # 2 threads (which only changes the order of some sums):
 
@@ -214,7 +214,7 @@ print(f"max |final weights (killed and resumed) - final weights (clean)|: "
 print("same final weights, buffers included:", max_state_diff(resumed["state"], clean["state"]) == 0)
 
 # %% [markdown]
-# Bit for bit the same: the two steps done after the last checkpoint were simply done again.
+# Bit for bit the same: the steps done after the last checkpoint were simply done again.
 # Two things make that true, and both are easy to get wrong: a barrier after each checkpoint
 # (no rank may run ahead, or die, before the file is on disk), and the data order derived from
 # (seed, epoch) rather than from a generator that a restart would reset.
@@ -266,9 +266,9 @@ plt.show()
 # %% [markdown]
 # What to expect on 2 cores: one process already uses both cores with 2 threads, so 2
 # processes split the same compute and *add* the all-reduce (and a second copy of the
-# framework's per-step overhead): little or no speed-up. If the figures above say otherwise,
-# look at the machine first: with other work on the same cores, one run can be starved more
-# than the other (these are medians of a few steps). Data parallelism pays when each worker
+# framework's per-step overhead): no speed-up, more likely a small slow-down. If the figures
+# above say otherwise, look at the machine first: with other work on the same cores, one run
+# can be starved more than the other (these are medians of a few steps). Data parallelism pays when each worker
 # brings its own compute (its own GPU, its own machine), and the question becomes how much the
 # all-reduce costs next to the compute. That we can measure and model.
 
@@ -322,7 +322,7 @@ print(f"2 processes: predicted {predicted * 1e3:.1f} ms/step (ideal compute / 2 
 # %% [markdown]
 # The model's compute / 2 assumes each worker brings its own cores; here the two processes
 # share the same two, so the measured step need not reach it. On real accelerators each
-# worker has its own. Now the prediction for N = 1 … 1,024 on three kinds of
+# worker has its own. Now the prediction for N = 1 … 4,096 on three kinds of
 # link (round, assumed figures: 25 Gbit Ethernet 3.1 GB/s and 20 µs per hop, PCIe 4.0 x16
 # 25 GB/s and 5 µs, NVLink on an H100 350 GB/s and 3 µs), for two models:
 #
@@ -344,7 +344,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 scaling.plot_speedup(axes[0], t_compute, grad_bytes, "lesson ResNet, global batch 128",
                      max_workers=128)
 scaling.plot_speedup(axes[1], resnet50_compute, resnet50_bytes,
-                     "ResNet-50, global batch 8,192", max_workers=1024)
+                     "ResNet-50, global batch 8,192", max_workers=4096)
 plt.tight_layout()
 plt.show()
 
@@ -365,10 +365,14 @@ for model_name, compute_s, nbytes, batch in (
               f"faster than 1 worker, efficiency {speedup / best:.0%}{capped}")
 
 # %% [markdown]
-# Read the two plots together with this table: the lesson's ResNet moves only 0.3 MB per step,
-# so its all-reduce is dominated by the per-hop latency, which grows with N; ResNet-50 moves
-# 102 MB, so its all-reduce is dominated by bandwidth, which barely grows with N, and the
-# link's speed decides how far it scales.
+# Read the two plots together with this table. Setting the derivative of t(N) to zero gives
+# the fastest N: N² = (t_compute − 2·bytes/β) / (2α), close to √(t_compute / 2α) whenever the
+# compute dwarfs one transfer of the gradients. So *where* adding workers stops paying is set by
+# the per-hop latency α for both models: the 2(N−1)α term is the only one that grows with N. The
+# bandwidth term hardly moves with N but adds a fixed cost to every step, so it decides how
+# *efficient* the best N is: the lesson's ResNet moves 0.3 MB and barely notices it, while
+# ResNet-50's 102 MB cost it a large share on 25 GbE and almost nothing on NVLink (compare the
+# efficiencies in the table).
 #
 # **Goyal et al. 2017** ("Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour") trained
 # ResNet-50 on 256 GPUs with a global batch of 8,192 (32 per GPU) to the accuracy of the usual
