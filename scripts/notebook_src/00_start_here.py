@@ -15,6 +15,7 @@
 # | `03_batchnorm` | BatchNorm from scratch, and what it really does for training |
 # | `04_resnet` | residual blocks, ResNet-18 rebuilt, why depth now trains |
 # | `05_vgg_inception_densenet` | VGG, Inception and DenseNet, measured side by side with AlexNet and ResNet |
+# | `06_scale_out` | the lesson's ResNet trained data-parallel under `torchrun`, proven equal to one process, a worker killed and resumed, scaling measured and predicted |
 
 # %% [markdown]
 # ## Parameters
@@ -88,7 +89,7 @@ for label, name in enumerate(CLASS_NAMES):
 
 # %% [markdown]
 # Three examples of each class. Notice how shirts, T-shirts, pullovers and coats look alike at
-# 28×28: those are the classes every model here confuses most.
+# 28×28: expect models to mix them up more than, say, trousers and bags.
 
 # %%
 from cnnedu.viz import show_fashion_grid

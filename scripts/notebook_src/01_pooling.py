@@ -296,7 +296,7 @@ print("darkest pixel after avg pooling:", round(pool2d(dark_line, 3, 1, 1, mode=
 
 # %% [markdown]
 # Max pooling with stride 1 is *grey-scale dilation* from image morphology: bright structures
-# grow by the window size (the one-pixel line became three pixels wide) and thin dark
+# widen by k − 1 pixels (with k = 3 the one-pixel line became three pixels wide) and thin dark
 # structures vanish. Average pooling keeps the dark line, as a grey smear. So:
 # max pooling keeps **strong bright responses** (useful after ReLU, where "feature present"
 # means a large positive value), not "the edges" in general.
@@ -416,7 +416,8 @@ check(answer_avg, pool2d(q, 2, 2, mode="avg")[0].tolist(), exercise="01.4 (avera
 # ## Summary
 # * Pooling keeps one number per window; the output size follows one formula, with `ceil_mode`'s
 #   "no window may start in the padding" exception and the rule padding ≤ kernel // 2.
-# * Average pooling softens edges. Max pooling keeps stronger edges than average pooling, but it
+# * Average pooling softens edges. Max pooling keeps stronger edges than average pooling (in 16
+#   of the 18 photo × kernel cases measured here), but it
 #   also brightens, thickens bright structures and erases thin dark ones.
 # * Pooling alone gives only a little shift tolerance; global average pooling gives a lot.
 #
