@@ -184,10 +184,8 @@ check_code("03.2", batchnorm_eval);
 # it should train well over a wider range of learning rates.
 
 # %% [markdown]
-# ⏱ **About 3 to 7 minutes (12 trainings)** in full mode on a 2-core laptop CPU (longer when the
-# machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds). The kernel does
-# one thing at a time: while this cell runs, the widgets above do not answer (they do once it
-# ends).
+# ⏱ **About 1 minute (12 trainings)** in full mode on a 2-core laptop CPU (longer when the
+# machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds).
 
 # %%
 from functools import partial
@@ -356,7 +354,8 @@ for batchnorm in (False, True):
 # **What the numbers show.** Without BN the activations shrink with depth: their standard
 # deviation falls from 0.26 after the stem to 0.08 after the last block, so the last layers see
 # a signal about three times weaker. With BN
-# every block's output has nearly the same spread (0.53 to 0.63, close to 0.58, the spread of a
+# every block's output has nearly the same spread (0.58 to 0.63 after the blocks, 0.53 after the
+# stem; close to 0.58, the spread of a
 # standard normal value after a ReLU) and about half of the units are active at every depth.
 # With the scale pinned at every layer, one learning rate suits all layers, which is what the
 # learning-rate plot above showed.
@@ -385,8 +384,8 @@ for batchnorm in (False, True):
 
 # %% [markdown]
 # Without BN the gradient shrinks on its way back to the first block, as the activations
-# shrank on their way forward (the ratios above), and it is small everywhere; with BN it does
-# not shrink toward the input.
+# shrank on their way forward (the ratios above), and it is smaller than with BN at every block
+# but the last (where both are about the same); with BN it does not shrink toward the input.
 
 # %% [markdown]
 # ## 4. Is BatchNorm "the major secret" of deep ResNets?

@@ -200,7 +200,7 @@ print(f"parameters: DenseNet-121 {count_params(densenet121):,} vs ResNet-50 "
 # with shortcuts from early to late layers, BN-ReLU-conv units, 1×1 bottlenecks, global
 # average pooling. **Different**: connectivity (each layer is connected to *every* later layer
 # of its block, by concatenation, so features are reused rather than re-learned), far fewer
-# parameters (8.0 M vs 25.6 M for ResNet-50, at higher ImageNet accuracy than ResNet-34), and
+# parameters (8.0 M vs 25.6 M for ResNet-50, at higher ImageNet accuracy than ResNet-18: the table below), and
 # memory: the concatenations keep growing tensors alive, which the table below shows.
 
 # %% [markdown]
@@ -281,7 +281,8 @@ print("with DEFAULT weights ResNet-50 would lead the table; with V1 it is below 
       top1["resnet50"] < top1["inception_v3"])
 
 # %% [markdown]
-# A better recipe bought ResNet-50 almost as much as going from ResNet-18 to ResNet-50 did
+# A better recipe bought ResNet-50 about three quarters as much as going from ResNet-18 to
+# ResNet-50 did
 # (the numbers above). Comparisons of architectures that mix weights trained with different
 # recipes measure the recipes as much as the architectures.
 
@@ -366,7 +367,7 @@ print("accuracy per M parameters: AlexNet", f"{per_mparam['alexnet']:.2f}", "vs 
 # the most top-1 points per GFLOP, and the later networks spend much more compute per point.
 # What rose is accuracy per **parameter** (VGG-16 aside): from AlexNet's huge fully connected
 # layers to GoogLeNet's and DenseNet's lean ones, each parameter carries far more accuracy. (Latency here
-# is one image on this CPU; on a GPU, and for batches, the order changes.)
+# is one image on this CPU; on a GPU, and for batches, the order can change.)
 
 # %% [markdown]
 # ## 5. Small versions, trained in the same time budget
@@ -381,8 +382,6 @@ print("accuracy per M parameters: AlexNet", f"{per_mparam['alexnet']:.2f}", "vs 
 # %% [markdown]
 # ⏱ **About 4 minutes (5 families × 40 s, plus testing)** in full mode on a 2-core laptop CPU
 # (longer when the machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds).
-# The kernel does one thing at a time: while this cell runs, the widgets above do not answer
-# (they do once it ends).
 
 # %%
 from tqdm.auto import tqdm
