@@ -187,9 +187,7 @@ check_code("04.2", MyBasicBlock);
 
 # %% [markdown]
 # ⏱ **About 2 minutes (6 networks × 3 seeds)** in full mode on a 2-core laptop CPU (longer when
-# the machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds). The kernel
-# does one thing at a time: while this cell runs, the widgets above do not answer (they do once
-# it ends).
+# the machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds).
 
 # %%
 from functools import partial
@@ -268,8 +266,6 @@ print(f"residual-{DEPTHS[-1]} beats plain-{DEPTHS[-1]} in {wins} of {len(SEEDS)}
 # %% [markdown]
 # ⏱ **About 1.5 minutes (4 networks of depth 32)** in full mode on a 2-core laptop CPU
 # (longer when the machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds).
-# The kernel does one thing at a time: while this cell runs, the widgets above do not answer
-# (they do once it ends).
 
 # %%
 claim_builders = {
@@ -375,8 +371,7 @@ for name in ("residual, no BN", "residual, no BN, zero-init", "residual + BN"):
 
 # %% [markdown]
 # ⏱ **About 3 minutes** in full mode on a 2-core laptop CPU (longer when the machine is busy;
-# quick mode, `QUICK = True` in the parameters cell: seconds). The kernel does one thing at a
-# time: while this cell runs, the widgets above do not answer (they do once it ends).
+# quick mode, `QUICK = True` in the parameters cell: seconds).
 
 # %%
 import time
