@@ -4,7 +4,8 @@
     python scripts/make_screenshots.py --full     # full mode, as a learner sees the lessons
 
 Runs lessons 01 and 02 top to bottom, sets the pooling explorer to kernel 4, stride 3 on the
-astronaut, picks the second convolution in the feature-map viewer, and saves each widget. The
+astronaut, picks the second convolution in the feature-map viewer and clicks one map to enlarge
+it, and saves each widget. The
 tests never write here: images/ holds the photos the lessons read.
 """
 
@@ -57,6 +58,13 @@ def take(full: bool) -> list[Path]:
                 before = image_src(page, viewer, 0)
                 page.locator(f"{viewer} select").nth(1).select_option("features.3")
                 wait_src_change(page, viewer, 0, before)
+                # click the sixth map of the first row: enlarged beside the grid, its tile framed
+                grid = page.locator(f"{viewer} .cnnedu-stage").first.bounding_box()
+                pitch = (grid["width"] + 2) / 8
+                page.mouse.click(grid["x"] + 5 * pitch + pitch / 3, grid["y"] + pitch / 3)
+                page.wait_for_function(
+                    "(sel) => document.querySelector(sel).innerText.includes('map 5:')",
+                    arg=viewer)
                 saved.append(OUT / "feature_maps.png")
                 page.locator(viewer).screenshot(path=str(saved[-1]))
                 browser.close()

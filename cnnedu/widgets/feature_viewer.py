@@ -89,8 +89,9 @@ class FeatureMapViewer(ExplorerWidget):
                                                      "dead maps look dead"])
         self.page = widgets.IntSlider(value=1, min=1, max=1, description="page",
                                       continuous_update=False)
-        self.enlarge = widgets.BoundedIntText(value=0, min=0, max=0, description="enlarge map",
-                                              layout=widgets.Layout(width="180px"))
+        self.enlarge = widgets.BoundedIntText(value=0, min=0, max=0, description="enlarged map",
+                                              style={"description_width": "initial"},
+                                              layout=widgets.Layout(width="170px"))
         self.view = PixelPanels(size=TILE_COLUMNS * (TILE + GAP) - GAP)
         self.big = widgets.Image(format="png")
         self.label, self.big_label, self.message = widgets.HTML(), widgets.HTML(), widgets.HTML()
