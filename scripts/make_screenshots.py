@@ -20,7 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
 from lab_server import CHROMIUM, CHROMIUM_ARGS, Lab  # noqa: E402
-from notebook_page import image_src, open_notebook, run_all, set_slider, wait_src_change  # noqa: E402
+from notebook_page import (  # noqa: E402
+    click_feature_map,
+    image_src,
+    open_notebook,
+    run_all,
+    set_slider,
+    wait_src_change,
+)
 
 OUT = ROOT / "images" / "screenshots"
 
@@ -58,13 +65,7 @@ def take(full: bool) -> list[Path]:
                 before = image_src(page, viewer, 0)
                 page.locator(f"{viewer} select").nth(1).select_option("features.3")
                 wait_src_change(page, viewer, 0, before)
-                # click the sixth map of the first row: enlarged beside the grid, its tile framed
-                grid = page.locator(f"{viewer} .cnnedu-stage").first.bounding_box()
-                pitch = (grid["width"] + 2) / 8
-                page.mouse.click(grid["x"] + 5 * pitch + pitch / 3, grid["y"] + pitch / 3)
-                page.wait_for_function(
-                    "(sel) => document.querySelector(sel).innerText.includes('map 5:')",
-                    arg=viewer)
+                click_feature_map(page, viewer, 5)   # enlarged beside the grid, its tile framed
                 saved.append(OUT / "feature_maps.png")
                 page.locator(viewer).screenshot(path=str(saved[-1]))
                 browser.close()

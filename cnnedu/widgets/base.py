@@ -65,6 +65,8 @@ class WindowExplorer(ExplorerWidget):
 
     out_hw: tuple[int, int] | None = None
     last_select_ms: float = math.nan
+    _input_key: tuple | None = None     # which image the cached input panel shows
+    _input_cached: dict | None = None
 
     def _make_selection_controls(self, style: dict, layout) -> list:
         """The window row/col sliders and the play control, wired up; returns them for a VBox."""
@@ -113,12 +115,12 @@ class WindowExplorer(ExplorerWidget):
 
         image = self.images[self.image.value]
         key = (self.image.value, id(image))
-        cache = self.__dict__.setdefault("_input_panel_cache", {})
-        if cache.get("key") != key:
-            cache.update(key=key, panel=panel("input", "", to_rgb(
-                image, float(image.min()), float(image.max()))))
+        if self._input_key != key:
+            self._input_key = key
+            self._input_cached = panel("input", "", to_rgb(image, float(image.min()),
+                                                           float(image.max())))
         height, width = image.shape[-2:]
-        return {**cache["panel"], "label": f"<b>input</b>: {height}×{width}{note}"}
+        return {**self._input_cached, "label": f"<b>input</b>: {height}×{width}{note}"}
 
     def _show_input_only(self, missing: str) -> None:
         """After an illegal setting: the input alone (saying the ``missing`` output is not shown),

@@ -17,7 +17,14 @@ TILE_COLUMNS = 8
 GAP = 2
 
 
-def tile_maps(maps: torch.Tensor, columns: int = 8, tile: int = TILE, gap: int = 2,
+def tile_shape(height: int, width: int, tile: int = TILE) -> tuple[int, int]:
+    """On-screen size of one (height, width) map in the mosaic: enlarged by the whole-number
+    factor that fits it in ``tile`` pixels (at least 1)."""
+    factor = max(1, tile // max(height, width))
+    return height * factor, width * factor
+
+
+def tile_maps(maps: torch.Tensor, columns: int = TILE_COLUMNS, tile: int = TILE, gap: int = GAP,
               vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
     """(C, H, W) maps -> one RGB mosaic in viridis colours.
 
@@ -26,9 +33,9 @@ def tile_maps(maps: torch.Tensor, columns: int = 8, tile: int = TILE, gap: int =
     weak and dead maps look weak and dead.
     """
     count, height, width = maps.shape
-    factor = max(1, tile // max(height, width))
+    th, tw = tile_shape(height, width, tile)
+    factor = th // height
     rows = -(-count // columns)
-    th, tw = height * factor, width * factor
     mosaic = np.full((rows * (th + gap) - gap, columns * (tw + gap) - gap, 3), 255, np.uint8)
     for i, fmap in enumerate(maps):
         r, c = divmod(i, columns)
@@ -95,7 +102,6 @@ class FeatureMapViewer(ExplorerWidget):
         self.view = PixelPanels(size=TILE_COLUMNS * (TILE + GAP) - GAP)
         self.big = widgets.Image(format="png")
         self.label, self.big_label, self.message = widgets.HTML(), widgets.HTML(), widgets.HTML()
-        self._grid_hw: tuple[int, int] = (1, 1)
         for control in (self.image, self.layer, self.scale, self.page):
             control.observe(self._on_change, names="value")
         self.enlarge.observe(self._on_enlarge, names="value")
@@ -115,9 +121,13 @@ class FeatureMapViewer(ExplorerWidget):
             self._cache[name] = feature_maps(self.model, x, self.layers).maps
         return self._cache[name][self.layer.value][0]
 
+    def _tile_hw(self) -> tuple[int, int]:
+        """On-screen size of one map of the shown layer in the grid."""
+        return tile_shape(*self.maps().shape[1:])
+
     def map_at(self, row: int, col: int) -> int | None:
         """The map index under grid pixel (row, col) of the shown page, or None (a gap)."""
-        th, tw = self._grid_hw
+        th, tw = self._tile_hw()
         (r, dr), (c, dc) = divmod(row, th + GAP), divmod(col, tw + GAP)
         if dr >= th or dc >= tw or c >= TILE_COLUMNS:
             return None
@@ -149,7 +159,7 @@ class FeatureMapViewer(ExplorerWidget):
 
     def _mark_tile(self) -> None:
         """Frame the enlarged map's tile in the grid (nothing if it is on another page)."""
-        th, tw = self._grid_hw
+        th, tw = self._tile_hw()
         r, c = divmod(self.enlarge.value - (self.page.value - 1) * self.max_maps, TILE_COLUMNS)
         if 0 <= r * TILE_COLUMNS + c < self.max_maps:
             top, left = r * (th + GAP), c * (tw + GAP)
@@ -175,11 +185,9 @@ class FeatureMapViewer(ExplorerWidget):
         self.enlarge.max = count - 1
         first = (min(self.page.value, pages) - 1) * self.max_maps
         shown = maps[first: first + self.max_maps]
-        common = self.scale.value == "common"
         vmin, vmax = self._scale()
-        mosaic = tile_maps(shown, columns=TILE_COLUMNS, vmin=vmin, vmax=vmax, gap=GAP)
-        factor = max(1, TILE // max(maps.shape[1:]))
-        self._grid_hw = (maps.shape[1] * factor, maps.shape[2] * factor)
+        common = vmin is not None
+        mosaic = tile_maps(shown, vmin=vmin, vmax=vmax)
         self.view.size = max(mosaic.shape[:2])
         self.view.panels = [panel("input", "click a map to enlarge it", mosaic, click_only=True)]
         dead = int((maps.flatten(1).abs().amax(1) == 0).sum())

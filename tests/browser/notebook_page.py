@@ -142,6 +142,17 @@ def set_slider(page: Page, root: str, label: str, value: int) -> None:
     page.keyboard.press("Enter")
 
 
+def click_feature_map(page: Page, viewer: str, index: int) -> None:
+    """Click map ``index`` (0-7) of the first grid row of a feature-map viewer and wait until
+    it is the enlarged one (8 maps per row, 2-pixel gaps, as cnnedu.widgets.feature_viewer)."""
+    grid = page.locator(f"{viewer} .cnnedu-stage").first.bounding_box()
+    pitch = (grid["width"] + 2) / 8
+    page.mouse.click(grid["x"] + index * pitch + pitch / 3, grid["y"] + pitch / 3)
+    page.wait_for_function(
+        "([sel, text]) => document.querySelector(sel).innerText.includes(text)",
+        arg=[viewer, f"map {index}:"], timeout=10_000)
+
+
 def image_src(page: Page, root: str, index: int) -> str:
     """The ``src`` of the ``index``-th image inside ``root``."""
     return page.locator(f"{root} img").nth(index).get_attribute("src")

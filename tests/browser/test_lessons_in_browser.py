@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import pytest
 from lab_server import NOTEBOOKS
-from notebook_page import error_outputs, image_src, open_notebook, run_all, set_slider, wait_src_change
+from notebook_page import (
+    click_feature_map,
+    error_outputs,
+    image_src,
+    open_notebook,
+    run_all,
+    set_slider,
+    wait_src_change,
+)
 from playwright.sync_api import Page
 
 LESSONS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -95,11 +103,5 @@ def test_feature_map_viewer_switches_layers(page: Page, lab):
     page.locator(f"{viewer} select").nth(1).select_option("features.3")
     wait_src_change(page, viewer, 0, before)
     assert "features.3" in page.locator(viewer).inner_text()
-    # click the fourth map of the grid's first row: it is enlarged beside the grid
-    grid = page.locator(f"{viewer} .cnnedu-stage").first.bounding_box()
-    pitch = (grid["width"] + 2) / 8                  # 8 maps per row, 2-pixel gaps
-    page.mouse.click(grid["x"] + 3 * pitch + pitch / 3, grid["y"] + pitch / 3)
-    page.wait_for_function(
-        "(sel) => document.querySelector(sel).innerText.includes('map 3:')",
-        arg=viewer, timeout=10_000)
+    click_feature_map(page, viewer, 3)          # the fourth map: enlarged beside the grid
     assert page.locator(f"{viewer} .cnnedu-window-box").count() == 1
