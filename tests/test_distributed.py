@@ -152,3 +152,28 @@ def test_bad_arguments_are_named():
         torchrun_command(["train"], nproc=0)
     with pytest.raises(ValueError, match="model"):
         TrainConfig(model="vgg").check()
+
+
+def test_allreduce_bench_fits_on_the_best_run_and_keeps_the_median(tmp_path, monkeypatch):
+    import json
+
+    import torch.distributed as dist
+
+    from cnnedu.distributed.demo import allreduce_bench
+    from cnnedu.distributed.worker import Context
+
+    # a fake clock: the five runs of each size take 5, 1, 3, 2, 4 ms
+    durations = [0.005, 0.001, 0.003, 0.002, 0.004] * 2
+    ticks = iter(t for d in durations for t in (0.0, d))
+    monkeypatch.setattr("cnnedu.distributed.demo.time.perf_counter", lambda: next(ticks))
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        result = allreduce_bench(Context(), str(tmp_path / "bench.json"), repeats=5,
+                                 sizes_kib=(1, 64))
+    finally:
+        dist.destroy_process_group()
+    rows = result["rows"]
+    assert [r["bytes"] for r in rows] == [1024, 64 * 1024]
+    assert all(r["seconds"] == 0.001 and r["median_seconds"] == 0.003 for r in rows)
+    assert json.loads((tmp_path / "bench.json").read_text())["rows"] == rows
