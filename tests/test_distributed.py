@@ -7,7 +7,7 @@ from torch import nn
 
 from cnnedu.data import FashionMNIST
 from cnnedu.distributed import ShardedLoader, SyncBatchNorm2d, convert_sync_batchnorm
-from cnnedu.distributed.launch import torchrun_command
+from cnnedu.distributed.launcher import torchrun_command
 from cnnedu.distributed.scaling import (
     break_even_workers,
     fit_allreduce,

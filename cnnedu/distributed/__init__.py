@@ -4,12 +4,12 @@
   rank-0 atomic checkpoints, resume, a fault switch, compute vs all-reduce timing;
 * :mod:`~cnnedu.distributed.sharding` : each rank's shard of every epoch, reshuffled per epoch;
 * :mod:`~cnnedu.distributed.syncbn` : synchronised BatchNorm from scratch (CPU), or PyTorch's;
-* :mod:`~cnnedu.distributed.launch` : torchrun in a subprocess, output streamed to the notebook;
+* :mod:`~cnnedu.distributed.launcher` : torchrun in a subprocess, output streamed to the notebook;
 * :mod:`~cnnedu.distributed.scaling` : the step-time model (compute / N + ring all-reduce);
 * ``python -m cnnedu.distributed`` : the entry point torchrun starts on every rank.
 """
 
-from cnnedu.distributed.launch import LaunchResult, launch
+from cnnedu.distributed.launcher import LaunchResult, launch
 from cnnedu.distributed.sharding import ShardedLoader
 from cnnedu.distributed.syncbn import AllReduceSum, SyncBatchNorm2d, convert_sync_batchnorm
 

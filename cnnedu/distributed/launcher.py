@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
+from queue import Empty, Queue
 
 _NOISE = re.compile(r"OMP_NUM_THREADS|^\*+$|Setting OMP_NUM_THREADS|to avoid your system being "
                     r"overloaded|further tune the variable")
+
+
+_TIMEOUT = object()   # what the output queue 'gives' when the time is up
 
 
 @dataclass
@@ -27,6 +33,7 @@ class LaunchResult:
     returncode: int
     seconds: float
     lines: list[str] = field(default_factory=list)
+    timed_out: bool = False    # the run passed launch's timeout and was killed
 
     def grep(self, pattern: str) -> list[str]:
         """The output lines matching the regular expression ``pattern``."""
@@ -53,25 +60,69 @@ def launch(args: list[str], nproc: int = 2, max_restarts: int = 0,
     Output (stdout and stderr together) is printed as it comes when ``echo``; torchrun's advice
     about OMP_NUM_THREADS is left out when ``quiet_noise``. A non-zero exit raises
     ``RuntimeError`` with the last lines, unless ``check=False``.
+
+    ``timeout`` (seconds) holds whether or not the run prints: a hung all-reduce prints nothing.
+    torchrun runs in its own process group (session); at the timeout the whole group, workers
+    included, is killed, and ``TimeoutError`` is raised (with ``check=False``: the result has
+    ``timed_out=True`` and a last line saying so).
     """
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     command = torchrun_command(args, nproc, max_restarts)
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     start = time.perf_counter()
     lines: list[str] = []
+    timed_out = False
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env=environment, bufsize=1) as process:
+                          env=environment, bufsize=1, start_new_session=True) as process:
         assert process.stdout is not None
-        for line in process.stdout:
-            line = line.rstrip("\n")
+        queue: Queue[str | None] = Queue()
+        reader = threading.Thread(target=_pump, args=(process.stdout, queue), daemon=True)
+        reader.start()
+        while True:
+            left = timeout - (time.perf_counter() - start)
+            try:
+                line = queue.get(timeout=left) if left > 0 else _TIMEOUT
+            except Empty:
+                line = _TIMEOUT
+            if line is None:          # end of output: the child closed its stdout
+                break
+            if line is _TIMEOUT:
+                timed_out = True
+                _kill_group(process)
+                break
             lines.append(line)
             if echo and not (quiet_noise and _NOISE.search(line)):
                 print(line, flush=True)
-            if time.perf_counter() - start > timeout:
-                process.kill()
-                break
         returncode = process.wait()
-    result = LaunchResult(command, returncode, time.perf_counter() - start, lines)
+        reader.join(timeout=5)
+    seconds = time.perf_counter() - start
+    if timed_out:
+        lines.append(f"[launch] timeout: killed torchrun and its workers after {timeout:g} s "
+                     f"(the limit was timeout={timeout:g} s)")
+        if echo:
+            print(lines[-1], flush=True)
+    result = LaunchResult(command, returncode, seconds, lines, timed_out)
+    if timed_out and check:
+        tail = "\n".join(lines[-15:])
+        raise TimeoutError(f"torchrun passed its timeout of {timeout:g} s and was killed: "
+                           f"{' '.join(command[3:])}\n{tail}")
     if check and returncode != 0:
         tail = "\n".join(lines[-15:])
         raise RuntimeError(f"torchrun exited with {returncode}: {' '.join(command[3:])}\n{tail}")
     return result
+
+
+def _pump(stream, queue: Queue) -> None:
+    """Move lines from ``stream`` to ``queue`` (without their newline); None marks the end."""
+    for line in stream:
+        queue.put(line.rstrip("\n"))
+    queue.put(None)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the child's whole process group: torchrun and every worker it started."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,76 @@
+"""``launch`` enforces its timeout even when the child prints nothing, and kills the whole group."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cnnedu.distributed import launcher
+
+
+def _fake_torchrun(monkeypatch, code: str) -> None:
+    """Make ``launch`` start ``python -c code`` instead of torchrun."""
+    monkeypatch.setattr(launcher, "torchrun_command",
+                        lambda args, nproc=2, max_restarts=0: [sys.executable, "-c", code])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "zombie" not in state.lower()   # a zombie has exited, only not yet reaped
+
+
+def test_a_silent_child_is_stopped_at_the_timeout(monkeypatch):
+    _fake_torchrun(monkeypatch, "import time; time.sleep(30)")
+    start = time.perf_counter()
+    with pytest.raises(TimeoutError, match=r"timeout.*1(\.0)? s"):
+        launcher.launch([], timeout=1, echo=False)
+    assert time.perf_counter() - start < 10
+
+
+def test_the_timeout_kills_the_process_group_grandchildren_too(monkeypatch, tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    _fake_torchrun(monkeypatch, (
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(60)\n"))
+    result = launcher.launch([], timeout=2, echo=False, check=False)
+    assert result.timed_out and result.returncode != 0
+    assert "timeout" in result.lines[-1]
+    grandchild = int(pid_file.read_text())
+    for _ in range(50):       # SIGKILL is delivered asynchronously
+        if not _alive(grandchild):
+            break
+        time.sleep(0.1)
+    assert not _alive(grandchild)
+
+
+def test_a_child_that_finishes_in_time_is_not_a_timeout(monkeypatch):
+    _fake_torchrun(monkeypatch, "print('hello'); print('bye')")
+    result = launcher.launch([], timeout=30, echo=False)
+    assert result.lines == ["hello", "bye"] and result.returncode == 0 and not result.timed_out
+
+
+def test_a_failing_child_raises_with_its_last_lines(monkeypatch):
+    _fake_torchrun(monkeypatch, "import sys; print('boom'); sys.exit(3)")
+    with pytest.raises(RuntimeError, match=r"exited with 3(.|\n)*boom"):
+        launcher.launch([], echo=False)
+
+
+def test_bad_timeout_is_rejected():
+    with pytest.raises(ValueError, match="timeout"):
+        launcher.launch([], timeout=0)
+
+
+def test_launch_is_reachable_as_a_function_and_its_module_by_name():
+    import cnnedu.distributed as distributed
+
+    assert callable(distributed.launch) and distributed.launcher is launcher
+    assert os.path.basename(launcher.__file__) == "launcher.py"
