@@ -75,3 +75,20 @@ def model_device(model: torch.nn.Module) -> torch.device:
     for parameter in model.parameters():
         return parameter.device
     return torch.device("cpu")
+
+
+def resolve_device(device: torch.device | str | None = None) -> torch.device:
+    """The one rule for every ``device=`` argument in cnnedu: None means *auto* (:func:`get_device`,
+    i.e. ``CNNEDU_DEVICE`` or cuda > mps > cpu), anything else is ``torch.device(device)``.
+
+    Every function that builds loaders, times steps or trains resolves its device once with this,
+    so loaders, timing probes and training all use the same device.
+    """
+    return get_device() if device is None else torch.device(device)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work on ``device`` (CUDA runs asynchronously), so a clock read after
+    it measures the work; a no-op on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from cnnedu.config import seed_everything
 from cnnedu.data import BatchLoader, FashionMNIST
+from cnnedu.device import resolve_device, synchronize
 from cnnedu.train import History, fit
 
 
@@ -24,13 +25,14 @@ def compare_training(builders: dict[str, Callable[[], nn.Module]], train: Fashio
     Every run starts with ``seed_everything(seed)`` and a loader seeded alike, so the models see
     identical data in identical order: differences come from the models (or ``fit_kwargs``).
     """
+    device = resolve_device(device)
     histories = {}
     for name, build in builders.items():
         seed_everything(seed)
         model = build()
-        loader = BatchLoader(train, batch_size, shuffle=True, seed=seed, device=device or "cpu",
+        loader = BatchLoader(train, batch_size, shuffle=True, seed=seed, device=device,
                              channels_last=fit_kwargs.get("channels_last", False))
-        test_loader = None if test is None else BatchLoader(test, 1000, device=device or "cpu")
+        test_loader = None if test is None else BatchLoader(test, 1000, device=device)
         histories[name] = fit(model, loader, test_loader, epochs=epochs, device=device,
                               max_batches=max_batches, progress=progress, **fit_kwargs)
     return histories
@@ -124,18 +126,21 @@ def seconds_per_training_step(build: Callable[[], nn.Module], input_shape: tuple
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     seed_everything(seed)
+    device = resolve_device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = build().to(device or "cpu", memory_format=memory_format).train()
-    x = torch.randn(input_shape, device=device or "cpu").contiguous(memory_format=memory_format)
-    y = torch.randint(0, 10, (input_shape[0],), device=device or "cpu")
+    model = build().to(device, memory_format=memory_format).train()
+    x = torch.randn(input_shape, device=device).contiguous(memory_format=memory_format)
+    y = torch.randint(0, 10, (input_shape[0],), device=device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     times = []
     for _ in range(steps + 1):
+        synchronize(device)
         start = time.perf_counter()
         loss = nn.functional.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times[1:])
 
@@ -184,6 +189,7 @@ def ablate_recipe(recipe, variants: dict[str, dict], train: FashionMNIST, test: 
     """
     import dataclasses
 
+    device = resolve_device(device)
     fields = {f.name for f in dataclasses.fields(recipe)}
     results = {}
     bar = tqdm(total=len(variants), desc="variants", unit="run", disable=not progress)
@@ -197,8 +203,8 @@ def ablate_recipe(recipe, variants: dict[str, dict], train: FashionMNIST, test: 
         bar.set_postfix_str(name)
         seed_everything(seed)
         model = variant.build()
-        results[name] = fit(model, variant.train_loader(train, device or "cpu", seed=seed),
-                            variant.test_loader(test, device or "cpu"), device=device,
+        results[name] = fit(model, variant.train_loader(train, device, seed=seed),
+                            variant.test_loader(test, device), device=device,
                             max_batches=max_batches, progress=False,
                             **{**variant.fit_kwargs(), **fit_changes})
         bar.update(1)
@@ -230,17 +236,21 @@ def steps_for_budget(model: nn.Module, loader, seconds: float, device=None,
 
     from cnnedu.train import make_optimizer
 
-    probe = copy.deepcopy(model).to(device or "cpu").train()
+    device = resolve_device(device)
+    probe = copy.deepcopy(model).to(device).train()
     step = make_optimizer(optimizer, probe.parameters(), lr=0.0, weight_decay=weight_decay)
     batches = iter(loader)
     times = []
     for _ in range(probe_steps + 1):
         x, y = next(batches)
+        x, y = x.to(device), y.to(device)
+        synchronize(device)
         start = time.perf_counter()
         loss = nn.functional.cross_entropy(probe(x), y)
         step.zero_grad()
         loss.backward()
         step.step()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     per_step = sorted(times[1:])[len(times[1:]) // 2]       # median, first (warm-up) dropped
     return max(1, int(seconds / per_step))
@@ -259,10 +269,11 @@ def train_with_budget(build: Callable[[], nn.Module], train: FashionMNIST, test:
     """Train a fresh model for about ``seconds``: the step count is sized to the budget first,
     so the one-cycle schedule completes. Returns the model, its history and the steps taken."""
     seed_everything(seed)
+    device = resolve_device(device)
     model = build()
     channels_last = fit_kwargs.get("channels_last", False)
     loader = BatchLoader(train, batch_size, shuffle=True, augment=True, shift=0, seed=seed,
-                         device=device or "cpu", channels_last=channels_last)
+                         device=device, channels_last=channels_last)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = fit_kwargs.get("optimizer", "sgd")
@@ -270,7 +281,7 @@ def train_with_budget(build: Callable[[], nn.Module], train: FashionMNIST, test:
                              optimizer=optimizer if isinstance(optimizer, str) else "sgd",
                              weight_decay=fit_kwargs.get("weight_decay", 0.0))
     epochs, per_epoch = split_steps(steps, len(loader))
-    test_loader = BatchLoader(test, 1000, device=device or "cpu", channels_last=channels_last)
+    test_loader = BatchLoader(test, 1000, device=device, channels_last=channels_last)
     history = fit(model, loader, test_loader, epochs=epochs, max_batches=per_epoch,
                   device=device, progress=progress, **fit_kwargs)
     return model, history, epochs * per_epoch

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cnnedu.device import get_device, model_device
+from cnnedu.device import model_device, resolve_device
 
 
 @dataclass
@@ -124,7 +124,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    device = get_device() if device is None else torch.device(device)
+    device = resolve_device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
     steps = len(train_loader) if max_batches is None else min(max_batches, len(train_loader))

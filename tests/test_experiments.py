@@ -1,0 +1,90 @@
+"""Experiments: device=None means auto everywhere; held-out data is what gets evaluated; BN
+re-estimation matches PyTorch's ``update_bn``."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import torch
+from torch import nn
+
+import cnnedu.device
+from cnnedu import experiments
+from cnnedu.data import BatchLoader, FashionMNIST
+from cnnedu.models.alexnet import AlexNet
+
+AUTO = torch.device("cpu", 0)   # a device no code writes by itself: only the auto choice gives it
+
+
+@pytest.fixture
+def auto_is_marked(monkeypatch):
+    """``get_device()`` (the auto choice) answers ``cpu:0``, so its use can be told from a default."""
+    monkeypatch.setattr(cnnedu.device, "get_device", lambda preference=None: AUTO)
+
+
+@pytest.fixture
+def spy_fit(monkeypatch):
+    """Replace ``fit`` in experiments by a recorder of the devices it would train on."""
+    calls = []
+
+    def fake_fit(model, train_loader, test_loader=None, *, device=None, **kwargs):
+        from cnnedu.train import History
+
+        calls.append({"train": train_loader.device, "device": cnnedu.device.resolve_device(device),
+                      "test": None if test_loader is None else test_loader.device,
+                      "test_loader": test_loader})
+        return History()
+
+    monkeypatch.setattr(experiments, "fit", fake_fit)
+    return calls
+
+
+def test_train_with_budget_times_and_trains_on_the_auto_device(auto_is_marked, spy_fit,
+                                                               monkeypatch):
+    probed = []
+    monkeypatch.setattr(experiments, "steps_for_budget",
+                        lambda model, loader, seconds, device=None, **kw:
+                        probed.append((loader.device, cnnedu.device.resolve_device(device))) or 4)
+    train, test = FashionMNIST("train", limit=64), FashionMNIST("test", limit=32)
+    experiments.train_with_budget(partial(AlexNet, width=0.25), train, test, seconds=1,
+                                  batch_size=16, progress=False)
+    assert probed == [(AUTO, AUTO)]
+    assert spy_fit == [{"train": AUTO, "device": AUTO, "test": AUTO,
+                        "test_loader": spy_fit[0]["test_loader"]}]
+
+
+def test_compare_training_and_ablate_use_the_auto_device(auto_is_marked, spy_fit):
+    from cnnedu.recipes import get_recipe
+
+    train, test = FashionMNIST("train", limit=64), FashionMNIST("test", limit=32)
+    experiments.compare_training({"a": partial(AlexNet, width=0.25)}, train, test, epochs=1,
+                                 batch_size=16, progress=False)
+    experiments.ablate_recipe(get_recipe("alexnet"), {"base": {}}, train, test, epochs=1,
+                              progress=False)
+    assert [(c["train"], c["device"], c["test"]) for c in spy_fit] == [(AUTO, AUTO, AUTO)] * 2
+
+
+def test_steps_for_budget_probes_on_the_auto_device(auto_is_marked, monkeypatch):
+    seen = []
+    real_to = nn.Module.to
+
+    def recording_to(self, *args, **kwargs):
+        seen.append(args[0] if args else kwargs.get("device"))
+        return real_to(self, *args, **kwargs)
+
+    monkeypatch.setattr(nn.Module, "to", recording_to)
+    loader = BatchLoader(FashionMNIST("train", limit=64), 16)
+    experiments.steps_for_budget(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), loader, 1.0,
+                                 probe_steps=1)
+    assert seen and all(torch.device(d) == AUTO for d in seen)
+
+
+def test_seconds_per_training_step_runs_on_the_auto_device(auto_is_marked, monkeypatch):
+    seen = []
+    real_randn = torch.randn
+    monkeypatch.setattr(torch, "randn", lambda *a, **kw: seen.append(kw.get("device"))
+                        or real_randn(*a, **kw))
+    experiments.seconds_per_training_step(lambda: nn.Sequential(nn.Flatten(), nn.Linear(4, 10)),
+                                          (2, 1, 2, 2), steps=1)
+    assert seen == [AUTO]
