@@ -23,6 +23,8 @@ from tqdm.auto import tqdm
 
 from cnnedu.device import model_device, resolve_device
 
+DEFAULT_LR = 0.05   # fit's learning rate when it builds the optimizer from its name
+
 
 @dataclass
 class History:
@@ -64,9 +66,12 @@ def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float,
     raise ValueError(f"optimizer must be 'sgd', 'adamw' or 'adam', got {name!r}")
 
 
-def make_scheduler(name: str | None, optimizer: torch.optim.Optimizer, lr: float,
+def make_scheduler(name: str | None, optimizer: torch.optim.Optimizer,
                    total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
     """``onecycle`` (warm up then anneal: fast convergence in few epochs), ``cosine`` or None.
+
+    The optimizer's own learning rate (per parameter group) is the schedule's peak: one-cycle
+    rises to it, cosine starts from it. So one rule holds whoever built the optimizer.
 
     One-cycle needs at least 4 steps (two per phase; PyTorch divides by zero otherwise): shorter
     runs, such as smoke runs of a few batches, train at a constant ``lr``.
@@ -78,7 +83,8 @@ def make_scheduler(name: str | None, optimizer: torch.optim.Optimizer, lr: float
     if name == "onecycle":
         if total_steps < 4:
             return None
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
+        peaks = [group["lr"] for group in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=total_steps,
                                                    pct_start=max(0.25, 2.0 / total_steps))
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
@@ -107,7 +113,7 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
 
 
 def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None = None,
-        epochs: int = 1, *, optimizer: str | torch.optim.Optimizer = "sgd", lr: float = 0.05,
+        epochs: int = 1, *, optimizer: str | torch.optim.Optimizer = "sgd", lr: float | None = None,
         weight_decay: float = 5e-4, scheduler: str | None = "onecycle",
         label_smoothing: float = 0.0, device: torch.device | str | None = None,
         channels_last: bool = False, max_batches: int | None = None,
@@ -121,6 +127,11 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
     redraws one loss / accuracy figure in place in a notebook after each epoch. ``device``
     defaults to the automatic choice (``CNNEDU_DEVICE`` or cuda > mps > cpu). The model is
     left in eval mode.
+
+    Learning rate, one rule: the optimizer's learning rate is the schedule's peak (one-cycle
+    rises to it, cosine starts from it, ``None`` keeps it). With an optimizer *name*, ``lr``
+    (default 0.05) is that rate; an optimizer *object* brings its own, and giving ``lr`` as well
+    is an error rather than a silent override of one by the other.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -129,8 +140,14 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
     model.to(device=device, memory_format=memory_format)
     steps = len(train_loader) if max_batches is None else min(max_batches, len(train_loader))
     if isinstance(optimizer, str):
-        optimizer = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
-    sched = make_scheduler(scheduler, optimizer, lr, steps * epochs)
+        optimizer = make_optimizer(optimizer, model.parameters(),
+                                   DEFAULT_LR if lr is None else lr, weight_decay)
+    elif lr is not None:
+        rates = sorted({group["lr"] for group in optimizer.param_groups})
+        raise ValueError(f"lr={lr} was given with an optimizer object, whose own learning rate "
+                         f"(lr={', '.join(map(str, rates))}) is the schedule's peak: set it in "
+                         f"the optimizer, or pass the optimizer's name with lr")
+    sched = make_scheduler(scheduler, optimizer, steps * epochs)
     criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     history = History()
     plot = LivePlot(epochs) if live_plot else None

@@ -78,9 +78,71 @@ def test_max_batches_and_options(loaders):
 def test_the_scheduler_sets_the_learning_rate(loaders, scheduler, final_lr):
     model = tiny_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    fit(model, loaders[0], None, epochs=2, optimizer=optimizer, lr=0.1, scheduler=scheduler,
+    fit(model, loaders[0], None, epochs=2, optimizer=optimizer, scheduler=scheduler,
         max_batches=4, device="cpu", progress=False)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(final_lr, abs=1e-12)
+
+
+class RecordingSGD(torch.optim.SGD):
+    """SGD that notes the learning rate each step uses."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.used = []
+
+    def step(self, closure=None):
+        self.used.append(self.param_groups[0]["lr"])
+        return super().step(closure)
+
+
+def pytorch_schedule(name, lr, steps):
+    """The learning rates PyTorch's own scheduler gives an SGD(lr) over ``steps`` steps."""
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=lr)
+    if name == "onecycle":
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps,
+                                                       pct_start=0.25)
+    else:
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    return rates
+
+
+@pytest.mark.parametrize("scheduler", ["onecycle", "cosine"])
+def test_an_optimizer_object_keeps_its_learning_rate_as_the_schedules_peak(loaders, scheduler):
+    """One rule: the optimizer's own lr is the peak (one-cycle) or the start (cosine) of the
+    schedule, as if it had been passed as fit's lr with the optimizer's name."""
+    model = tiny_model()
+    optimizer = RecordingSGD(model.parameters(), lr=0.5)
+    fit(model, loaders[0], None, epochs=1, optimizer=optimizer, scheduler=scheduler,
+        max_batches=8, device="cpu", progress=False)
+    assert optimizer.used == pytest.approx(pytorch_schedule(scheduler, 0.5, 8), rel=1e-9)
+    assert max(optimizer.used) == pytest.approx(0.5)
+
+
+def test_an_optimizer_object_and_lr_together_are_refused(loaders):
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"lr=0.1.*optimizer object.*lr=0.5"):
+        fit(model, loaders[0], epochs=1, optimizer=torch.optim.SGD(model.parameters(), lr=0.5),
+            lr=0.1, progress=False)
+
+
+def test_an_optimizer_name_uses_fits_lr_as_the_peak(loaders, monkeypatch):
+    import cnnedu.train
+
+    built = []
+    real = cnnedu.train.make_optimizer
+    monkeypatch.setattr(cnnedu.train, "make_optimizer",
+                        lambda *a, **kw: built.append(real(*a, **kw)) or built[-1])
+    model = tiny_model()
+    fit(model, loaders[0], None, epochs=1, optimizer="sgd", lr=0.5, max_batches=8,
+        device="cpu", progress=False)
+    (optimizer,) = built
+    assert optimizer.param_groups[0]["initial_lr"] == pytest.approx(0.5 / 25)   # OneCycle's start
+    assert optimizer.param_groups[0]["max_lr"] == pytest.approx(0.5)
 
 
 def test_divergence_stops_training_and_is_recorded(loaders):

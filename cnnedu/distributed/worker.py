@@ -215,7 +215,7 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
         len(loader), cfg.max_steps_per_epoch)
     total_steps = steps_per_epoch * cfg.epochs
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay)
-    scheduler = make_scheduler(cfg.scheduler, optimizer, cfg.lr, total_steps)
+    scheduler = make_scheduler(cfg.scheduler, optimizer, total_steps)
     done = 0
     if cfg.checkpoint and Path(cfg.checkpoint).is_file():
         extra = load_checkpoint(cfg.checkpoint, model, optimizer, map_location=ctx.device)

@@ -330,7 +330,7 @@ from cnnedu.train import make_scheduler
 
 total_steps = len(train_loader) * recipe.epochs
 dummy = torch.optim.AdamW([torch.zeros(1, requires_grad=True)], lr=recipe.lr)
-schedule = make_scheduler("onecycle", dummy, recipe.lr, total_steps)
+schedule = make_scheduler("onecycle", dummy, total_steps)   # peaks at dummy's lr
 rates, betas = [], []
 for _ in range(total_steps):
     rates.append(dummy.param_groups[0]["lr"])
