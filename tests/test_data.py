@@ -177,3 +177,38 @@ def test_bundled_can_be_asked_for(monkeypatch):
     assert len(ds) == 2000 and ds.source.path is None and "bundled" in ds.source.kind
     assert not ds.is_full
     assert find_split("test", "bundled")[0].shape == (1000, 28, 28)
+
+
+def _numbered(images):
+    """A stand-in dataset whose label is each image's index, so a batch's labels show its order."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(images=images, labels=torch.arange(len(images)))
+
+
+def test_loader_shuffles_only_when_asked_and_gives_every_sample_once():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (300, 28, 28), dtype=torch.uint8, generator=generator)
+    data = _numbered(images)
+    plain = [(x, y) for x, y in BatchLoader(data, 64)]
+    assert torch.equal(torch.cat([y for _, y in plain]), torch.arange(300))
+    shuffled = BatchLoader(data, 64, shuffle=True, seed=1)
+    first, second = (torch.cat([y for _, y in shuffled]) for _ in range(2))
+    for order in (first, second):
+        assert sorted(order.tolist()) == list(range(300))     # a permutation: each sample once
+    assert not torch.equal(first, torch.arange(300)) and not torch.equal(first, second)
+    for x, y in shuffled:                                       # each image keeps its label
+        torch.testing.assert_close(x[:, 0], (images[y].float() / 255 - 0.2860) / 0.3530)
+
+
+def test_shift_reaches_every_offset_up_to_shift_both_ways():
+    """A lit pair of pixels at (row 14, cols 13-14) is its own mirror image, so only the shift
+    moves it: over 600 draws with shift=2 it must land at every offset in -2..2 on both axes."""
+    images = torch.zeros(600, 28, 28, dtype=torch.uint8)
+    images[:, 14, 13:15] = 255
+    x, _ = next(iter(BatchLoader(_numbered(images), 600, augment=True, shift=2, seed=0)))
+    lit = x[:, 0] > 0
+    assert (lit.sum(dim=(1, 2)) == 2).all()                   # moved, never cut or blurred
+    rows = lit.any(dim=2).float().argmax(dim=1) - 14
+    cols = lit.any(dim=1).float().argmax(dim=1) - 13
+    assert set(rows.tolist()) == set(range(-2, 3)) == set(cols.tolist())

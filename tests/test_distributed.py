@@ -177,3 +177,22 @@ def test_allreduce_bench_fits_on_the_best_run_and_keeps_the_median(tmp_path, mon
     assert [r["bytes"] for r in rows] == [1024, 64 * 1024]
     assert all(r["seconds"] == 0.001 and r["median_seconds"] == 0.003 for r in rows)
     assert json.loads((tmp_path / "bench.json").read_text())["rows"] == rows
+
+
+def test_sync_bn_in_its_synchronised_path_stores_the_unbiased_running_variance(monkeypatch):
+    """Fast check of the all-reduce path with one rank: all_reduce over a single rank is the
+    identity, so SyncBatchNorm2d must then agree with nn.BatchNorm2d, whose running variance
+    is the unbiased one (n / (n - 1) times the batch variance)."""
+    import cnnedu.distributed.syncbn as syncbn
+
+    monkeypatch.setattr(syncbn, "_distributed", lambda: True)
+    monkeypatch.setattr(syncbn.dist, "all_reduce", lambda tensor, op=None: None)
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 2, 2) * 3 + 1          # 16 values per channel: n/(n-1) = 16/15
+    ours, ref = SyncBatchNorm2d(3, momentum=None), nn.BatchNorm2d(3, momentum=None)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    torch.testing.assert_close(ours(a), ref(b))
+    torch.testing.assert_close(ours.running_var, x.var(dim=(0, 2, 3), unbiased=True))
+    torch.testing.assert_close(ours.running_var, ref.running_var)
+    torch.testing.assert_close(ours.running_mean, ref.running_mean)
+    assert int(ours.num_batches_tracked) == 1

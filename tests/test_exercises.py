@@ -199,3 +199,17 @@ def test_every_placeholder_says_not_answered_yet(lesson, exercise_id, cell, caps
 def test_every_lesson_has_two_coding_exercises():
     for lesson in ("01", "02", "03", "04", "05"):       # 00 has a warm-up, 06 one exercise
         assert sum(e.startswith(lesson + ".") for _, e, _ in PLACEHOLDERS) >= 2, lesson
+
+
+def test_a_reference_is_checked_against_the_truth_not_against_itself(capsys):
+    """An exercise whose reference is wrong (x + 1) but whose truth is right (relu) must fail:
+    otherwise every 'reference passes' test would compare a reference with itself."""
+    from cnnedu.exercises.functions import Case, Exercise
+    from cnnedu.exercises.functions import check_code as check_exercise
+
+    wrong = Exercise(id="t.1", name="relu", reference=lambda x: x + 1, truth=torch.relu,
+                     against="torch.relu", explanation="",
+                     cases=lambda: [Case("x of shape (4,)", (torch.tensor([-1.0, 0, 1, 2]),))])
+    assert not check_exercise(wrong, wrong.reference)
+    assert "wrong" in capsys.readouterr().out
+    assert check_exercise(wrong, torch.relu)

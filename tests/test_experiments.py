@@ -88,3 +88,27 @@ def test_seconds_per_training_step_runs_on_the_auto_device(auto_is_marked, monke
     experiments.seconds_per_training_step(lambda: nn.Sequential(nn.Flatten(), nn.Linear(4, 10)),
                                           (2, 1, 2, 2), steps=1)
     assert seen == [AUTO]
+
+
+def test_compare_training_evaluates_on_the_test_set_it_was_given():
+    """Truth: F.cross_entropy and accuracy of the trained model on the given test images,
+    computed directly (the training set would give other numbers)."""
+    from torch.nn import functional as F
+
+    from cnnedu.data import normalize
+
+    built = []
+
+    def build():
+        built.append(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)))
+        return built[-1]
+
+    train, test = FashionMNIST("train", limit=200), FashionMNIST("test", limit=100)
+    history = experiments.compare_training({"a": build}, train, test, epochs=1, batch_size=50,
+                                           progress=False, device="cpu", lr=0.05)["a"]
+    with torch.no_grad():
+        logits = built[0].eval()(normalize(test.images).unsqueeze(1))
+    assert history.test_loss[-1] == pytest.approx(F.cross_entropy(logits, test.labels).item(),
+                                                  rel=1e-5)
+    assert history.test_acc[-1] == pytest.approx((logits.argmax(1) == test.labels).double()
+                                                 .mean().item())

@@ -64,3 +64,11 @@ def test_shift_sensitivity_is_only_the_border_for_a_constant_image_and_more_for_
     assert sharpness.shift_sensitivity(flat, 2, 2, "avg") == pytest.approx(0.5 / 8)
     brick = load_photo("brick", 64, gray=True)
     assert sharpness.shift_sensitivity(brick, 2, 2, "max") > 2 * 0.5 / 32   # > its border share
+
+
+def test_edge_strength_of_a_ramp_is_its_gradient_length():
+    """By hand: a ramp rising 3 per row and 1 per column has gradient (3, 1) everywhere, of
+    length sqrt(3² + 1²) = sqrt(10); its transpose has the same length."""
+    ramp = 3.0 * torch.arange(5.0)[:, None] + torch.arange(6.0)[None, :]
+    assert sharpness.edge_strength(ramp) == pytest.approx(10 ** 0.5, rel=1e-6)
+    assert sharpness.edge_strength(ramp.T) == pytest.approx(10 ** 0.5, rel=1e-6)

@@ -69,3 +69,11 @@ def test_resnet18_fields_follow_the_main_path_and_shortcuts():
 def test_layer_table_rejects_bad_shape():
     with pytest.raises(ValueError, match="N, C, H, W"):
         layer_table(small_net(), (1, 8, 8))
+
+
+def test_max_pool_dilation_widens_the_field():
+    """By hand: a 3x3 convolution sees 3 pixels; a 3-wide max pool with dilation 2 (stride 1)
+    spans 1 + 2 * (3 - 1) = 5 of those positions, so 3 + (5 - 1) = 7 pixels."""
+    net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(3, stride=1, dilation=2))
+    fields = [r.field for r in layer_table(net, (1, 1, 32, 32))]
+    assert fields == [ReceptiveField(3, 1), ReceptiveField(7, 1)]

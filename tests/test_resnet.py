@@ -122,3 +122,31 @@ def test_bottleneck_has_far_fewer_parameters_than_a_basic_block_of_its_width():
     norms = 2 * (64 + 64 + 256)                            # gamma and beta of three BNs
     assert count_params(bottleneck) == weights + norms
     assert count_params(BasicBlock(256, 256)) > 15 * count_params(bottleneck)
+
+
+@pytest.mark.parametrize("depth", [18, 50])
+def test_zero_init_residual_zeroes_the_same_weights_as_torchvision(depth):
+    """Truth: torchvision zeroes the last BatchNorm's weight of every block (bn2 in a basic
+    block, bn3 in a bottleneck) with ``zero_init_residual=True``, and nothing else."""
+    ours_fn, theirs_fn = {18: (resnet18, torchvision.models.resnet18),
+                          50: (resnet50, torchvision.models.resnet50)}[depth]
+
+    def zero_weights(model):
+        return sorted(k for k, v in model.state_dict().items()
+                      if k.endswith(".weight") and v.dim() == 1 and not v.any())
+
+    theirs = zero_weights(theirs_fn(zero_init_residual=True))
+    assert theirs and zero_weights(ours_fn(zero_init_residual=True)) == theirs
+    assert zero_weights(ours_fn()) == [] == zero_weights(theirs_fn())
+
+
+def test_zero_init_residual_block_passes_its_input_through_like_torchvision():
+    """With the branch zeroed, a block in train mode computes relu(x + 0): compared with
+    torchvision's first bottleneck block loaded with the same weights."""
+    torch.manual_seed(0)
+    ours, theirs = resnet50(zero_init_residual=True), torchvision.models.resnet50()
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 256, 8, 8)
+    block, reference = ours.layer1[1], theirs.layer1[1]
+    torch.testing.assert_close(block(x), reference(x))
+    torch.testing.assert_close(block(x), torch.relu(x))

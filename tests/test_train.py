@@ -250,3 +250,30 @@ def test_max_seconds_stops_training_early_and_still_evaluates(loaders):
     assert history.epoch == [1] and history.step_loss == []
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert history.final_test_acc == evaluate(model, loaders[1], "cpu")[1]
+
+
+def test_evaluate_is_cross_entropy_over_the_whole_set_in_eval_mode():
+    """Truth: F.cross_entropy (mean) and accuracy of the eval-mode model on all images at once,
+    with unequal batches (64, 64, 64, 38), Dropout and BatchNorm whose batch statistics differ
+    from its running ones (so a model left in train mode gives other numbers)."""
+    from torch.nn import functional as F
+
+    from cnnedu.data import normalize
+
+    seed_everything(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.BatchNorm1d(32), nn.ReLU(),
+                          nn.Dropout(0.5), nn.Linear(32, 10))
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(64, 1, 28, 28) * 3 + 1)
+    data = FashionMNIST("test", limit=230)
+    model.train()
+    loss, accuracy = evaluate(model, BatchLoader(data, 64), "cpu")
+    assert model.training                       # the mode it had is given back
+    model.eval()
+    with torch.no_grad():
+        logits = model(normalize(data.images).unsqueeze(1))
+    assert loss == pytest.approx(F.cross_entropy(logits, data.labels).item(), rel=1e-5)
+    assert accuracy == pytest.approx((logits.argmax(1) == data.labels).double().mean().item())
+    with pytest.raises(ValueError, match="empty"):
+        evaluate(model, [], "cpu")
