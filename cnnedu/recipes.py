@@ -7,7 +7,7 @@ notebooks' full mode and ``python -m cnnedu.benchmark`` run exactly these.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -35,7 +35,6 @@ class Recipe:
     augment: bool = True
     shift: int = 0
     channels_last: bool = True
-    notes: list[str] = field(default_factory=list)
 
     def fit_kwargs(self) -> dict:
         """Keyword arguments for :func:`cnnedu.train.fit`."""

@@ -205,7 +205,7 @@ def test_a_reference_is_checked_against_the_truth_not_against_itself(capsys):
     """An exercise whose reference is wrong (x + 1) but whose truth is right (relu) must fail:
     otherwise every 'reference passes' test would compare a reference with itself."""
     from cnnedu.exercises.functions import Case, Exercise
-    from cnnedu.exercises.functions import check_code as check_exercise
+    from cnnedu.exercises.functions import run_checks as check_exercise
 
     wrong = Exercise(id="t.1", name="relu", reference=lambda x: x + 1, truth=torch.relu,
                      against="torch.relu", explanation="",

@@ -68,13 +68,7 @@ class SyncBatchNorm2d(BatchNorm2d):
         centred = x - mean[None, :, None, None]
         # Σ(x - mean)², not Σx² - n·mean²: the latter cancels badly in float32 when |mean| >> std.
         var = AllReduceSum.apply((centred * centred).sum(dim=(0, 2, 3))) / count
-        with torch.no_grad():
-            self.num_batches_tracked += 1
-            factor = (1.0 / float(self.num_batches_tracked) if self.momentum is None
-                      else self.momentum)
-            unbiased = var * count / (count - 1)
-            self.running_mean.mul_(1 - factor).add_(factor * mean)
-            self.running_var.mul_(1 - factor).add_(factor * unbiased)
+        self.update_running_stats(mean.detach(), var.detach(), int(count.detach()))
         x_hat = centred / torch.sqrt(var[None, :, None, None] + self.eps)
         if self.affine:
             return x_hat * self.weight[None, :, None, None] + self.bias[None, :, None, None]

@@ -20,7 +20,7 @@ def check_code(exercise_id: str, answer: object) -> bool:
     exercise = get(exercise_id)
     if isinstance(exercise, Numeric):
         raise ValueError(f"exercise {exercise_id!r} asks for a value: use check(...)")
-    return functions.check_code(exercise, answer)
+    return functions.run_checks(exercise, answer)
 
 
 from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06  # noqa: E402, F401, I001 (they register)

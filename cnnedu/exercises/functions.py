@@ -1,8 +1,11 @@
-"""``check_code``: the write-the-code exercises, checked against PyTorch on many inputs.
+"""``run_checks``: the write-the-code exercises, checked against PyTorch on many inputs.
+
+(Lessons call it through ``cnnedu.exercises.check_code("01.3", fn)``, which finds the exercise
+by its id; this module's function takes the :class:`Exercise` itself, hence the other name.)
 
 An :class:`Exercise` knows its reference (PyTorch or the course's own code), a list of cases
 (several shapes, settings and edge cases: padding at the border, batch size 1, ties, ...) and
-the common mistakes it can recognise. ``check_code`` runs the learner's function or class on
+the common mistakes it can recognise. ``run_checks`` runs the learner's function or class on
 every case and stops at the first that disagrees, printing what a teacher would say: which case,
 what was expected and what came back (shape, dtype, or where the values differ most), and, if the
 returned values are exactly what a known mistake gives, the hint for that mistake.
@@ -19,17 +22,17 @@ import copy
 import linecache
 import sysconfig
 import traceback
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from cnnedu.exercises.tries import count_wrong_try
+
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib",
                                                           "platlib")})
-_wrong_tries: defaultdict[str, int] = defaultdict(int)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class Exercise:
         return self.run(self.truth or self.reference, case)
 
 
-def check_code(exercise: Exercise, candidate: Callable) -> bool:
+def run_checks(exercise: Exercise, candidate: Callable) -> bool:
     """Run ``candidate`` on every case of ``exercise``; print ✅ or what is wrong; return which."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -118,13 +121,13 @@ def check_code(exercise: Exercise, candidate: Callable) -> bool:
 
 
 def _wrong(exercise: Exercise, where: str, problem: str, hint: str) -> bool:
-    _wrong_tries[exercise.id] += 1
+    tries = count_wrong_try(exercise.id)
     print(f"❌ {exercise.id} {exercise.name} is wrong on {where}\n   {problem}")
     if hint:
         print(f"   Hint: {hint}")
-    if _wrong_tries[exercise.id] >= 2 and exercise.more:
+    if tries >= 2 and exercise.more:
         print(f"   More: {exercise.more}")
-    if _wrong_tries[exercise.id] >= 3:
+    if tries >= 3:
         print(f"   Stuck? `solution(\"{exercise.id}\")` shows a reference solution.")
     return False
 
@@ -211,5 +214,5 @@ def _is_cell(filename: str) -> bool:
         filename.startswith("<cell")
 
 
-__all__ = ["Case", "Exercise", "Mismatch", "Mistake", "call", "check_code", "describe_error",
+__all__ = ["Case", "Exercise", "Mismatch", "Mistake", "call", "run_checks", "describe_error",
            "difference"]

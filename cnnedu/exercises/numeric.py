@@ -12,11 +12,9 @@ answer adds the next one, and so on. No hint is shown before the learner has tri
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 
-# Wrong tries so far, per exercise (its id, or its first hint when it has none), for this kernel.
-_wrong_tries: defaultdict[str, int] = defaultdict(int)
+from cnnedu.exercises.tries import count_wrong_try
 
 
 def check(answer: object, expected: object, hint: str | Sequence[str] = (), *,
@@ -39,11 +37,11 @@ def check(answer: object, expected: object, hint: str | Sequence[str] = (), *,
         print(f"✅ {label}correct: {_plain(expected)!r}")
         return True
     key = exercise or (hints[0] if hints else repr(expected))
-    _wrong_tries[key] += 1
+    tries = count_wrong_try(key)
     print(f"❌ {label}not quite: you said {_plain(answer)!r}.")
-    for number, text in enumerate(hints[:_wrong_tries[key]], start=1):
+    for number, text in enumerate(hints[:tries], start=1):
         print(f"   Hint {number}: {text}" if len(hints) > 1 else f"   Hint: {text}")
-    if _wrong_tries[key] > len(hints) and exercise:
+    if tries > len(hints) and exercise:
         print(f"   `solution(\"{exercise_id}\")` shows the worked answer.")
     return False
 

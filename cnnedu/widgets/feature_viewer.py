@@ -10,7 +10,7 @@ from torch import nn
 from cnnedu.features import conv_layer_names, feature_maps
 from cnnedu.widgets.base import ExplorerWidget
 from cnnedu.widgets.panels import PixelPanels, panel
-from cnnedu.widgets.render import show, to_rgb, upscale
+from cnnedu.widgets.render import fit_factor, show, to_rgb, upscale
 
 TILE = 64  # pixels per feature map on screen
 TILE_COLUMNS = 8
@@ -20,7 +20,7 @@ GAP = 2
 def tile_shape(height: int, width: int, tile: int = TILE) -> tuple[int, int]:
     """On-screen size of one (height, width) map in the mosaic: enlarged by the whole-number
     factor that fits it in ``tile`` pixels (at least 1)."""
-    factor = max(1, tile // max(height, width))
+    factor = fit_factor(height, width, tile)
     return height * factor, width * factor
 
 

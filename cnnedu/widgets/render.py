@@ -83,22 +83,3 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
-
-
-def draw_box(rgb: np.ndarray, top: int, left: int, bottom: int, right: int,
-             colour: tuple[int, int, int], thickness: int = 1) -> None:
-    """Draw a rectangle outline in place (inclusive pixel bounds, clipped to the image)."""
-    height, width = rgb.shape[:2]
-    t, b = max(top, 0), min(bottom, height - 1)
-    left_, r = max(left, 0), min(right, width - 1)
-    if t > b or left_ > r:
-        return
-    for k in range(thickness):
-        if 0 <= top + k < height:
-            rgb[top + k, left_:r + 1] = colour
-        if 0 <= bottom - k < height:
-            rgb[bottom - k, left_:r + 1] = colour
-        if 0 <= left + k < width:
-            rgb[t:b + 1, left + k] = colour
-        if 0 <= right - k < width:
-            rgb[t:b + 1, right - k] = colour
