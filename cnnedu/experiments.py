@@ -212,17 +212,6 @@ def ablate_recipe(recipe, variants: dict[str, dict], train: FashionMNIST, test: 
     return results
 
 
-def smoothed(values: list[float], window: int = 20) -> list[float]:
-    """Running mean over ``window`` steps (shorter at the start), for readable loss curves."""
-    out, total = [], 0.0
-    for i, value in enumerate(values):
-        total += value
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out
-
-
 def steps_for_budget(model: nn.Module, loader, seconds: float, device=None,
                      probe_steps: int = 3, optimizer: str = "sgd", weight_decay: float = 0.0) -> int:
     """How many training steps of ``model`` fit in ``seconds`` (timed on a few real batches).

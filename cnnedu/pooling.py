@@ -179,13 +179,22 @@ def _lowest(dtype: torch.dtype) -> float:
     return -math.inf if dtype.is_floating_point else torch.iinfo(dtype).min
 
 
-def _avg_divisor(size: int, k: int, s: int, p: int, out: int, include_pad: bool) -> torch.Tensor:
-    """Per-output divisor along one axis, as PyTorch defines it (padding counted or not)."""
-    start = torch.arange(out) * s - p
-    end = torch.clamp(start + k, max=size + p)        # windows never count past the padding
+def _counted_range(start: torch.Tensor, size: int, k: int, p: int,
+                   include_pad: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one divisor rule of average pooling, along one axis, as PyTorch defines it: the
+    positions ``[lo, hi)`` of a window starting at ``start`` that count in its mean. Padding
+    counts when ``include_pad``; positions past the padding (a ``ceil_mode`` window hanging
+    over the edge) never count."""
+    end = torch.clamp(start + k, max=size + p)
     if include_pad:
-        return (end - start).to(torch.float64)
-    return (torch.clamp(end, max=size) - torch.clamp(start, min=0)).to(torch.float64)
+        return start, end
+    return torch.clamp(start, min=0), torch.clamp(end, max=size)
+
+
+def _avg_divisor(size: int, k: int, s: int, p: int, out: int, include_pad: bool) -> torch.Tensor:
+    """Per-output divisor along one axis (see :func:`_counted_range`)."""
+    lo, hi = _counted_range(torch.arange(out) * s - p, size, k, p, include_pad)
+    return (hi - lo).to(torch.float64)
 
 
 def pool2d(x: torch.Tensor, kernel_size, stride=None, padding=0, dilation=1,
@@ -243,6 +252,8 @@ class WindowExplanation:
     inside: torch.Tensor          # (kH, kW) bool
     argmax: tuple[int, int] | None  # input (row, col) of the winner, max mode only
     value: float                  # the output value
+    in_pad_area: torch.Tensor | None = None  # (kH, kW) bool: in the input or its padding
+    counted: torch.Tensor | None = None      # (kH, kW) bool: counts in the average's divisor
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -284,9 +295,15 @@ def explain_output_pixel(x: torch.Tensor, row: int, col: int, kernel_size, strid
         i, j = divmod(flat, len(cols))
         return WindowExplanation(row, col, rows, cols, values, inside, (rows[i], cols[j]),
                                  float(real.flatten()[flat]))
-    # average: padding counts as zero; divisor as PyTorch (window clipped at the padding edge)
-    in_pad_area = ((r >= -st.padding[0]) & (r < height + st.padding[0])
-                   & (c >= -st.padding[1]) & (c < width + st.padding[1]))
-    divisor = int(in_pad_area.sum()) if count_include_pad else int(inside.sum())
+    # average: padding counts as zero; the divisor follows PyTorch's rule (_counted_range)
+    masks = []
+    for include in (True, count_include_pad):
+        lo_r, hi_r = _counted_range(torch.tensor(rows[0]), height, st.kernel_size[0],
+                                    st.padding[0], include)
+        lo_c, hi_c = _counted_range(torch.tensor(cols[0]), width, st.kernel_size[1],
+                                    st.padding[1], include)
+        masks.append((r >= lo_r) & (r < hi_r) & (c >= lo_c) & (c < hi_c))
+    in_pad_area, counted = masks
     total = float(values[inside].sum())
-    return WindowExplanation(row, col, rows, cols, values, inside, None, total / divisor)
+    return WindowExplanation(row, col, rows, cols, values, inside, None,
+                             total / int(counted.sum()), in_pad_area, counted)

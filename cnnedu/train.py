@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from cnnedu.curves import smoothed
 from cnnedu.device import model_device, resolve_device
 
 DEFAULT_LR = 0.05   # fit's learning rate when it builds the optimizer from its name
@@ -281,9 +282,7 @@ def plot_history_png(history: History, epochs: int | None = None) -> bytes:
     if history.step_loss and history.epoch:
         per_epoch = len(history.step_loss) / len(history.epoch)
         window = max(1, int(per_epoch // 10))
-        smooth = [sum(history.step_loss[max(0, i - window + 1): i + 1])
-                  / len(history.step_loss[max(0, i - window + 1): i + 1])
-                  for i in range(len(history.step_loss))]
+        smooth = smoothed(history.step_loss, window)
         ax_loss.plot([(i + 1) / per_epoch for i in range(len(smooth))], smooth, color="C0",
                      alpha=0.5, linewidth=1, label="train (per step, smoothed)")
     ax_loss.plot(history.epoch, history.train_loss, "o-", color="C0", label="train (epoch mean)")

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.patches import Rectangle
 
+from cnnedu.curves import smoothed
 from cnnedu.data import CLASS_NAMES
 
 
@@ -112,7 +113,6 @@ def plot_runs(ax, runs: Sequence, label: str, color: str, window: int = 20,
     ``ylim`` fixes the y-range so that one diverging run cannot squash the others' curves
     (values outside it are drawn at the edge and should be named in the text or a table).
     """
-    from cnnedu.experiments import smoothed
 
     curves = [smoothed(h.step_loss, window) for h in runs]
     for curve in curves:

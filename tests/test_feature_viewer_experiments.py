@@ -4,8 +4,9 @@ from functools import partial
 
 import torch
 
+from cnnedu.curves import smoothed
 from cnnedu.data import FashionMNIST
-from cnnedu.experiments import compare_training, smoothed
+from cnnedu.experiments import compare_training
 from cnnedu.features import feature_maps
 from cnnedu.models.alexnet import AlexNet
 from cnnedu.widgets.feature_viewer import FeatureMapViewer, tile_maps

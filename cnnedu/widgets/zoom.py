@@ -127,9 +127,6 @@ def pooling_zoom_html(info: WindowExplanation, mode: str, output_value: float,
     cells past the padding (a ``ceil_mode`` window hanging over the edge) never count.
     """
     k_h, k_w = info.values.shape
-    height, width = in_hw
-    in_pad_area = [[-padding <= r < height + padding and -padding <= c < width + padding
-                    for c in info.cols] for r in info.rows]
     cells = []
     for i in range(k_h):
         line = []
@@ -139,8 +136,7 @@ def pooling_zoom_html(info: WindowExplanation, mode: str, output_value: float,
                     line.append(_cell("−∞<br><small>pad</small>", -math.inf, "cnnedu-pad",
                                       "padding: max pooling pads with −∞, so it never wins"))
                 else:
-                    counted = ("counted" if count_include_pad and in_pad_area[i][j]
-                               else "not counted")
+                    counted = "counted" if bool(info.counted[i, j]) else "not counted"
                     line.append(_cell(f"0<br><small>pad, {counted}</small>", 0.0, "cnnedu-pad",
                                       f"padding: 0, {counted} in the average"))
                 continue
@@ -160,9 +156,8 @@ def pooling_zoom_html(info: WindowExplanation, mode: str, output_value: float,
     else:
         real = info.values[info.inside]
         total = float(real.sum())
-        pads = sum(in_pad_area[i][j] and not bool(info.inside[i, j])
-                   for i in range(k_h) for j in range(k_w))
-        count = len(real) + (pads if count_include_pad else 0)
+        pads = int((info.in_pad_area & ~info.inside).sum())
+        count = int(info.counted.sum())
         terms = " + ".join(fmt(float(v)) for v in real) if len(real) <= 9 else \
             f"sum of {len(real)} values"
         pad_text = (f" + {pads} padding zero(s)" if pads and count_include_pad else
