@@ -322,7 +322,10 @@ print(f"2 processes: predicted {predicted * 1e3:.1f} ms/step (ideal compute / 2 
 # %% [markdown]
 # The model's compute / 2 assumes each worker brings its own cores; here the two processes
 # share the same two, so the measured step need not reach it. On real accelerators each
-# worker has its own. Now the prediction for N = 1 … 4,096 on three kinds of
+# worker has its own. Still, read the two printed figures: the model misses the one check
+# this machine allows by more than a factor of two, so it is **not validated** here. What
+# follows shows how its terms trade off under assumed figures, not a forecast for a real
+# cluster. Now the prediction for N = 1 … 4,096 on three kinds of
 # link (round, assumed figures: 25 Gbit Ethernet 3.1 GB/s and 20 µs per hop, PCIe 4.0 x16
 # 25 GB/s and 5 µs, NVLink on an H100 350 GB/s and 3 µs), for two models:
 #
@@ -373,6 +376,12 @@ for model_name, compute_s, nbytes, batch in (
 # *efficient* the best N is: the lesson's ResNet moves 0.3 MB and barely notices it, while
 # ResNet-50's 102 MB cost it a large share on 25 GbE and almost nothing on NVLink (compare the
 # efficiencies in the table).
+#
+# Where the assumptions break: a global batch of 8,192 split over thousands of workers leaves
+# each with only a handful of images per step, far below the 32 per GPU of Goyal et al., and
+# one ring across thousands of GPUs is not how such clusters communicate (they use
+# hierarchical and tree all-reduces). Read the large-N end of the ResNet-50 rows as the point
+# where this simple model stops applying, not as a speed-up anyone would get.
 #
 # **Goyal et al. 2017** ("Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour") trained
 # ResNet-50 on 256 GPUs with a global batch of 8,192 (32 per GPU) to the accuracy of the usual
