@@ -214,7 +214,11 @@ print(f"max |final weights (killed and resumed) - final weights (clean)|: "
 print("same final weights, buffers included:", max_state_diff(resumed["state"], clean["state"]) == 0)
 
 # %% [markdown]
-# Bit for bit the same: the steps done after the last checkpoint were simply done again.
+# Bit for bit the same. Reading the log's two ways of counting: "checkpoint at step 30" counts
+# finished steps (written after 30 of them); "exiting at step 31" is the 0-based index of the
+# step about to run, so rank 1 died just before its 32nd step of 40, one finished step after
+# that checkpoint. The restarted run resumed from the checkpoint, did that 31st step again, and
+# went on: the steps finished since the last checkpoint were simply done again.
 # Two things make that true, and both are easy to get wrong: a barrier after each checkpoint
 # (no rank may run ahead, or die, before the file is on disk), and the data order derived from
 # (seed, epoch) rather than from a generator that a restart would reset.
