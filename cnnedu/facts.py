@@ -26,6 +26,12 @@ _GOYAL_2017 = "Goyal et al., Accurate, Large Minibatch SGD: Training ImageNet in
 _LINKS = "round nominal figures assumed by cnnedu.distributed.scaling.NETWORKS (vendor link rates)"
 
 LITERATURE: dict[str, list[Fact]] = {
+    "01": [
+        Fact("0.4", "top-1 error points saved by overlapping (3/2) vs 2x2 pooling, ImageNet",
+             "Krizhevsky, Sutskever, Hinton, NIPS 2012, section 3.4"),
+        Fact("0.3", "top-5 error points saved by overlapping pooling, ImageNet",
+             "Krizhevsky, Sutskever, Hinton, NIPS 2012, section 3.4"),
+    ],
     "02": [
         Fact("96-256-384-384-256", "AlexNet 2012 convolution widths",
              "Krizhevsky, Sutskever, Hinton, ImageNet Classification with Deep CNNs, NIPS 2012"),

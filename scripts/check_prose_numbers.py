@@ -89,15 +89,15 @@ def prose_numbers(markdown: str) -> list[tuple[str, str, str]]:
     for m in re.finditer(NUMBER, text):
         start, end = m.span()
         before, after = text[max(0, start - 2):start], text[end:end + 12]
-        if re.search(r"[A-Za-z_]-?$", before) or re.match(r"[A-Za-z_]", after[:1]) and not (
+        if re.search(r"[A-Za-z_]-?\Z", before) or re.match(r"[A-Za-z_]", after[:1]) and not (
                 UNITS.match(after)):
             continue  # glued to a word: ResNet-18, conv1, fp16, 2D
-        if re.match(r"\s?[×x]\s?\d", after) or re.search(r"\d\s?[×x]\s?$", text[:start][-3:]):
+        if re.match(r"\s?[×x]\s?\d", after) or re.search(r"\d\s?[×x]\s?\Z", text[:start][-3:]):
             continue  # shape 28×28
         value = m.group(0).replace(",", "")
         integer = "." not in value
         marked = bool(UNITS.match(after)) or bool(re.match(r"\s*(?:of|/)\s*\d", after)) or bool(
-            re.search(r"\d\s*(?:of|/)\s*$", text[max(0, start - 6):start]))
+            re.search(r"\d\s*(?:of|/)\s*\Z", text[max(0, start - 6):start]))
         if integer and len(value) == 4 and 1900 <= int(value) <= 2099 and "," not in m.group(0):
             continue  # a year
         if integer and int(value) < 100 and not marked:

@@ -63,7 +63,8 @@ print(choice)
 
 # %% [markdown]
 # ## The data: Fashion-MNIST
-# 70,000 grey 28×28 photos of clothes in 10 classes (Zalando, MIT licence): harder than the
+# 60,000 training and 10,000 test images, grey 28×28 photos of clothes in 10 classes (Zalando,
+# MIT licence): harder than the
 # handwritten digits of MNIST, small enough to train on a laptop CPU. `cnnedu.data` looks for it
 # offline first (your `CNNEDU_DATA` folder, torchvision's folder, Debian's
 # `dataset-fashion-mnist` package), and falls back to a small subset that ships inside the

@@ -244,7 +244,9 @@ show_receptive_field(test_set.images[0][None].float() / 255, fields);
 
 # %% [markdown]
 # By the last pooling layer one unit sees 47×47 pixels, more than the whole 28×28 image (the
-# field counts padding): every unit there can use the whole garment.
+# field counts padding): every unit there can use the whole garment. That is also why the
+# figure shows fewer boxes than its legend lists: the fields of 31, 39 and 47 pixels are larger
+# than the image, so their boxes lie outside it.
 
 # %% [markdown]
 # ### Exercise 02.2 (code): the receptive field of a stack of layers
@@ -269,9 +271,9 @@ check_code("02.2", receptive_field);
 # The recipe (`cnnedu.recipes.RECIPES["alexnet"]`, the same one `python -m cnnedu.benchmark
 # --lesson alexnet` times) was tuned for a 2-core CPU: batches from memory, channels-last
 # memory layout (measured in the next cell), AdamW with a one-cycle learning rate, label
-# smoothing 0.1, random horizontal flips, 4 epochs. On this machine the whole benchmark process
-# reaches about 0.91 test accuracy in under two minutes when nothing else runs beside it; the
-# training time printed below is this run's, and it stretches when other work shares the cores.
+# smoothing 0.1, random horizontal flips, 4 epochs. The cell below prints this run's test
+# accuracy and training time (the time stretches when other work shares the cores); the
+# benchmark command times the whole process and can repeat it over seeds (not run here).
 # In smoke mode only a few batches run.
 #
 # *Channels-last* stores an image batch as (N, H, W, C) in memory instead of (N, C, H, W): the
@@ -630,9 +632,9 @@ for (init, opt_name), setting in runs.items():
 # default init shrinks it at every ReLU layer, so after a dozen layers almost nothing reaches the
 # output and almost no gradient reaches the input; He's variance 2/fan_in is designed to keep it
 # steady at the start (lesson 03 measures how well that holds in a deeper network). A good
-# init gets a deep plain network moving, but not as fast as a shallow one, and it does not rescue
-# very deep plain networks (tens of layers): that needs the two ideas of the next lessons,
-# **BatchNorm** (03) and **residual connections** (04).
+# init gets a deep plain network moving, but here it stayed far behind the shallow one, and
+# lessons 03 and 04 measure how far it is from making deeper plain networks train well: that
+# needs the two ideas of the next lessons, **BatchNorm** (03) and **residual connections** (04).
 
 # %% [markdown]
 # ## Exercises

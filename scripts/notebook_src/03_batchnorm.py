@@ -272,7 +272,7 @@ for batchnorm in (False, True):
 #   your own line above.
 # * **With BN** the loss falls at every learning rate, and the larger rates reach losses the
 #   network without BN never gets near. That is the practical gift of BN: the same network
-#   trains over a much wider range of learning rates, and faster.
+#   trains over a much wider range of learning rates (in this budget, one seed per rate).
 # * A trap worth seeing: at the large learning rates the BN networks' **test** accuracy is far
 #   below what their training loss suggests. The suspect: evaluation uses the *running*
 #   statistics (section 2), moving averages collected while the weights kept changing fast, so

@@ -246,7 +246,9 @@ print(f"residual-{DEPTHS[-1]} beats plain-{DEPTHS[-1]} in {wins} of {len(SEEDS)}
 # %% [markdown]
 # **What the numbers show.** All six networks have BatchNorm. Read the verdict lines above from
 # your own run: a difference that holds in 3 of 3 seeds, with ranges that do not overlap, is one
-# this budget can show; one that flips between seeds is not. A deeper plain network could copy
+# this budget can show (with the caveat that 3 of 3 also happens by chance one time in eight,
+# so the gap between the ranges matters as much as the count); one that flips between seeds is
+# not. A deeper plain network could copy
 # a shallower one and add identity layers, so if it ends with a *higher training* loss, SGD did
 # not find that: this is the *degradation* problem, an optimisation failure (the training loss,
 # not only the test accuracy, is worse), not overfitting. What a hundred steps on small networks
@@ -368,9 +370,9 @@ for name in ("residual, no BN", "residual, no BN, zero-init", "residual + BN"):
 # ## 5. The lesson's ResNet, trained
 # `cnnedu.recipes.RECIPES["resnet"]`: `resnet_mini(8, 16)` (three stages of one BasicBlock),
 # SGD with Nesterov momentum, one-cycle to lr 0.2, label smoothing 0.1, flips, 6 epochs, the
-# same recipe `python -m cnnedu.benchmark --lesson resnet` times. Over three seeds on this 2-core
-# CPU, `python -m cnnedu.benchmark --lesson resnet --seeds 0,1,2` measures it over three seeds,
-# one whole process each; this notebook does not run it, and the cell below trains one seed: a
+# same recipe `python -m cnnedu.benchmark --lesson resnet` times;
+# `python -m cnnedu.benchmark --lesson resnet --seeds 0,1,2` measures it over three seeds,
+# one whole process each. This notebook does not run it, and the cell below trains one seed: a
 # figure that holds for one seed is not yet a result. Your run below uses seed 0 and also
 # draws the live plot and evaluates the test set after every epoch, so its training takes a
 # little longer than the benchmark (182 s in the committed run); smoke mode runs a few batches.

@@ -424,8 +424,8 @@ print(f"{slowest} took {results[slowest][1]} steps; one of its steps costs "
 
 # %% [markdown]
 # **What the numbers show.** Read the ranking and the step costs from your own run above (one
-# seed each, so differences of a point or less between families are within seed-to-seed
-# noise). Look at the steps column first: a family whose step costs several times more gets
+# seed each: this run does not measure how much a family's accuracy moves from seed to seed,
+# so treat differences of a point or so as possibly seed luck). Look at the steps column first: a family whose step costs several times more gets
 # that many times fewer steps. In the committed run the DenseNet-style net (it concatenates at
 # full 28×28 resolution) got 102 steps and the lowest accuracy; but fewer steps do not decide
 # the rank alone: the Inception-style net got 375 steps against AlexNet's 830 and still ranked

@@ -476,6 +476,8 @@ check(answer_2, (8 * recipe.batch_size, recipe.lr * 8), exercise="06.3",
 #   on the CPU, `nn.SyncBatchNorm` on CUDA) makes them equal again, running statistics included.
 # * A killed worker costs only the steps since the last checkpoint: the resumed run ends with
 #   the same weights, bit for bit.
-# * On 2 cores, 2 processes bring no new compute. The ring all-reduce model, fitted here, says
-#   when workers stop paying for a given model and link; growing the batch with the workers
+# * On 2 cores, 2 processes bring no new compute. The ring all-reduce model, fitted here, shows
+#   how latency and bandwidth set when workers stop paying, under assumed link figures; it missed
+#   its one check on this machine by more than a factor of two, so its predictions are an
+#   illustration, not a forecast. Growing the batch with the workers
 #   (linear scaling rule + warm-up) is what made 256 GPUs pay for ResNet-50.
