@@ -36,7 +36,9 @@ def _arg(args, kwargs, index: int, name: str, default):
     return args[index] if len(args) > index else default
 
 
-def _first(value) -> int:
+def _first(value) -> int | None:
+    """The first entry of an int or a per-dimension sequence; None for an empty sequence, which
+    is how PyTorch's pooling functions pass "stride defaults to the kernel size" (``stride=[]``)."""
     if isinstance(value, (tuple, list)):
         return int(value[0]) if value else None
     return int(value)

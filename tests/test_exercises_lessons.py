@@ -19,6 +19,7 @@ from cnnedu.exercises import check_code
 from cnnedu.exercises.lesson04 import MyBasicBlock, shortcut
 from cnnedu.exercises.lesson05 import MyDenseLayer
 from cnnedu.exercises.lesson06 import average_gradients
+from cnnedu.models.small import InceptionModule
 
 # ---------------------------------------------------------------- 00: relu (warm-up)
 
@@ -273,6 +274,19 @@ def inception_with_bias(cin, b1, r3, b3, r5, b5, bp):
             + _unit(r5, b5, 5, bias=True) + _unit(cin, bp, 1, bias=True))
 
 
+def inception_bias_instead_of_bn(cin, b1, r3, b3, r5, b5, bp):
+    """The likeliest slip: (24, 16, 16, 24, 4, 8, 8) gives 5,388 instead of 5,464."""
+    return sum(_unit(c_in, c_out, k, bn=False, bias=True) for c_in, c_out, k in
+               [(cin, b1, 1), (cin, r3, 1), (r3, b3, 3), (cin, r5, 1), (r5, b5, 5), (cin, bp, 1)])
+
+
+def test_inception_bias_instead_of_bn_is_the_hand_counted_slip():
+    # weights 384 + 384 + 3,456 + 96 + 800 + 192 = 5,312; + 2 per channel (76) = 5,464 right,
+    # + 1 per channel = 5,388 for biases without BatchNorm.
+    assert sum(p.numel() for p in InceptionModule(24, 16, 16, 24, 4, 8, 8).parameters()) == 5464
+    assert inception_bias_instead_of_bn(24, 16, 16, 24, 4, 8, 8) == 5388
+
+
 class DenseNewFirst(MyDenseLayer):
     def forward(self, x):
         return torch.cat((self.conv(self.relu(self.norm(x))), x), 1)
@@ -366,6 +380,7 @@ WRONG = [
     ("05.1", inception_without_reduce, "'reduce' convolution"),
     ("05.1", inception_without_pool_conv, "pool branch"),
     ("05.1", inception_with_bias, "no bias"),
+    ("05.1", inception_bias_instead_of_bn, "one bias per output channel and no BatchNorm"),
     ("05.2", DenseNewFirst, "input's channels first"),
     ("05.2", DenseOnlyNew, "its input *and* the new channels"),
     ("05.2", DenseWithoutRelu, "apply ReLU between"),

@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from cnnedu import sharpness
-from cnnedu.images import list_photos, load_photo, load_photos
+from cnnedu.images import images_dir, list_photos, load_photo, load_photos
 
 
 def test_photos_exist_with_licence_notes():
     names = list_photos()
     assert len(names) >= 3
-    readme = (load_photo.__globals__["images_dir"]() / "README.md").read_text()
+    readme = (images_dir() / "README.md").read_text()
     for name in names:
         assert name in readme
     assert "Public domain" in readme and "CC0" in readme

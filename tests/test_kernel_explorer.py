@@ -227,3 +227,13 @@ def test_random_settings_never_raise(explorer):
             explorer.panels.selected = [rng.randint(0, 30), rng.randint(0, 30)]
         errors += explorer.error is not None
     assert errors > 0
+
+
+def test_first_layer_kernels_are_the_first_conv_weights_as_tensors():
+    model = AlexNet()
+    kernels = first_layer_kernels(model, count=3)
+    first_conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert list(kernels) == [f"trained filter {i}" for i in range(3)]
+    for i, kernel in enumerate(kernels.values()):
+        assert isinstance(kernel, torch.Tensor) and kernel.dtype == torch.float32
+        torch.testing.assert_close(kernel, first_conv.weight.detach()[i, 0])

@@ -128,6 +128,10 @@ register(
             Mistake("after the 1x1 reduction the 3x3 (5x5) conv sees only r3 (r5) channels, not "
                     "cin: that is the point of the bottleneck.", _variant(three_from_cin=True)),
             Mistake("these convolutions have no bias (BatchNorm follows each).", _variant(bias=True)),
+            Mistake("you counted one bias per output channel and no BatchNorm, as in the 2014 "
+                    "paper's units; torchvision's conv_bn_relu has a bias-free convolution and a "
+                    "BatchNorm: 2 parameters (scale and shift) per output channel.",
+                    _variant(bn=False, bias=True)),
         ],
         more="print InceptionModule(24, 16, 16, 24, 4, 8, 8) and count one branch by hand.",
     ),

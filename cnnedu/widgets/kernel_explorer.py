@@ -18,7 +18,6 @@ import html
 import math
 
 import ipywidgets as widgets
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -281,8 +280,9 @@ class KernelExplorer(WindowExplorer):
         return f"<div class='cnnedu-stats'>{html.escape(text)}</div>"
 
 
-def first_layer_kernels(model: torch.nn.Module, count: int = 8) -> dict[str, np.ndarray]:
-    """The first ``count`` filters of a model's first Conv2d (input channel 0), by name."""
+def first_layer_kernels(model: torch.nn.Module, count: int = 8) -> dict[str, torch.Tensor]:
+    """The first ``count`` filters of a model's first Conv2d (input channel 0), by name: (k, k)
+    float32 CPU tensors, the form ``KernelExplorer(kernels=...)`` takes."""
     conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     weight = conv.weight.detach().float().cpu()
     return {f"trained filter {i}": weight[i, 0] for i in range(min(count, len(weight)))}

@@ -2,8 +2,8 @@
 # # 00 · Start here
 #
 # Welcome to **cnnedu**, a hands-on course on how convolutional networks grew from AlexNet
-# (2012) to ResNet (2015) and beyond. Every claim the lessons make is checked by code that runs
-# in front of you.
+# (2012) to ResNet (2015) and beyond. The lessons measure what they claim with code that runs in
+# front of you; where a lesson quotes a published result instead, it says so and names the source.
 #
 # This notebook checks your setup in about a minute: versions, the device, the data, a photo,
 # and a tiny model trained for a few seconds with a progress bar and a live plot.
@@ -63,11 +63,12 @@ print(choice)
 
 # %% [markdown]
 # ## The data: Fashion-MNIST
-# 70,000 grey 28×28 photos of clothes in 10 classes (Zalando, MIT licence): harder than the
+# 60,000 training and 10,000 test images, grey 28×28 photos of clothes in 10 classes (Zalando,
+# MIT licence): harder than the
 # handwritten digits of MNIST, small enough to train on a laptop CPU. `cnnedu.data` looks for it
 # offline first (your `CNNEDU_DATA` folder, torchvision's folder, Debian's
-# `dataset-fashion-mnist` package), and falls back to a 3,000-image subset that ships inside the
-# package, so this course runs anywhere.
+# `dataset-fashion-mnist` package), and falls back to a small subset that ships inside the
+# package, so this course runs anywhere (the cell below prints which one it found and its size).
 
 # %%
 from cnnedu.data import CLASS_NAMES, FashionMNIST
@@ -89,7 +90,9 @@ for label, name in enumerate(CLASS_NAMES):
 
 # %% [markdown]
 # Three examples of each class. Notice how shirts, T-shirts, pullovers and coats look alike at
-# 28×28: expect models to mix them up more than, say, trousers and bags.
+# 28×28: a fair guess is that models will mix them up more than, say, trousers and bags.
+# A guess, not yet a result: lesson 07 prints the confusion matrix of a trained network, where
+# you can check it.
 
 # %%
 from cnnedu.viz import show_fashion_grid
@@ -138,8 +141,9 @@ history = fit(tiny, train_loader, test_loader, epochs=2, lr=0.05, device=device,
 print(f"test accuracy after {len(history.epoch)} short epochs: {history.final_test_acc:.3f}")
 
 # %% [markdown]
-# In full mode this reaches about 0.87 in a few seconds (chance is 0.1). The lessons train real
-# AlexNet- and ResNet-style models to 0.90 and 0.92.
+# The accuracy printed above comes from a few seconds of training (chance is 0.1, one class in
+# ten). The lessons train real AlexNet- and ResNet-style models for minutes and print how far
+# they get.
 
 # %% [markdown]
 # ## How the course works

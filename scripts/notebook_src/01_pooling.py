@@ -189,7 +189,10 @@ check_code("01.3", max_pool2d);
 # %% [markdown]
 # ## 3. Max vs average on real photos
 # The blog post said: *max pooling creates a smaller image with sharp edges; average pooling
-# softens the edges.* Let's look first, then measure.
+# softens the edges.* Let's look first, then measure. What we measure here is pooling applied to
+# **raw grey photos**, the blog post's setting. Inside a network, pooling acts on feature maps
+# after ReLU (non-negative, mostly zero, a few strong responses), so these numbers describe
+# photos, not what pooling does to a trained network's maps.
 
 # %%
 from cnnedu.images import load_photos
@@ -210,7 +213,8 @@ for name in ["brick", "chelsea", "astronaut"]:
 #
 # * **edge strength**: mean gradient magnitude (how steep the edges are), relative to subsampling;
 # * **mean brightness** change;
-# * **dark detail kept**: the share of dark pixels (< 0.25) left, relative to the input.
+# * **dark detail kept**: the share of dark pixels (below `dark_detail_kept`'s `threshold=0.25`,
+#   on a 0-1 scale) left, relative to the input.
 
 # %%
 from cnnedu.sharpness import measure_pooling
@@ -416,9 +420,10 @@ check(answer_avg, pool2d(q, 2, 2, mode="avg")[0].tolist(), exercise="01.4 (avera
 # ## Summary
 # * Pooling keeps one number per window; the output size follows one formula, with `ceil_mode`'s
 #   "no window may start in the padding" exception and the rule padding ≤ kernel // 2.
-# * Average pooling softens edges. Max pooling keeps stronger edges than average pooling (in 16
-#   of the 18 photo × kernel cases measured here), but it
-#   also brightens, thickens bright structures and erases thin dark ones.
+# * On raw grey photos, average pooling softens edges. Max pooling keeps stronger edges than
+#   average pooling (in 16 of the 18 photo × kernel cases measured here), but it
+#   also brightens, thickens bright structures and erases thin dark ones. (Measured on photos,
+#   not on a network's feature maps.)
 # * Pooling alone gives only a little shift tolerance; global average pooling gives a lot.
 #
 # Next: **02 · AlexNet**, where pooling sits between the convolutions of a real network.

@@ -85,8 +85,10 @@ print("state dict keys:", list(ours.state_dict()))
 #
 # `running = (1 - momentum) · running + momentum · batch statistic`
 #
-# The same input therefore gives different outputs in the two modes, and a batch of one
-# cannot be normalised in training mode at all:
+# The same input therefore gives different outputs in the two modes, and in training mode a
+# channel needs more than one value to normalise (N·H·W > 1): a single 1×1 value is refused, as
+# the last line shows. A batch of one *image* with larger maps can be normalised, over its H·W
+# positions; its statistics are just noisier.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -245,7 +247,7 @@ for lr in LEARNING_RATES:
 
 # %% [markdown]
 # Each run, read from your own numbers: "diverged" (NaN), "guessing" (final loss above 2.2;
-# 2.30 = ln 10 is the loss of guessing among 10 classes) or "learning":
+# $\ln 10 \approx 2.30$ is the loss of guessing among 10 classes) or "learning":
 
 # %%
 def outcome(history):
@@ -270,7 +272,7 @@ for batchnorm in (False, True):
 #   your own line above.
 # * **With BN** the loss falls at every learning rate, and the larger rates reach losses the
 #   network without BN never gets near. That is the practical gift of BN: the same network
-#   trains over a much wider range of learning rates, and faster.
+#   trains over a much wider range of learning rates (in this budget, one seed per rate).
 # * A trap worth seeing: at the large learning rates the BN networks' **test** accuracy is far
 #   below what their training loss suggests. The suspect: evaluation uses the *running*
 #   statistics (section 2), moving averages collected while the weights kept changing fast, so
@@ -357,8 +359,15 @@ for batchnorm in (False, True):
 # every block's output has nearly the same spread (0.58 to 0.63 after the blocks, 0.53 after the
 # stem; close to 0.58, the spread of a
 # standard normal value after a ReLU) and about half of the units are active at every depth.
-# With the scale pinned at every layer, one learning rate suits all layers, which is what the
-# learning-rate plot above showed.
+# With the scale pinned at every layer, no block's signal is several times weaker than
+# another's, a plausible reason why one global learning rate works over a wide range with BN.
+# The sweep above varied that one global rate, so it shows the range, not a per-layer effect.
+#
+# Both networks start from He initialisation (`kaiming_normal_` with `mode="fan_out"`, as in
+# torchvision's ResNet), the init that lesson 02 found gets a deep plain network moving. He init
+# chooses each layer's starting scale from its size; in this network, without BN, the measured
+# spread still falls with depth (the table above), so He init alone does not hold the scale
+# steady the way BN does.
 
 # %% [markdown]
 # The learning signal travels the other way. One backward pass through the same two fresh
@@ -443,8 +452,9 @@ check(answer_2, round(bn.running_mean.item(), 6), exercise="03.4",
 # * Training uses batch statistics; evaluation uses running statistics, whose variance is the
 #   unbiased one (storing the biased one is a bug that only shows at evaluation).
 # * Measured on a 14-layer plain network: without BN it trains at few learning rates; with BN
-#   the loss falls at every rate from 0.003 to 1.0 (committed run: without BN the network
-#   learned at 1 of 6 rates, with BN at 6 of 6). After short, fast training the running
+#   the loss falls at every rate from 0.003 to 1.0 (committed run, one seed per rate: without BN
+#   the network learned at 1 of 6 rates, with BN at 6 of 6; with a single seed, a rate near the
+#   edge could go either way). After short, fast training the running
 #   statistics lag behind the weights, which costs test accuracy: in the committed run, at lr
 #   0.1, 0.384 with the running statistics from training and 0.740 after re-estimating them
 #   with the final weights (section 3 prints your run's three accuracies).

@@ -1,0 +1,110 @@
+"""Print what a comparison over seeds shows, with its uncertainty, from the runs' own results.
+
+A lesson that compares two settings (with and without BatchNorm, plain vs residual) should let
+its runs state the verdict, not the prose: ``verdict`` takes one result per seed for each
+setting, paired by seed, and prints the effect (mean ± sd of the per-seed differences, and
+their min-max), how many seeds agree on the direction, and an exact sign-test p value. The
+wording stays within what was run ("in this budget, on Fashion-MNIST"), and a quick-mode run,
+too short to judge anything, says so and quotes what the full run found instead.
+
+Why a sign test: it needs no assumption about the spread of results, only that under "no
+difference" each seed is equally likely to favour either setting. Its honest consequence: with
+n seeds the smallest possible p is 0.5**n, so 3 seeds agreeing (p = 0.125) cannot reach the
+usual 0.05 threshold, while 5 of 5 (p = 0.031) can.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+CLEAR_P = 0.05  # below this the verdict names a winner
+
+
+def sign_test_p(agree: int, n: int) -> float:
+    """One-sided exact sign test: P(at least ``agree`` of ``n`` seeds favour one side by chance).
+
+    Each seed favours either side with probability 1/2 under "no difference". One-sided is the
+    test of the direction the claim names; double it (capped at 1) when no direction was fixed
+    before the runs.
+    """
+    if not 0 <= agree <= n:
+        raise ValueError(f"agree must be between 0 and n={n}, got {agree}")
+    return sum(math.comb(n, k) for k in range(agree, n + 1)) / 2 ** n
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The numbers behind a printed verdict; ``text`` is what ``verdict`` printed."""
+
+    effect: float        # mean over seeds of (a - b); positive: a scored higher
+    sd: float            # sample standard deviation of the differences (nan for one seed)
+    low: float           # smallest per-seed difference
+    high: float          # largest per-seed difference
+    agree: int           # seeds in which the better-on-average setting was better
+    seeds: int           # seeds with a difference (ties are left out of the sign test)
+    p_value: float       # one-sided sign test of ``agree`` of ``seeds``
+    clear: bool          # p below CLEAR_P: the verdict names a winner
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _check_results(name: str, values: Sequence[float]) -> list[float]:
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError(f"{name} must hold one result per seed, got none")
+    bad = [v for v in values if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"{name} must be finite numbers (a diverged run is not a score: "
+                         f"count it separately or give it a stated worst value), got {bad[0]}")
+    return values
+
+
+def verdict(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str, *,
+            metric: str = "test accuracy", higher_is_better: bool = True,
+            scope: str = "in this budget, on Fashion-MNIST", quick: bool = False,
+            full_run_found: str | None = None, digits: int = 3) -> Verdict:
+    """Print and return the verdict of ``name_a`` against ``name_b`` from per-seed results.
+
+    ``a[i]`` and ``b[i]`` come from the same seed (same data order), so the comparison is
+    paired. ``quick=True`` (quick mode) prints that the run is too short to judge and what the
+    full run found, ``full_run_found`` (required then), instead of a verdict.
+    """
+    a = _check_results("a", a)
+    b = _check_results("b", b)
+    if len(a) != len(b):
+        raise ValueError(f"a and b must hold one result per seed each, paired by seed; got "
+                         f"{len(a)} and {len(b)}")
+    if quick and not full_run_found:
+        raise ValueError("full_run_found must say what the full run found when quick=True")
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    effect = statistics.fmean(diffs)
+    sd = statistics.stdev(diffs) if len(diffs) > 1 else math.nan
+    a_ahead = effect > 0 if higher_is_better else effect < 0
+    better, worse = (name_a, name_b) if a_ahead or effect == 0 else (name_b, name_a)
+    sign = 1 if effect >= 0 else -1
+    nonzero = [d for d in diffs if d != 0]
+    agree = sum(1 for d in nonzero if d * sign > 0)
+    p = sign_test_p(agree, len(nonzero)) if nonzero else 1.0
+    clear = effect != 0 and p < CLEAR_P
+    f = f"+.{digits}f"
+    spread = (f"{effect:{f}} ± {sd:.{digits}f} (mean ± sd), min {min(diffs):{f}}, "
+              f"max {max(diffs):{f}}" if len(diffs) > 1 else f"{effect:{f}} (one seed, no spread)")
+    numbers = (f"{metric}, {name_a} minus {name_b}, over {len(diffs)} seed(s): {spread}; "
+               f"{better} ahead in {agree} of {len(nonzero)} seeds with a difference "
+               f"(sign test p = {p:.3f})")
+    if quick:
+        text = (f"Quick mode: too short to judge {name_a} against {name_b} (these runs are a "
+                f"few batches). The full run found: {full_run_found}\n({numbers})")
+    elif clear:
+        text = f"{better} beat {worse} {scope}: {numbers}."
+    else:
+        floor = 0.5 ** len(nonzero) if nonzero else 1.0
+        text = (f"Not separated {scope}: {numbers}. With {len(nonzero)} seed(s) the smallest "
+                f"possible p is {floor:.3f}; more seeds could tell.")
+    print(text)
+    return Verdict(effect, sd, min(diffs), max(diffs), agree, len(nonzero), p, clear, text)

@@ -1,0 +1,81 @@
+"""cnnedu.verdicts against hand-computed cases (binomial sums and standard deviations by hand)."""
+
+import math
+
+import pytest
+
+from cnnedu.verdicts import sign_test_p, verdict
+
+
+@pytest.mark.parametrize("agree, n, expected", [
+    (3, 3, 1 / 8),            # all three seeds agree: 0.125, never below 0.05
+    (5, 5, 1 / 32),           # 0.03125
+    (4, 5, (5 + 1) / 32),     # C(5,4) + C(5,5) over 2**5 = 0.1875
+    (0, 4, 1.0),
+    (2, 4, (6 + 4 + 1) / 16),
+])
+def test_sign_test_p_is_the_binomial_tail(agree, n, expected):
+    assert sign_test_p(agree, n) == pytest.approx(expected)
+
+
+def test_sign_test_rejects_impossible_counts():
+    with pytest.raises(ValueError, match="agree must be between 0 and n=3, got 4"):
+        sign_test_p(4, 3)
+
+
+def test_three_agreeing_seeds_are_not_called_a_win(capsys):
+    # differences 0.02, 0.02, 0.01: mean 0.05/3; deviations 1/300, 1/300, -2/300:
+    # sd = sqrt((1 + 1 + 4) / 300**2 / 2) = sqrt(3) / 300
+    v = verdict([0.80, 0.82, 0.81], [0.78, 0.80, 0.80], "with BN", "without BN")
+    assert v.effect == pytest.approx(0.05 / 3)
+    assert v.sd == pytest.approx(math.sqrt(3) / 300)
+    assert (v.low, v.high) == (pytest.approx(0.01), pytest.approx(0.02))
+    assert (v.agree, v.seeds, v.p_value, v.clear) == (3, 3, 0.125, False)
+    out = capsys.readouterr().out
+    assert out.startswith("Not separated in this budget, on Fashion-MNIST")
+    assert "+0.017 ± 0.006 (mean ± sd), min +0.010, max +0.020" in out
+    assert "with BN ahead in 3 of 3 seeds" in out and "p = 0.125" in out
+    assert "smallest possible p is 0.125" in out
+
+
+def test_five_agreeing_seeds_name_the_winner(capsys):
+    v = verdict([0.9, 0.91, 0.92, 0.9, 0.93], [0.8, 0.8, 0.85, 0.86, 0.8], "residual", "plain")
+    assert (v.agree, v.seeds, v.p_value, v.clear) == (5, 5, 1 / 32, True)
+    assert capsys.readouterr().out.startswith(
+        "residual beat plain in this budget, on Fashion-MNIST: test accuracy")
+
+
+def test_lower_is_better_and_a_tie_is_left_out_of_the_sign_test(capsys):
+    # losses: b lower in seeds 0, 1, 3; equal in seed 2 -> a - b = 0.2, 0.1, 0, 0.3
+    v = verdict([1.2, 1.1, 1.0, 1.3], [1.0, 1.0, 1.0, 1.0], "plain-32", "plain-20",
+                metric="final train loss", higher_is_better=False)
+    assert v.effect == pytest.approx(0.15)
+    assert (v.agree, v.seeds, v.p_value) == (3, 3, 0.125)
+    assert "plain-20 ahead in 3 of 3 seeds with a difference" in capsys.readouterr().out
+
+
+def test_mixed_seeds(capsys):
+    v = verdict([0.5, 0.7, 0.6], [0.6, 0.5, 0.4], "A", "B")   # diffs -0.1, +0.2, +0.2
+    assert v.effect == pytest.approx(0.1)
+    assert (v.agree, v.seeds, v.p_value, v.clear) == (2, 3, 0.5, False)
+    assert "A ahead in 2 of 3 seeds" in capsys.readouterr().out
+
+
+def test_quick_mode_says_too_short_and_quotes_the_full_run(capsys):
+    v = verdict([0.3], [0.27], "AdamW", "SGD", quick=True,
+                full_run_found="AdamW beat SGD by 0.222 (one seed).")
+    out = capsys.readouterr().out
+    assert out.startswith("Quick mode: too short to judge AdamW against SGD")
+    assert "The full run found: AdamW beat SGD by 0.222 (one seed)." in out
+    assert "(one seed, no spread)" in out and math.isnan(v.sd)
+
+
+@pytest.mark.parametrize("a, b, kwargs, message", [
+    ([], [], {}, "a must hold one result per seed, got none"),
+    ([0.1, 0.2], [0.1], {}, "paired by seed; got 2 and 1"),
+    ([float("nan")], [0.1], {}, "a must be finite numbers .* got nan"),
+    ([0.1], [0.2], {"quick": True}, "full_run_found must say what the full run found"),
+])
+def test_bad_input_is_named(a, b, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        verdict(a, b, "A", "B", **kwargs)
