@@ -5,6 +5,10 @@ reports the test accuracy and the wall time of the *whole process* (imports and 
 included), so the figure is what a learner waits for. ``--seeds 0,1,2`` runs one fresh process
 per seed (so each time is still a whole process) and reports every run, the mean and the
 minimum: a claim about a recipe must hold for any seed, not for the one that was tried.
+
+The figures are promised on the full data: when only the bundled 2,000-image subset is found
+(or ``CNNEDU_DATA=bundled``), the benchmark refuses with the fix (``./course.sh data``) unless
+``--allow-subset`` asks for it; every record names the data it used (``data``, ``full_data``).
 """
 
 from __future__ import annotations
@@ -24,20 +28,52 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 from cnnedu import config  # noqa: E402
-from cnnedu.data import FashionMNIST  # noqa: E402
+from cnnedu.data import SPLIT_SIZES, FashionMNIST, find_split  # noqa: E402
 from cnnedu.device import choose_device  # noqa: E402
 from cnnedu.recipes import RECIPES, get_recipe  # noqa: E402
 from cnnedu.train import evaluate, fit  # noqa: E402
 
 
+class SubsetRefused(RuntimeError):
+    """Only a subset of Fashion-MNIST was found and ``allow_subset`` was not given."""
+
+
+def refuse_subset(train_source, test_source, full: bool, allow_subset: bool) -> None:
+    """Raise :class:`SubsetRefused` (naming the data found and the fix) unless ``full`` or allowed."""
+    if full or allow_subset:
+        return
+    sources = sorted({str(train_source), str(test_source)})
+    raise SubsetRefused(
+        f"the benchmark reports results on the full Fashion-MNIST (60,000 train / 10,000 test "
+        f"images), but only {' and '.join(sources)} was found. Fix: `./course.sh data` "
+        f"(fetches the full data), or pass --allow-subset to time the subset anyway (the record "
+        f"then says full_data: false).")
+
+
+def check_data(allow_subset: bool) -> None:
+    """Before any training: refuse when the data found is not the full Fashion-MNIST."""
+    found = {split: find_split(split) for split in SPLIT_SIZES}
+    full = all(len(found[split][1]) == SPLIT_SIZES[split] for split in SPLIT_SIZES)
+    refuse_subset(found["train"][2], found["test"][2], full, allow_subset)
+
+
 def run(lesson: str, device: str | None = None, seed: int = 0, progress: bool = False,
-        epochs: int | None = None, train_limit: int | None = None) -> dict:
-    """Train ``lesson``'s recipe once and return the result record (see module docstring)."""
+        epochs: int | None = None, train_limit: int | None = None,
+        allow_subset: bool = False) -> dict:
+    """Train ``lesson``'s recipe once and return the result record (see module docstring).
+
+    Raises :class:`SubsetRefused` before training when the data is not the full Fashion-MNIST
+    and ``allow_subset`` is False (``train_limit`` is a deliberate subset of the full data).
+    """
     recipe = get_recipe(lesson)
     config.seed_everything(seed)
     chosen = choose_device(device)
-    train = FashionMNIST("train", limit=train_limit, seed=seed)
+    train = FashionMNIST("train", seed=seed)
     test = FashionMNIST("test")
+    full = train.is_full and test.is_full
+    refuse_subset(train.source, test.source, full, allow_subset)
+    if train_limit is not None:
+        train = FashionMNIST("train", limit=train_limit, seed=seed)
     loader = recipe.train_loader(train, chosen.device, seed=seed)
     test_loader = recipe.test_loader(test, chosen.device)
     model = recipe.build()
@@ -55,6 +91,7 @@ def run(lesson: str, device: str | None = None, seed: int = 0, progress: bool = 
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "data": str(train.source),
+        "full_data": full,
         "train_images": len(train),
         "test_images": len(test),
     }
@@ -82,7 +119,8 @@ def run_seeds(lesson: str, seeds: list[int], extra: list[str]) -> dict:
             runs.append({"seed": seed, **json.loads(out.read_text())})
     accuracies = [r["test_accuracy"] for r in runs]
     seconds = [r["seconds"] for r in runs]
-    return {"lesson": lesson, "runs": runs,
+    return {"lesson": lesson, "runs": runs, "data": runs[0]["data"],
+            "full_data": all(r["full_data"] for r in runs),
             "mean_accuracy": round(statistics.fmean(accuracies), 4),
             "min_accuracy": min(accuracies), "max_accuracy": max(accuracies),
             "mean_seconds": round(statistics.fmean(seconds), 1), "max_seconds": max(seconds)}
@@ -99,17 +137,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="override the recipe (for quick checks)")
     parser.add_argument("--train-limit", type=int, help="train on a subset (for quick checks)")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
+    parser.add_argument("--allow-subset", action="store_true",
+                        help="run even when only the bundled subset is found (not a result)")
     args = parser.parse_args(argv)
     if args.seeds is not None:
         try:
             seeds = parse_seeds(args.seeds)
         except ValueError as err:
             parser.error(str(err))
+        try:   # once here, so that no seed's process starts on the wrong data
+            check_data(args.allow_subset)
+        except SubsetRefused as err:
+            print(f"python -m cnnedu.benchmark: refused: {err}", file=sys.stderr)
+            return 2
         extra = []   # the per-seed processes get the same overrides
         for flag, value in (("--device", args.device), ("--epochs", args.epochs),
                             ("--train-limit", args.train_limit)):
             if value is not None:
                 extra += [flag, str(value)]
+        if args.allow_subset:
+            extra.append("--allow-subset")
         summary = run_seeds(args.lesson, seeds, extra)
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -119,16 +166,23 @@ def main(argv: list[str] | None = None) -> int:
             for r in summary["runs"]))
         print(f"{args.lesson}: mean {summary['mean_accuracy']:.4f}, min "
               f"{summary['min_accuracy']:.4f}, max {summary['max_accuracy']:.4f}; time mean "
-              f"{summary['mean_seconds']:.0f} s, max {summary['max_seconds']:.0f} s")
+              f"{summary['mean_seconds']:.0f} s, max {summary['max_seconds']:.0f} s; data: "
+              f"{summary['data']}{'' if summary['full_data'] else ' (SUBSET)'}")
         return 0
-    result = run(args.lesson, args.device, args.seed, args.progress, args.epochs, args.train_limit)
+    try:   # run() checks the data it loaded (no second read inside the timed process)
+        result = run(args.lesson, args.device, args.seed, args.progress, args.epochs,
+                     args.train_limit, args.allow_subset)
+    except SubsetRefused as err:
+        print(f"python -m cnnedu.benchmark: refused: {err}", file=sys.stderr)
+        return 2
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{result['lesson']}: test accuracy {result['test_accuracy']:.4f} in "
           f"{result['seconds']:.1f} s ({result['epochs']} epochs, {result['device']}, "
           f"torch {result['torch']}, {result['threads']} threads, {result['train_images']} "
-          f"train / {result['test_images']} test images)")
+          f"train / {result['test_images']} test images; data: {result['data']}"
+          f"{'' if result['full_data'] else ', a SUBSET: not a benchmark result'})")
     return 0
 
 

@@ -1,12 +1,16 @@
 """The benchmark CLI end to end on a tiny budget (the real figures come from the full run)."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
+from cnnedu import benchmark, data
 from cnnedu.recipes import get_recipe
+
+BUNDLED = {**os.environ, "CNNEDU_DATA": "bundled"}
 
 
 @pytest.mark.slow
@@ -22,6 +26,8 @@ def test_cli_writes_the_promised_record(tmp_path):
     assert record["lesson"] == "alexnet" and record["epochs"] == 1
     assert record["test_images"] == 10000 and record["device"] == "cpu"
     assert record["train_images"] == 500                 # --train-limit reached the data
+    assert record["full_data"] is True and "bundled" not in record["data"]
+    assert f"data: {record['data']})" in result.stdout
     assert 0.0 <= record["test_accuracy"] <= 1.0
     assert f"alexnet: test accuracy {record['test_accuracy']:.4f}" in result.stdout
 
@@ -55,3 +61,41 @@ def test_bad_seeds_are_a_clear_error(seeds):
     result = subprocess.run([sys.executable, "-m", "cnnedu.benchmark", "--lesson", "alexnet",
                              "--seeds", seeds], capture_output=True, text=True)
     assert result.returncode == 2 and "--seeds must be distinct non-negative" in result.stderr
+
+
+@pytest.mark.parametrize("extra", [[], ["--seeds", "0,1"]])
+def test_the_bundled_subset_is_refused_with_the_fix(tmp_path, extra):
+    out = tmp_path / "out.json"
+    result = subprocess.run([sys.executable, "-m", "cnnedu.benchmark", "--lesson", "alexnet",
+                             "--json", str(out), *extra], capture_output=True, text=True,
+                            env=BUNDLED, timeout=120)
+    assert result.returncode == 2
+    assert "./course.sh data" in result.stderr and "--allow-subset" in result.stderr
+    assert "bundled subset" in result.stderr            # names what it found
+    assert not out.exists() and "test accuracy" not in result.stdout
+
+
+def test_a_silent_fallback_to_the_bundle_is_refused_too(monkeypatch):
+    """No folder holds the data (a fresh clone offline): the loader falls back to the bundle,
+    and the benchmark refuses before training instead of reporting its accuracy."""
+    monkeypatch.delenv("CNNEDU_DATA", raising=False)
+    monkeypatch.setattr(data, "candidate_folders", lambda root=None: [])
+    assert data.find_split("test")[2].path is None       # the fall-back really happened
+    with pytest.raises(benchmark.SubsetRefused, match=r"cnnedu/data_bundle.*\./course\.sh data"):
+        benchmark.run("alexnet", device="cpu", epochs=1)
+    with pytest.raises(benchmark.SubsetRefused):
+        benchmark.check_data(allow_subset=False)
+    benchmark.check_data(allow_subset=True)              # asked for: no error
+
+
+@pytest.mark.slow
+def test_allow_subset_runs_and_the_record_says_so(tmp_path):
+    out = tmp_path / "out.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnedu.benchmark", "--lesson", "alexnet", "--json", str(out),
+         "--epochs", "1", "--train-limit", "200", "--device", "cpu", "--allow-subset"],
+        capture_output=True, text=True, timeout=300, check=True, env=BUNDLED)
+    record = json.loads(out.read_text())
+    assert record["full_data"] is False and "bundled subset" in record["data"]
+    assert record["train_images"] == 200 and record["test_images"] == 1000
+    assert "a SUBSET: not a benchmark result" in result.stdout

@@ -1,0 +1,142 @@
+"""How close the recipes' training comes to this CPU's limit, measured in one run.
+
+    python benchmarks/utilization.py [--size 2048] [--steps 30] [--json out.json]
+
+1. The dense matmul peak (``size`` x ``size`` @ ``size`` x ``size``, best of several repeats, all
+   of torch's threads) in fp32, and in bf16 where the CPU has native bf16 instructions
+   (``avx512_bf16`` or ``amx_bf16`` in /proc/cpuinfo, and oneDNN says bf16 is supported).
+2. For each recipe in :mod:`cnnedu.recipes`: the FLOPs of one training step (forward + backward,
+   counted by ``torch.utils.flop_counter.FlopCounterMode`` on a batch of the recipe's size; the
+   optimiser's elementwise work is not counted, as the counter counts matmuls and convolutions
+   only), times the steps, divided by their wall time, on synthetic batches (random images of
+   the recipe's batch size, in the recipe's memory layout, so data loading is left out); in
+   fp32, and under ``torch.autocast("cpu", dtype=torch.bfloat16)`` where bf16 is native.
+3. Each training figure as a percentage of the peak of the same precision.
+
+All figures come from the same process, minutes apart: on a shared machine compare them with
+each other, not with figures of another run. Accuracy under bf16 is not measured here (see
+``benchmarks/levers.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from cnnedu.recipes import RECIPES
+from cnnedu.train import make_optimizer
+
+
+def cpu_flags() -> set[str]:
+    """The feature flags of the first CPU in /proc/cpuinfo (empty where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX) and oneDNN can use it."""
+    flags = cpu_flags()
+    mkldnn_ok = bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
+    return mkldnn_ok and bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 10) -> float:
+    """FLOP/s of the fastest of ``repeats`` dense ``size``-square matmuls in ``dtype``."""
+    a = torch.randn(size, size).to(dtype)
+    b = torch.randn(size, size).to(dtype)
+    for _ in range(2):
+        torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best
+
+
+def training_rate(name: str, steps: int, bf16: bool) -> dict:
+    """FLOPs per step, seconds per step and FLOP/s of ``name``'s recipe on synthetic batches."""
+    recipe = RECIPES[name]
+    torch.manual_seed(0)
+    layout = torch.channels_last if recipe.channels_last else torch.contiguous_format
+    model = recipe.build().to(memory_format=layout).train()
+    optimizer = make_optimizer(recipe.optimizer, model.parameters(), recipe.lr * 0.01,
+                               recipe.weight_decay)
+    criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    x = torch.randn(recipe.batch_size, 1, 28, 28).to(memory_format=layout)
+    y = torch.randint(0, 10, (recipe.batch_size,))
+
+    def step() -> None:
+        cast = (torch.autocast("cpu", dtype=torch.bfloat16) if bf16
+                else contextlib.nullcontext())
+        with cast:
+            loss = criterion(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    flops = counter.get_total_flops()
+    for _ in range(3):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    seconds = (time.perf_counter() - start) / steps
+    return {"recipe": name, "precision": "bf16 autocast" if bf16 else "fp32",
+            "batch": recipe.batch_size, "flops_per_step": flops, "ms_per_step": seconds * 1e3,
+            "images_per_s": recipe.batch_size / seconds, "flops_per_s": flops / seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=2048, help="matmul side (default 2048)")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per recipe")
+    parser.add_argument("--json", type=Path, help="write every figure to this file")
+    args = parser.parse_args(argv)
+    if args.size < 64 or args.steps < 1:
+        parser.error(f"--size must be >= 64 and --steps >= 1, got {args.size} and {args.steps}")
+    bf16 = native_bf16()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+          f"{torch.backends.cpu.get_cpu_capability()}, native bf16: {bf16} "
+          f"(flags: {sorted({'avx512_bf16', 'amx_bf16', 'amx_tile'} & cpu_flags()) or 'none'})")
+    precisions = [("fp32", torch.float32, False)] + ([("bf16", torch.bfloat16, True)] if bf16
+                                                     else [])
+    peaks = {}
+    for label, dtype, _ in precisions:
+        peaks[label] = matmul_peak(dtype, args.size)
+        print(f"matmul peak {label}: {peaks[label] / 1e9:.0f} GFLOP/s ({args.size}^2, best of 10)")
+    rows = []
+    for name in RECIPES:
+        for label, _, cast in precisions:
+            row = training_rate(name, args.steps, cast)
+            row["percent_of_peak"] = 100 * row["flops_per_s"] / peaks[label]
+            rows.append(row)
+            print(f"{name:8} {row['precision']:13}: {row['flops_per_step'] / 1e9:.2f} GFLOP/step, "
+                  f"{row['ms_per_step']:.1f} ms/step, {row['images_per_s']:.0f} img/s, "
+                  f"{row['flops_per_s'] / 1e9:.0f} GFLOP/s = {row['percent_of_peak']:.0f} % of "
+                  f"the {label} matmul peak")
+    if args.json:
+        args.json.write_text(json.dumps({"peaks": peaks, "rows": rows, "native_bf16": bf16,
+                                         "threads": torch.get_num_threads(),
+                                         "torch": torch.__version__}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
