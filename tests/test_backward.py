@@ -221,3 +221,37 @@ def test_hand_layers_and_loss_match_pytorch_layers():
     torch.testing.assert_close(conv.weight.grad, ref.weight.grad)
     torch.testing.assert_close(linear.weight.grad, ref_linear.weight.grad)
     torch.testing.assert_close(linear.bias.grad, ref_linear.bias.grad)
+
+
+# ----------------------------------------------------------------------------- in use
+
+def test_hand_net_trains_like_the_autograd_net_in_float64():
+    from cnnedu.backward.training import HAND_KINDS, train_side_by_side
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g))
+               for _ in range(5)]
+    autograd_run, hand_run = train_side_by_side(batches, HAND_KINDS, dtype=torch.float64)
+    assert len(hand_run.losses) == 5
+    torch.testing.assert_close(torch.tensor(hand_run.losses), torch.tensor(autograd_run.losses),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_block_gradient_split_adds_up_to_autograds_input_gradient():
+    from cnnedu.backward.residual import block_gradient_split
+    from cnnedu.models.resnet import resnet_mini
+    torch.manual_seed(0)
+    net = resnet_mini(8, 4).double()
+    x, y = torch.randn(6, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (6,))
+    split = block_gradient_split(net, x, y)
+    inputs = []
+    blocks = [net.layer1[0], net.layer2[0], net.layer3[0]]
+    hooks = [b.register_forward_pre_hook(lambda m, args: inputs.append(args[0])) for b in blocks]
+    loss = F.cross_entropy(net(x), y)
+    for h in hooks:
+        h.remove()
+    grads = torch.autograd.grad(loss, inputs)
+    assert [s.name for s in split] == ["layer1.0", "layer2.0", "layer3.0"]
+    for s, g in zip(split, grads, strict=True):
+        assert s.total == pytest.approx(g.norm().item(), rel=1e-9)
+    assert not split[0].projection and split[1].projection
+    assert split[0].shortcut == pytest.approx(split[0].at_sum)     # identity: dL/dz passes as is
