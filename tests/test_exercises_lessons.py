@@ -337,6 +337,146 @@ def grads_divided_twice(model, world_size):
             p.grad /= world_size * world_size
 
 
+# ---------------------------------------------------------------- 01.5, 02.5, 03.5: backward passes
+
+
+def _max_windows(x, k, s, p):
+    padded = F.pad(x, [p] * 4, value=-math.inf)
+    return padded.unfold(2, k, s).unfold(3, k, s).flatten(-2)
+
+
+def _fold_back(routed, x, k, s, p):
+    n, c = x.shape[:2]
+    cols = routed.permute(0, 1, 4, 2, 3).reshape(n, c * k * k, -1)
+    return F.fold(cols, x.shape[-2:], k, padding=p, stride=s)
+
+
+def pool_grad_to_every_element(x, grad_out, kernel_size, stride, padding=0):
+    windows = _max_windows(x, kernel_size, stride, padding)
+    routed = grad_out[..., None].expand_as(windows)
+    return _fold_back(routed, x, kernel_size, stride, padding)
+
+
+def pool_grad_overwrites(x, grad_out, kernel_size, stride, padding=0):
+    k, s, p = kernel_size, stride, padding
+    padded = F.pad(x, [p] * 4, value=-math.inf)
+    grad = torch.zeros_like(padded)
+    for r in range(grad_out.shape[2]):
+        for c in range(grad_out.shape[3]):
+            window = padded[:, :, r * s:r * s + k, c * s:c * s + k]
+            mask = window == window.amax(dim=(-1, -2), keepdim=True)
+            region = grad[:, :, r * s:r * s + k, c * s:c * s + k]
+            region[mask] = grad_out[:, :, r, c][..., None, None].expand_as(window)[mask]
+    return grad[:, :, p:p + x.shape[2], p:p + x.shape[3]]
+
+
+def pool_grad_spread_evenly(x, grad_out, kernel_size, stride, padding=0):
+    windows = _max_windows(x, kernel_size, stride, padding)
+    routed = (grad_out / kernel_size ** 2)[..., None].expand_as(windows)
+    return _fold_back(routed, x, kernel_size, stride, padding)
+
+
+def pool_grad_mask_only(x, grad_out, kernel_size, stride, padding=0):
+    windows = _max_windows(x, kernel_size, stride, padding)
+    routed = F.one_hot(windows.argmax(-1), kernel_size ** 2).float()
+    return _fold_back(routed, x, kernel_size, stride, padding)
+
+
+def pool_grad_with_loops(x, grad_out, kernel_size, stride, padding=0):
+    """A right answer written differently: plain loops and +=."""
+    k, s, p = kernel_size, stride, padding
+    padded = F.pad(x, [p] * 4, value=-math.inf)
+    grad = torch.zeros_like(padded)
+    for b in range(x.shape[0]):
+        for ch in range(x.shape[1]):
+            for r in range(grad_out.shape[2]):
+                for c in range(grad_out.shape[3]):
+                    window = padded[b, ch, r * s:r * s + k, c * s:c * s + k]
+                    i, j = divmod(int(window.argmax()), k)
+                    grad[b, ch, r * s + i, c * s + j] += grad_out[b, ch, r, c]
+    return grad[:, :, p:p + x.shape[2], p:p + x.shape[3]]
+
+
+def _conv_grads(x, weight, grad_out, stride, padding, transpose=True, mean=False):
+    n, c_out, k = x.shape[0], weight.shape[0], weight.shape[-1]
+    cols = F.unfold(x, k, padding=padding, stride=stride)
+    d_y = grad_out.reshape(n, c_out, -1)
+    w_mat = weight.reshape(c_out, -1)
+    dw = (d_y @ cols.transpose(1, 2)).sum(0).reshape(weight.shape)
+    d_cols = (w_mat.T if transpose else w_mat) @ d_y
+    dx = F.fold(d_cols, x.shape[-2:], k, padding=padding, stride=stride)
+    db = grad_out.sum((0, 2, 3))
+    return (dx, dw / n, db / n) if mean else (dx, dw, db)
+
+
+def conv_grad_no_transpose(x, weight, grad_out, stride=1, padding=0):
+    return _conv_grads(x, weight, grad_out, stride, padding, transpose=False)
+
+
+def conv_grad_batch_mean(x, weight, grad_out, stride=1, padding=0):
+    return _conv_grads(x, weight, grad_out, stride, padding, mean=True)
+
+
+def conv_grad_kernel_not_rotated(x, weight, grad_out, stride=1, padding=0):
+    dx = F.conv2d(grad_out, weight.transpose(0, 1), padding=weight.shape[-1] - 1 - padding)
+    return (dx,) + _conv_grads(x, weight, grad_out, stride, padding)[1:]
+
+
+def conv_grad_by_transposed_conv(x, weight, grad_out, stride=1, padding=0):
+    """A right answer written differently: dx by conv_transpose2d, dw by torch.nn.grad."""
+    extra = [(size + 2 * padding - weight.shape[-1]) % stride for size in x.shape[-2:]]
+    dx = F.conv_transpose2d(grad_out, weight, stride=stride, padding=padding,
+                            output_padding=extra)
+    dw = torch.nn.grad.conv2d_weight(x, weight.shape, grad_out, stride, padding)
+    return dx, dw, grad_out.sum((0, 2, 3))
+
+
+def _bn_grads(x, gamma, grad_out, eps, mean_path=True, var_path=True, gamma_factor=True):
+    dims = (0, 2, 3)
+    mu = x.mean(dims, keepdim=True)
+    sigma = torch.sqrt(x.var(dims, unbiased=False, keepdim=True) + eps)
+    x_hat = (x - mu) / sigma
+    g = grad_out
+    dx = g
+    if mean_path:
+        dx = dx - g.mean(dims, keepdim=True)
+    if var_path:
+        dx = dx - x_hat * (g * x_hat).mean(dims, keepdim=True)
+    dx = dx / sigma * (gamma.view(1, -1, 1, 1) if gamma_factor else 1)
+    return dx, (g * x_hat).sum(dims), g.sum(dims)
+
+
+def bn_grad_without_mean_path(x, gamma, grad_out, eps=1e-5):
+    return _bn_grads(x, gamma, grad_out, eps, mean_path=False)
+
+
+def bn_grad_without_variance_path(x, gamma, grad_out, eps=1e-5):
+    return _bn_grads(x, gamma, grad_out, eps, var_path=False)
+
+
+def bn_grad_statistics_constant(x, gamma, grad_out, eps=1e-5):
+    return _bn_grads(x, gamma, grad_out, eps, mean_path=False, var_path=False)
+
+
+def bn_grad_without_gamma(x, gamma, grad_out, eps=1e-5):
+    return _bn_grads(x, gamma, grad_out, eps, gamma_factor=False)
+
+
+def bn_grad_staged(x, gamma, grad_out, eps=1e-5):
+    """A right answer written differently: the step-by-step chain rule of CS231n's notes."""
+    dims, m = (0, 2, 3), x.numel() // x.shape[1]
+    g4 = gamma.view(1, -1, 1, 1)
+    mu = x.mean(dims, keepdim=True)
+    var = ((x - mu) ** 2).mean(dims, keepdim=True)
+    x_hat = (x - mu) / torch.sqrt(var + eps)
+    dx_hat = grad_out * g4
+    dvar = (dx_hat * (x - mu) * -0.5 * (var + eps) ** -1.5).sum(dims, keepdim=True)
+    dmu = (-dx_hat / torch.sqrt(var + eps)).sum(dims, keepdim=True) \
+        + dvar * (-2 * (x - mu)).mean(dims, keepdim=True)
+    dx = dx_hat / torch.sqrt(var + eps) + dvar * 2 * (x - mu) / m + dmu / m
+    return dx, (grad_out * x_hat).sum(dims), grad_out.sum(dims)
+
+
 WRONG = [
     ("00.1", relu_opposite, "you did the opposite"),
     ("00.1", relu_float_zero, "keep the input's dtype"),
@@ -389,7 +529,21 @@ WRONG = [
     ("06.1", grads_reduced_as_copies, "in place"),
     ("06.1", weights_averaged, "in place"),
     ("06.1", grads_divided_twice, "divide by world_size once"),
+    ("01.5", pool_grad_to_every_element, "not to every element"),
+    ("01.5", pool_grad_overwrites, "the SUM of theirs"),
+    ("01.5", pool_grad_spread_evenly, "average pooling's backward"),
+    ("01.5", pool_grad_mask_only, "grad_out's, not 1"),
+    ("02.5", conv_grad_no_transpose, "missing transpose"),
+    ("02.5", conv_grad_batch_mean, "SUMS over the batch"),
+    ("02.5", conv_grad_kernel_not_rotated, "rotated 180°"),
+    ("03.5", bn_grad_without_mean_path, "mean's path is missing"),
+    ("03.5", bn_grad_without_variance_path, "variance's path is missing"),
+    ("03.5", bn_grad_statistics_constant, "are not constants"),
+    ("03.5", bn_grad_without_gamma, "factor γ"),
 ]
+
+RIGHT = [("01.5", pool_grad_with_loops), ("02.5", conv_grad_by_transposed_conv),
+         ("03.5", bn_grad_staged)]
 
 
 @pytest.mark.parametrize(("exercise_id", "wrong", "hint"), WRONG,
@@ -400,6 +554,11 @@ def test_a_plausible_wrong_solution_fails_with_its_hint(exercise_id, wrong, hint
     assert out.startswith(f"❌ {exercise_id}") and "case " in out, out
     assert hint in out, out
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize(("exercise_id", "right"), RIGHT, ids=[r.__name__ for _, r in RIGHT])
+def test_an_equivalent_right_answer_written_differently_is_accepted(exercise_id, right, capsys):
+    assert check_code(exercise_id, right) is True, capsys.readouterr().out
 
 
 def test_every_coding_exercise_has_three_wrong_solutions_here():
