@@ -53,29 +53,35 @@ class Verdict:
         return self.text
 
 
-def _check_results(name: str, values: Sequence[float]) -> list[float]:
+def _check_results(name: str, values: Sequence[float], diverged: float | None) -> list[float]:
     values = [float(v) for v in values]
     if not values:
         raise ValueError(f"{name} must hold one result per seed, got none")
+    if diverged is not None:
+        values = [diverged if math.isnan(v) else v for v in values]
     bad = [v for v in values if not math.isfinite(v)]
     if bad:
-        raise ValueError(f"{name} must be finite numbers (a diverged run is not a score: "
-                         f"count it separately or give it a stated worst value), got {bad[0]}")
+        raise ValueError(f"{name} must be finite numbers (a diverged run is not a score: pass "
+                         f"diverged=<a stated worst value>), got {bad[0]}")
     return values
 
 
 def verdict(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str, *,
             metric: str = "test accuracy", higher_is_better: bool = True,
             scope: str = "in this budget, on Fashion-MNIST", quick: bool = False,
-            full_run_found: str | None = None, digits: int = 3) -> Verdict:
+            full_run_found: str | None = None, diverged: float | None = None,
+            digits: int = 3) -> Verdict:
     """Print and return the verdict of ``name_a`` against ``name_b`` from per-seed results.
 
     ``a[i]`` and ``b[i]`` come from the same seed (same data order), so the comparison is
     paired. ``quick=True`` (quick mode) prints that the run is too short to judge and what the
-    full run found, ``full_run_found`` (required then), instead of a verdict.
+    full run found, ``full_run_found`` (required then), instead of a verdict. ``diverged``: the
+    value that stands for a run that gave NaN (e.g. the guessing loss ln 10 for a training
+    loss); the text says how many runs it replaced. Without it a NaN is an error.
     """
-    a = _check_results("a", a)
-    b = _check_results("b", b)
+    nans = sum(math.isnan(float(v)) for v in [*a, *b])
+    a = _check_results("a", a, diverged)
+    b = _check_results("b", b, diverged)
     if len(a) != len(b):
         raise ValueError(f"a and b must hold one result per seed each, paired by seed; got "
                          f"{len(a)} and {len(b)}")
@@ -106,5 +112,7 @@ def verdict(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str, *,
         floor = 0.5 ** len(nonzero) if nonzero else 1.0
         text = (f"Not separated {scope}: {numbers}. With {len(nonzero)} seed(s) the smallest "
                 f"possible p is {floor:.3f}; more seeds could tell.")
+    if nans:
+        text += f"\n({nans} diverged run(s) counted as {diverged:g})"
     print(text)
     return Verdict(effect, sd, min(diffs), max(diffs), agree, len(nonzero), p, clear, text)

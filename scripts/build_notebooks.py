@@ -75,6 +75,7 @@ def carry_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
     Markdown may differ (that is the point: fix prose without a long rerun), and so may the
     ``# NBVAL_CHECK_OUTPUT`` marker, which only tells nbval whether to compare a cell; any other
     change to a code cell means the stored outputs are not from this code: that is an error.
+    When the cells are the same kinds in the same order, their ids are kept too.
     """
     old = nbformat.read(old_path, as_version=4)
     mismatch = code_cell_mismatch(new, old)
@@ -83,7 +84,12 @@ def carry_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
     old_code = [c for c in old.cells if c.cell_type == "code"]
     new_code = [c for c in new.cells if c.cell_type == "code"]
     for a, b in zip(old_code, new_code, strict=True):
-        b.outputs, b.execution_count = a.outputs, a.execution_count
+        b.outputs, b.execution_count, b.metadata = a.outputs, a.execution_count, a.metadata
+    # Same cells in the same order: keep their ids, so the diff of a prose fix is the prose.
+    if [c.cell_type for c in old.cells] == [c.cell_type for c in new.cells]:
+        for a, b in zip(old.cells, new.cells, strict=True):
+            if "id" in a:
+                b.id = a.id
     new.metadata = old.metadata
 
 

@@ -30,6 +30,10 @@ What counts as a result number (the rule, kept short on purpose instead of an al
   matching applies to the numbers in the lesson's code cells (a setting the learner can read
   there: lr 0.05, ``12_000`` images) and to the literature facts listed for the lesson
   (``cnnedu.facts.LITERATURE``), which the lesson shows with their source.
+
+A number that illustrates a definition rather than reports a result ("a confidence of 0.8
+should be right 80 % of the time") belongs in LaTeX or a code span, where it reads as a
+formula: ``$0.8$``.
 """
 
 from __future__ import annotations

@@ -73,3 +73,15 @@ def test_only_the_check_output_marker_and_markdown_may_differ(tmp_path):
     assert build_notebooks.code_cell_mismatch(build_notebooks.parse(unmarked), stored) is None
     commented = SAMPLE.replace("# NBVAL_CHECK_OUTPUT\n", "# a comment\n")
     assert build_notebooks.code_cell_mismatch(build_notebooks.parse(commented), stored) is not None
+
+
+def test_keep_outputs_changes_only_the_prose(tmp_path):
+    stored_path = _write_built(SAMPLE, tmp_path / "lesson.ipynb")
+    stored = nbformat.read(stored_path, as_version=4)
+    stored.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="2\n")]
+    nbformat.write(stored, stored_path)
+    rebuilt = build_notebooks.parse(SAMPLE.replace("Next idea.", "Reworded."))
+    build_notebooks.carry_outputs(rebuilt, stored_path)
+    assert [c.id for c in rebuilt.cells] == [c.id for c in stored.cells]
+    assert rebuilt.cells[-1].outputs[0].text == "2\n"
+    assert rebuilt.cells[2].source == "Reworded."

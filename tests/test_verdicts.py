@@ -73,9 +73,18 @@ def test_quick_mode_says_too_short_and_quotes_the_full_run(capsys):
 @pytest.mark.parametrize("a, b, kwargs, message", [
     ([], [], {}, "a must hold one result per seed, got none"),
     ([0.1, 0.2], [0.1], {}, "paired by seed; got 2 and 1"),
-    ([float("nan")], [0.1], {}, "a must be finite numbers .* got nan"),
+    ([float("nan")], [0.1], {}, "a must be finite numbers .*diverged=.* got nan"),
     ([0.1], [0.2], {"quick": True}, "full_run_found must say what the full run found"),
 ])
 def test_bad_input_is_named(a, b, kwargs, message):
     with pytest.raises(ValueError, match=message):
         verdict(a, b, "A", "B", **kwargs)
+
+
+def test_a_diverged_run_counts_as_the_stated_value(capsys):
+    # losses; seed 1 of "no BN" diverged -> counted as 2.303: diffs -0.5, -1.503, -0.4
+    v = verdict([0.7, 0.8, 0.6], [1.2, float("nan"), 1.0], "BN", "no BN",
+                metric="final train loss", higher_is_better=False, diverged=2.303)
+    assert v.effect == pytest.approx(-(0.5 + 1.503 + 0.4) / 3)
+    assert (v.agree, v.seeds, v.p_value) == (3, 3, 0.125)
+    assert "(1 diverged run(s) counted as 2.303)" in capsys.readouterr().out
