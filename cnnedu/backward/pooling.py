@@ -8,6 +8,8 @@ larger value, so the gradient goes to the *first* maximum in row-major window or
 scans the kernel offsets in the same order with the same strict rule, so it routes ties the
 same way. A from-scratch version that picks another tied pixel (or splits the gradient among
 them) is an equally valid subgradient: the per-window sum of the gradient agrees, its place not.
+(One corner differs: a window whose real values are all -inf may route to a padding cell here,
+where PyTorch picks its first real pixel; the gradient is then lost rather than misplaced.)
 
 Average pooling: each output's gradient is spread evenly over its window, divided by the same
 divisor as the forward pass (``count_include_pad`` decides whether padding cells count); the

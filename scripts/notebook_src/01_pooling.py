@@ -9,7 +9,8 @@
 # 2. learn the output-size formula, including the corners (`ceil_mode`, dilation, padding);
 # 3. *measure* what max and average pooling do to real photos (is "max keeps edges sharp" true?);
 # 4. play with every setting in an interactive explorer;
-# 5. see where real networks pool, and what pooling does to a one-pixel shift.
+# 5. see where real networks pool, and what pooling does to a one-pixel shift;
+# 6. derive pooling's backward pass, write it, and train a network through it.
 
 # %%
 from cnnedu import config
@@ -417,6 +418,170 @@ check(answer_avg, pool2d(q, 2, 2, mode="avg")[0].tolist(), exercise="01.4 (avera
       hint="an average of four numbers need not be a whole number.");
 
 # %% [markdown]
+# ## 6. The backward pass: where pooling sends the gradient
+# A network learns from gradients, so every layer must also answer: if the loss $L$ changes by
+# $\partial L / \partial y_j$ per unit of output $y_j$, how much does it change per unit of each
+# input $x_i$? For pooling the chain rule is short.
+#
+# * **Max pooling**: $y_j = x_{a(j)}$, where $a(j)$ is the position of window $j$'s maximum.
+#   Nudging the maximum moves the output one for one; nudging any other pixel of the window
+#   changes nothing. So $\dfrac{\partial L}{\partial x_i} = \sum_{j:\, a(j) = i}
+#   \dfrac{\partial L}{\partial y_j}$: each output's gradient goes to its window's winner, and
+#   a pixel that wins several **overlapping** windows receives the **sum** of their gradients.
+#   Padding is −∞ and never wins, so padding cells get nothing.
+# * **Average pooling**: $y_j = \frac{1}{d_j}\sum_{i \in \text{window } j} x_i$, so
+#   $\dfrac{\partial L}{\partial x_i} = \sum_{j \ni i} \dfrac{1}{d_j}\dfrac{\partial L}{\partial
+#   y_j}$: each output's gradient is spread evenly over its window, divided by the same divisor
+#   $d_j$ as the forward pass (`count_include_pad` decides whether padding cells count); the share
+#   that lands on padding is dropped.
+#
+# `cnnedu.backward.pool2d_backward` writes this out, and `pool2d_hand` is `pool2d` with that
+# backward attached (a `torch.autograd.Function`). On the 4×4 demo, with every output's gradient
+# set to 1, the gradient marks the four winners:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.backward import pool2d_backward, pool2d_hand
+
+ones = torch.ones(1, 2, 2)
+print(x)
+print("max, 2x2/2:\n", pool2d_backward(x, ones, 2, 2))
+print("avg, 2x2/2:\n", pool2d_backward(x, ones, 2, 2, mode="avg"))
+
+# %% [markdown]
+# With AlexNet's overlapping windows (kernel 3, stride 2) and padding 1, one pixel can win
+# several windows. Make pixel (1, 1) of the demo the largest: it lies in all four windows. Each
+# output's gradient is now a different number (1, 10, 100, 1000), so you can read off which
+# windows sent gradient where; PyTorch's autograd gives the same:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x_big = x.clone()
+x_big[0, 1, 1] = 99.0
+g = torch.tensor([[[1., 10.], [100., 1000.]]])
+mine = pool2d_backward(x_big, g, 3, 2, 1)
+x_leaf = x_big.clone().requires_grad_(True)
+nn.functional.max_pool2d(x_leaf, 3, 2, 1).backward(g)
+print("ours:\n", mine)
+print("equal to autograd's gradient of F.max_pool2d:", torch.equal(mine, x_leaf.grad))
+print("pixel (1, 1) received", mine[0, 1, 1].item(), "= 1 + 10 + 100 + 1000: the overlaps add")
+
+# %% [markdown]
+# **Ties.** When a window holds its maximum twice, which pixel gets the gradient? PyTorch's
+# kernels scan a window row by row and replace the running maximum only by a *strictly larger*
+# value, so the **first** maximum in row-major order wins. `pool2d` scans in the same order with
+# the same rule, so it agrees. A from-scratch version that picks another tied pixel, or splits the
+# gradient among them, is just as valid mathematically (any of them is a subgradient): the
+# gradient's *sum* per window agrees, its *place* does not.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+tie = torch.tensor([[[7., 7.], [7., 1.]]])
+t_leaf = tie.clone().requires_grad_(True)
+nn.functional.max_pool2d(t_leaf, 2).backward(torch.ones(1, 1, 1))
+print("PyTorch routes the tie to:\n", t_leaf.grad)
+print("pool2d_backward:\n", pool2d_backward(tie, torch.ones(1, 1, 1), 2))
+
+# %% [markdown]
+# Away from ties, the hand-written backward passes `torch.autograd.gradcheck` (it compares with
+# finite differences in float64), and it equals autograd's gradient of PyTorch's own pooling over
+# random settings (kernel, stride, padding, dilation, `ceil_mode`, both modes):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import random
+
+torch.manual_seed(0)
+x64 = (torch.randperm(2 * 3 * 9 * 8).double() / 10).reshape(2, 3, 9, 8).requires_grad_(True)
+for kwargs in [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, stride=1),
+               dict(kernel_size=3, stride=2, padding=1, mode="avg", count_include_pad=False)]:
+    print(kwargs, "gradcheck:",
+          torch.autograd.gradcheck(lambda t, kw=kwargs: pool2d_hand(t, **kw), (x64,)))
+
+rng, agree, tried = random.Random(0), 0, 0
+while tried < 200:
+    k, s, p, d = rng.randint(1, 4), rng.randint(1, 3), rng.randint(0, 2), rng.randint(1, 2)
+    ceil, avg = rng.random() < 0.5, rng.random() < 0.5
+    if p > k // 2 or (avg and d > 1):
+        continue
+    tried += 1
+    xr = x64.detach().float().clone().requires_grad_(True)
+    out = (nn.functional.avg_pool2d(xr, k, s, p, ceil) if avg
+           else nn.functional.max_pool2d(xr, k, s, p, d, ceil))
+    grad_out = torch.randn(out.shape)
+    out.backward(grad_out)
+    mine = pool2d_backward(xr.detach(), grad_out, k, s, p, d, ceil, "avg" if avg else "max")
+    agree += torch.allclose(mine, xr.grad, atol=1e-6)
+print(f"equal to autograd in {agree} of {tried} random settings")
+
+# %% [markdown]
+# ### Exercise 01.5 (code): max pooling's backward pass
+# Write `max_pool2d_backward(x, grad_out, kernel_size, stride, padding)`: the gradient with
+# respect to `x` (N, C, H, W) of max pooling, given `grad_out`, the gradient with respect to its
+# output. Two tools: `torch.argmax` over each window's k·k values (from the `unfold` of exercise
+# 01.3) finds the winners, and `F.fold(columns, (H, W), kernel_size, padding=..., stride=...)` is
+# `unfold` in reverse: it puts each window's k·k values back where the window was, **adding**
+# where windows overlap, and drops the padding. The check compares with autograd's gradient of
+# `F.max_pool2d` on five inputs (no ties): windows side by side, overlapping windows with
+# padding, stride 1, stride 2 with unused pixels, batch size 1.
+
+# %%
+# EXERCISE 01.5
+def max_pool2d_backward(x, grad_out, kernel_size, stride, padding=0):
+    """dL/dx of max pooling, given grad_out = dL/d(output)."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_code("01.5", max_pool2d_backward);
+
+# %% [markdown]
+# ### Use it: a network trained through your pooling's gradient
+# A small network (two 3×3 convolutions with BatchNorm and ReLU, each followed by 2×2 max
+# pooling, then a linear layer) is trained twice on Fashion-MNIST training images from the same
+# weights on the same batches: once with PyTorch's `MaxPool2d`, once with `pool2d` and the
+# hand-written backward. First a few steps in float64, where any difference in the gradients
+# would show in the losses:
+
+# %%
+from cnnedu.backward.training import train_side_by_side
+from cnnedu.data import BatchLoader, FashionMNIST
+
+train_set = FashionMNIST("train")
+STEPS = 5 if SMOKE else 150
+exact = train_side_by_side(BatchLoader(train_set, 64, shuffle=True), ["pool"],
+                           steps=3 if SMOKE else 10, dtype=torch.float64)
+gap = max(abs(a - b) for a, b in zip(exact[0].losses, exact[1].losses))
+print(f"float64, first {len(exact[0].losses)} steps: largest loss difference {gap:.1e}")
+
+# %% [markdown]
+# Then a short training run in float32 (150 steps of 64 images in full mode), with the time of
+# each network's steps:
+
+# %%
+import matplotlib.pyplot as plt
+
+runs = train_side_by_side(BatchLoader(train_set, 64, shuffle=True), ["pool"], steps=STEPS)
+fig, ax = plt.subplots(figsize=(7, 3))
+for run, style in zip(runs, ["-", "--"]):
+    ax.plot(run.losses, style, label=run.name)
+    print(f"{run.name:28s} {len(run.losses)} steps in {run.seconds:5.1f} s; mean loss of the "
+          f"last 20 steps {np.mean(run.losses[-20:]):.3f}")
+print("largest loss difference over the run:",
+      f"{max(abs(a - b) for a, b in zip(runs[0].losses, runs[1].losses)):.1e};",
+      "identical at every step:", runs[0].losses == runs[1].losses)
+ax.set_xlabel("step")
+ax.set_ylabel("training loss")
+ax.legend();
+
+# %% [markdown]
+# The printed differences say how close the two runs are. Where they are 0, pooling's forward
+# pass picked the same winners as PyTorch's and its backward sent the gradient to the same
+# pixels, so the two networks computed the same numbers at every step. The hand-written version is slower
+# (Python loops over the k×k offsets instead of one fused kernel): the times above say by how
+# much on your machine.
+
+# %% [markdown]
 # ## Summary
 # * Pooling keeps one number per window; the output size follows one formula, with `ceil_mode`'s
 #   "no window may start in the padding" exception and the rule padding ≤ kernel // 2.
@@ -425,5 +590,7 @@ check(answer_avg, pool2d(q, 2, 2, mode="avg")[0].tolist(), exercise="01.4 (avera
 #   also brightens, thickens bright structures and erases thin dark ones. (Measured on photos,
 #   not on a network's feature maps.)
 # * Pooling alone gives only a little shift tolerance; global average pooling gives a lot.
+# * Backward: max pooling sends each output's gradient to its window's maximum (overlaps add,
+#   padding gets nothing, ties go to the first maximum); average pooling spreads it evenly.
 #
 # Next: **02 · AlexNet**, where pooling sits between the convolutions of a real network.

@@ -216,6 +216,110 @@ from cnnedu.exercises import check, check_code, solution  # noqa: F401 (solution
 check_code("02.1", conv2d);
 
 # %% [markdown]
+# ### The backward pass of a convolution
+# With the unfold + matmul form of exercise 02.1, a convolution is $Y = W \cdot \text{cols} + b$:
+# `cols` = `F.unfold(x)` of shape (N, C_in·k·k, L) holds every window as a column, $W$ is the
+# weight flattened to (C_out, C_in·k·k), $Y$ is (N, C_out, L). The gradient of a matrix product
+# is two matrix products, each with the *other* factor transposed. Given $dY = \partial L/\partial
+# Y$:
+#
+# * $dW = \sum_{\text{batch}} dY \cdot \text{cols}^\top$: every window votes for the kernel with
+#   its own pixels, weighted by its output's gradient;
+# * $d\text{cols} = W^\top \cdot dY$, then $dX = $ `F.fold`$(d\text{cols})$: fold puts each
+#   column back where its window was, **adding** where windows overlap (a pixel read by several
+#   windows collects the gradient of all of them) and dropping the padding;
+# * $db = dY$ summed over the batch and every position (each bias is added everywhere).
+#
+# "The gradient of a convolution is a convolution": $dX$ is the **transposed convolution**
+# (`F.conv_transpose2d`) of $dY$ with the *same* weights; with stride 1 that is an ordinary
+# convolution of the zero-padded $dY$ with the kernel rotated by 180° and its channel axes swapped.
+# All of it checked against autograd and `torch.nn.grad`:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.backward import conv2d_backward
+
+torch.manual_seed(0)
+xc, wc = torch.randn(2, 3, 9, 9, dtype=torch.float64), torch.randn(4, 3, 3, 3, dtype=torch.float64)
+for stride, padding in [(1, 1), (2, 1)]:
+    dy = torch.randn(F.conv2d(xc, wc, stride=stride, padding=padding).shape, dtype=torch.float64)
+    dx, dw, db = conv2d_backward(xc, wc, dy, stride, padding)
+    xl, wl = xc.clone().requires_grad_(True), wc.clone().requires_grad_(True)
+    bl = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+    F.conv2d(xl, wl, bl, stride, padding).backward(dy)
+    print(f"stride {stride}, padding {padding}: equal to autograd (dx, dw, db):",
+          [torch.allclose(a, b) for a, b in ((dx, xl.grad), (dw, wl.grad), (db, bl.grad))])
+    print("   dx == torch.nn.grad.conv2d_input:",
+          torch.allclose(dx, torch.nn.grad.conv2d_input(xc.shape, wc, dy, stride, padding)),
+          "| dw == conv2d_weight:",
+          torch.allclose(dw, torch.nn.grad.conv2d_weight(xc, wc.shape, dy, stride, padding)),
+          "| dx == F.conv_transpose2d(dy, W):",
+          torch.allclose(dx, F.conv_transpose2d(dy, wc, stride=stride, padding=padding)))
+dy1 = torch.randn(2, 4, 9, 9, dtype=torch.float64)
+rotated = F.conv2d(dy1, wc.transpose(0, 1).flip(-1, -2), padding=1)   # padding k - 1 - p = 1
+print("stride 1: conv_transpose2d(dy, W) == conv2d(dy, W rotated 180°, channels swapped):",
+      torch.allclose(rotated, F.conv_transpose2d(dy1, wc, padding=1)))
+
+# %% [markdown]
+# ### Exercise 02.5 (code): the convolution's backward pass
+# Write `conv2d_backward(x, weight, grad_out, stride, padding)` returning `(dx, dw, db)`, the
+# gradients of `F.conv2d(x, weight, bias, stride, padding)` with respect to its input, weight and
+# bias, given `grad_out` = $dY$ (square kernels). Use `F.unfold` and `F.fold` as above, not
+# autograd. The check compares with autograd's gradients of `F.conv2d` on five inputs (a square
+# flattened weight, one channel, padding, stride 2, as many input as output channels).
+
+# %%
+# EXERCISE 02.5
+def conv2d_backward(x, weight, grad_out, stride=1, padding=0):
+    """(dx, dw, db) of F.conv2d(x, weight, bias, stride, padding), given grad_out = dL/dY."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_code("02.5", conv2d_backward);
+
+# %% [markdown]
+# ### Use it: a network trained through your convolution's gradient
+# The small network of lesson 01 (two 3×3 convolutions with BatchNorm and ReLU, 2×2 max pooling,
+# a linear layer), trained from the same weights on the same Fashion-MNIST training batches,
+# once with PyTorch's layers and once with the convolutions *and* the max pooling replaced by the
+# hand-differentiated ones (`cnnedu.backward.layers`). First a few steps in float64:
+
+# %%
+from cnnedu.backward.training import train_side_by_side
+from cnnedu.data import BatchLoader, FashionMNIST
+
+side_train = FashionMNIST("train")
+exact = train_side_by_side(BatchLoader(side_train, 64, shuffle=True), ["conv", "pool"],
+                           steps=3 if SMOKE else 10, dtype=torch.float64)
+gap = max(abs(a - b) for a, b in zip(exact[0].losses, exact[1].losses))
+print(f"float64, first {len(exact[0].losses)} steps: largest loss difference {gap:.1e}")
+
+# %% [markdown]
+# Then in float32 (150 steps of 64 images in full mode), timed. Float32 sums in a different
+# order (one big matrix multiply instead of PyTorch's convolution kernel) round differently, and
+# training amplifies such differences from step to step, so the losses drift apart slowly; the
+# printed differences say how far.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+runs = train_side_by_side(BatchLoader(side_train, 64, shuffle=True), ["conv", "pool"],
+                          steps=5 if SMOKE else 150)
+fig, ax = plt.subplots(figsize=(7, 3))
+for run, style in zip(runs, ["-", "--"]):
+    ax.plot(run.losses, style, label=run.name)
+    print(f"{run.name:34s} {len(run.losses)} steps in {run.seconds:5.1f} s; mean loss of the "
+          f"last 20 steps {np.mean(run.losses[-20:]):.3f}")
+differences = [abs(a - b) for a, b in zip(runs[0].losses, runs[1].losses)]
+print(f"loss difference: first 3 steps at most {max(differences[:3]):.1e}, "
+      f"whole run at most {max(differences):.1e}")
+ax.set_xlabel("step")
+ax.set_ylabel("training loss")
+ax.legend();
+
+# %% [markdown]
 # ### AlexNet for Fashion-MNIST
 # Fashion-MNIST images are 28×28 and grey, not 224×224 colour, so `cnnedu.models.AlexNet`
 # keeps the design (five convolutions, overlapping 3×3/2 max pooling, ReLU, dropout, three
@@ -677,6 +781,8 @@ check(answer_2, count_params(nn.Conv2d(32, 64, kernel_size=3)), exercise="02.4",
 #   layer's filters look far less regular than the hand-made edge detectors.
 # * One output channel of a convolution has a C_in×k×k kernel and a bias; PyTorch's
 #   "convolution" is a cross-correlation (no kernel flip), checked against `F.conv2d`.
+# * Its backward pass: dW = dY·colsᵀ, dX = fold(Wᵀ·dY), a transposed convolution with the same
+#   weights, and db = dY summed; a network trained on it follows the autograd one.
 # * Scaled to 28×28, AlexNet reaches about 0.91 on Fashion-MNIST in about two minutes on a CPU;
 #   what channels-last buys was measured on your machine, not assumed.
 # * The recipe: one-cycle schedule (plotted), AdamW, flips, label smoothing 0.1, whose targets

@@ -179,6 +179,120 @@ def batchnorm_eval(x, gamma, beta, running_mean, running_var, eps=1e-5):
 check_code("03.2", batchnorm_eval);
 
 # %% [markdown]
+# ### BatchNorm's backward pass
+# In training mode every output of a channel depends on *every* input of that channel, through
+# the batch mean $\mu$ and variance $\sigma^2$. Per channel, over its $m = N \cdot H \cdot W$
+# values: $\hat x = (x - \mu)/\sigma$ with $\sigma = \sqrt{\sigma^2_{\text{biased}} +
+# \varepsilon}$, and $y = \gamma \hat x + \beta$. With $g = \partial L / \partial y$:
+#
+# * $\partial L/\partial \beta = \sum g$ and $\partial L/\partial \gamma = \sum g\,\hat x$;
+# * $\dfrac{\partial L}{\partial x} = \dfrac{\gamma}{\sigma}\Big(g - \text{mean}(g) - \hat x\,
+#   \text{mean}(g\,\hat x)\Big)$.
+#
+# The first term is the direct path (as if $\mu$ and $\sigma$ were constants). The second is the
+# path through the **mean**: raising one $x$ raises $\mu$, which lowers every $\hat x$ of the
+# channel. The third is the path through the **variance**. (Derivation: $\partial \mu/\partial
+# x_i = 1/m$ and $\partial \sigma / \partial x_i = \hat x_i / m$; collect the terms.)
+#
+# A consequence you can measure: because $\sum \hat x = 0$, the gradient $\partial L / \partial
+# x$ sums to **zero over each channel**. Shifting a whole channel by a constant changes nothing
+# after normalisation, so the loss cannot prefer any such shift. `cnnedu.backward` writes the
+# formula out and gives the course's from-scratch `BatchNorm2d` a hand-written backward
+# (`HandBatchNorm2d`):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.backward import batchnorm_backward
+from cnnedu.backward.batchnorm import HandBatchNorm2d
+
+torch.manual_seed(0)
+xb = 3 + 2 * torch.randn(8, 4, 6, 6, dtype=torch.float64)
+gamma = 1 + 0.5 * torch.randn(4, dtype=torch.float64)
+g = torch.randn_like(xb)
+dx, dgamma, dbeta = batchnorm_backward(xb, gamma, g)
+xl, gl = xb.clone().requires_grad_(True), gamma.clone().requires_grad_(True)
+bl = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+nn.functional.batch_norm(xl, None, None, gl, bl, True).backward(g)
+print("equal to autograd of F.batch_norm (dx, dgamma, dbeta):",
+      [torch.allclose(a, b) for a, b in ((dx, xl.grad), (dgamma, gl.grad), (dbeta, bl.grad))])
+layer = HandBatchNorm2d(4).double()
+print("HandBatchNorm2d passes gradcheck:",
+      torch.autograd.gradcheck(layer, (xb[:2, :, :3, :3].clone().requires_grad_(True),)))
+
+# %% [markdown]
+# The zero mean per channel, measured: the sum of $\partial L / \partial x$ over each channel,
+# next to the typical size of one of its entries (`dx.abs().mean()`), for the hand-written
+# gradient and for autograd's:
+
+# %%
+print("channel | sum of dx (ours) | sum of dx (autograd) | mean |dx|")
+for c in range(4):
+    print(f"{c:7d} | {dx[:, c].sum().item():16.1e} | {xl.grad[:, c].sum().item():20.1e} | "
+          f"{dx[:, c].abs().mean().item():.3f}")
+x_hat = (xb - xb.mean((0, 2, 3), True)) / (xb.var((0, 2, 3), False, True) + 1e-5).sqrt()
+per_channel = gamma[None, :, None, None] / (xb.var((0, 2, 3), False, True) + 1e-5).sqrt()
+without_mean_path = per_channel * (g - x_hat * (g * x_hat).mean((0, 2, 3), True))
+print("the same sums with the mean's path left out:",
+      [f"{v:.1f}" for v in without_mean_path.sum((0, 2, 3)).tolist()])
+
+# %% [markdown]
+# ### Exercise 03.5 (code): BatchNorm's backward pass
+# Write `batchnorm_backward(x, gamma, grad_out, eps)` returning `(dx, dgamma, dbeta)` for
+# training-mode BatchNorm of `x` (N, C, H, W), given `grad_out` = $\partial L/\partial y$. The
+# check compares with autograd's gradients of `F.batch_norm` on four inputs, one of them a batch
+# of a single image (legal: each channel still has H·W values).
+
+# %%
+# EXERCISE 03.5
+def batchnorm_backward(x, gamma, grad_out, eps=1e-5):
+    """(dx, dgamma, dbeta) of BatchNorm in training mode."""
+    raise NotImplementedError("your code here")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_code("03.5", batchnorm_backward);
+
+# %% [markdown]
+# ### Use it: a network whose every gradient is written by hand
+# The small network of lessons 01 and 02 once more, now with **every** layer hand-differentiated:
+# convolutions (unfold + matmul), BatchNorm (the formula above), ReLU, max pooling, the linear
+# layer and the cross-entropy loss. Trained from the same weights on the same Fashion-MNIST
+# training batches as its PyTorch twin; first a few steps in float64:
+
+# %%
+from cnnedu.backward.training import HAND_KINDS, train_side_by_side
+from cnnedu.data import BatchLoader, FashionMNIST
+
+side_train = FashionMNIST("train")
+exact = train_side_by_side(BatchLoader(side_train, 64, shuffle=True), HAND_KINDS,
+                           steps=3 if SMOKE else 10, dtype=torch.float64)
+gap = max(abs(a - b) for a, b in zip(exact[0].losses, exact[1].losses))
+print(f"float64, first {len(exact[0].losses)} steps: largest loss difference {gap:.1e}")
+
+# %% [markdown]
+# Then in float32 (150 steps of 64 images in full mode), timed. As in lesson 02, float32
+# rounding differs between the two implementations and training amplifies it, so the printed
+# differences grow along the run.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+runs = train_side_by_side(BatchLoader(side_train, 64, shuffle=True), HAND_KINDS,
+                          steps=5 if SMOKE else 150)
+fig, ax = plt.subplots(figsize=(7, 3))
+for run, style in zip(runs, ["-", "--"]):
+    ax.plot(run.losses, style, label=run.name[:40])
+    print(f"{run.name[:12]:12s} {len(run.losses)} steps in {run.seconds:5.1f} s; mean loss of "
+          f"the last 20 steps {np.mean(run.losses[-20:]):.3f}")
+differences = [abs(a - b) for a, b in zip(runs[0].losses, runs[1].losses)]
+print(f"loss difference: first 3 steps at most {max(differences[:3]):.1e}, "
+      f"whole run at most {max(differences):.1e}")
+ax.set_xlabel("step")
+ax.set_ylabel("training loss")
+ax.legend();
+
+# %% [markdown]
 # ## 3. Why it helps, measured
 # Take a deep **plain** network (14 weighted layers, no shortcuts: `resnet_mini(14, 8,
 # residual=False)`) with and without BatchNorm, and train each at several learning rates with
@@ -460,4 +574,7 @@ check(answer_2, round(bn.running_mean.item(), 6), exercise="03.4",
 #   with the final weights (section 3 prints your run's three accuracies).
 # * Without BN the activations shrink layer after layer (std 0.26 to 0.08) and the gradients
 #   shrink on their way back; with BN every block's output keeps about the same spread.
+# * Backward: dx = γ/σ · (g − mean(g) − x̂·mean(g·x̂)) per channel; the mean's path makes the
+#   gradient sum to zero over each channel (measured), and a network with every gradient
+#   written by hand trains like its autograd twin.
 # * Next: **04 · ResNet**, and the verdict on "the major secret".
