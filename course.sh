@@ -31,7 +31,7 @@ setup() {
             say "[1/3] Updating the environment (.venv): pyproject.toml changed since the last install"
         else
             say "[1/3] Creating the environment (.venv)"
-            "$PY" -m venv .venv >>"$LOG" 2>&1 || install_failed "creating .venv with $PY (needs Python 3.10-3.12 with venv)"
+            "$PY" -m venv .venv >>"$LOG" 2>&1 || install_failed "creating .venv with $PY (needs Python 3.11 or 3.12 with venv)"
         fi
         .venv/bin/python -m pip install --upgrade pip >>"$LOG" 2>&1 || install_failed "upgrading pip"
         say "[2/3] Installing PyTorch, JupyterLab and the course package (the long step)"
@@ -46,17 +46,9 @@ setup() {
 }
 
 working_copies() {
-    # Copy each lesson the learner does not have yet; never overwrite their copy.
-    mkdir -p "$WORK"
-    local nb
-    for nb in notebooks/*.ipynb; do
-        local copy="$WORK/$(basename "$nb")"
-        if [ ! -e "$copy" ]; then
-            cp "$nb" "$WORK/"
-        elif [ "$nb" -nt "$copy" ]; then
-            echo "note: notebooks/$(basename "$nb") changed after your copy; \`./course.sh reset ${nb:10:2}\` takes the new one (yours is kept as .bak)"
-        fi
-    done
+    # Copy each lesson the learner does not have yet; never overwrite their copy. The same code
+    # as `python -m cnnedu lessons DIR` (cnnedu/handout.py), for a course installed with pip.
+    .venv/bin/python -m cnnedu lessons "$WORK" --quiet
 }
 
 lab_settings() {
@@ -70,7 +62,7 @@ case "${1:-}" in
     setup)
         setup ;;
     data)
-        if [ ! -x .venv/bin/python ]; then setup; else .venv/bin/python -m cnnedu.download; fi ;;
+        if [ ! -x .venv/bin/python ]; then setup; else .venv/bin/python -m cnnedu data; fi ;;
     lab)
         setup
         shift

@@ -1,0 +1,64 @@
+"""The course's command line (also installed as the console script ``cnnedu``).
+
+    python -m cnnedu lessons DIR      copy this version's lesson notebooks into DIR (never overwrites)
+    python -m cnnedu data             fetch full Fashion-MNIST once (like ./course.sh data)
+    python -m cnnedu grade FOLDER...  grade learners' notebooks: a CSV and a short summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cnnedu import course_files
+
+# Where `data` puts the download: the course's data/ in a source checkout (as ./course.sh data),
+# else torchvision's usual folder, which cnnedu.data's lookup reads from any working folder.
+USER_DATA_DIR = Path("~/.cache/torchvision/FashionMNIST/raw").expanduser()
+
+
+def _lessons(args: argparse.Namespace) -> int:
+    from cnnedu.handout import copy_lessons, report
+
+    handed = copy_lessons(args.dir)
+    text = report(handed, args.dir, quiet=args.quiet)
+    if text:
+        print(text)
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from cnnedu import data, download
+
+    if args.timeout <= 0:
+        raise SystemExit(f"--timeout must be positive, got {args.timeout}")
+    installed = course_files.course_path("notebooks").parent == course_files.PACKAGED
+    target = args.to or (USER_DATA_DIR if installed else data.COURSE_DATA_DIR)
+    return download.ensure_full_data(target=Path(target).expanduser(), timeout=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cnnedu", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    lessons = commands.add_parser("lessons", help="copy the lesson notebooks into a folder")
+    lessons.add_argument("dir", help="folder for the learner's copies (made if missing)")
+    lessons.add_argument("--quiet", action="store_true", help="say nothing when nothing was copied")
+    lessons.set_defaults(run=_lessons)
+    fetch = commands.add_parser("data", help="fetch full Fashion-MNIST once (30 MB)")
+    fetch.add_argument("--to", help="download folder (default: the checkout's data/, or "
+                       f"{USER_DATA_DIR})")
+    fetch.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the mirror")
+    fetch.set_defaults(run=_data)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
