@@ -13,7 +13,13 @@
 # 5. test the claim "more conv layers would make AlexNet much harder to train".
 
 # %%
-from cnnedu import config
+try:
+    from cnnedu import config
+except ModuleNotFoundError as err:   # say how to install the course, not only what is missing
+    raise ModuleNotFoundError(
+        f"{err}. This lesson needs the course's package, cnnedu, in this kernel's Python. In a "
+        "clone of the course: ./course.sh lab. Elsewhere, in a cell: %pip install followed by "
+        "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.lesson import start_lesson
 
 QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides

@@ -12,7 +12,13 @@
 # 5. train the lesson's ResNet to over 92% and look at its feature maps stage by stage.
 
 # %%
-from cnnedu import config
+try:
+    from cnnedu import config
+except ModuleNotFoundError as err:   # say how to install the course, not only what is missing
+    raise ModuleNotFoundError(
+        f"{err}. This lesson needs the course's package, cnnedu, in this kernel's Python. In a "
+        "clone of the course: ./course.sh lab. Elsewhere, in a cell: %pip install followed by "
+        "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.lesson import start_lesson
 
 QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
