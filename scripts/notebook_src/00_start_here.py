@@ -200,4 +200,6 @@ def relu(x):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("00.1", relu);

@@ -264,6 +264,8 @@ def receptive_field(layers):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("02.2", receptive_field);
 
 # %% [markdown]
@@ -636,6 +638,7 @@ answer_1 = None   # an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check
 from cnnedu.shapes import sliding_output_length
 
 conv_out = sliding_output_length(28, 5, 1, 2)
@@ -653,6 +656,11 @@ answer_2 = None   # an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from torch import nn
+
+from cnnedu.exercises import check
+from cnnedu.layer_table import count_params
+
 check(answer_2, count_params(nn.Conv2d(32, 64, kernel_size=3)), exercise="02.4",
       hint=["one output channel's kernel has a 3×3 slice for *each* input channel.",
             "and each output channel has one bias."]);

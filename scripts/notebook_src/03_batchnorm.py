@@ -180,6 +180,8 @@ def batchnorm_eval(x, gamma, beta, running_mean, running_var, eps=1e-5):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("03.2", batchnorm_eval);
 
 # %% [markdown]
@@ -419,6 +421,9 @@ answer_1 = None   # an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from torch import nn
+
+from cnnedu.exercises import check
 from cnnedu.layer_table import count_params
 
 check(answer_1, count_params(nn.BatchNorm2d(64)), exercise="03.3",
@@ -436,6 +441,11 @@ answer_2 = None   # a number
 
 # %%
 # NBVAL_CHECK_OUTPUT
+import torch
+from torch import nn
+
+from cnnedu.exercises import check
+
 bn = nn.BatchNorm2d(1)
 bn(torch.full((4, 1, 2, 2), 5.0))
 check(answer_2, round(bn.running_mean.item(), 6), exercise="03.4",

@@ -179,6 +179,8 @@ class MyBasicBlock(nn.Module):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("04.2", MyBasicBlock);
 
 # %% [markdown]
@@ -426,6 +428,7 @@ answer_1 = None   # an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check
 from cnnedu.layer_table import count_params
 from cnnedu.models.resnet import BasicBlock
 
@@ -451,7 +454,10 @@ answer_2 = None   # a string of letters
 
 # %%
 # NBVAL_CHECK_OUTPUT
+import torch
 from torchvision.models.resnet import BasicBlock as TorchvisionBasicBlock
+
+from cnnedu.exercises import check
 
 
 def identity_fits(inplanes, planes, stride):

@@ -455,6 +455,9 @@ answer_2 = None   # a tuple (int, float)
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check
+from cnnedu.recipes import get_recipe
+
 recipe = get_recipe("resnet")
 check(answer_2, (8 * recipe.batch_size, recipe.lr * 8), exercise="06.3",
       hint=["the global batch is what all workers process together in one step.",
