@@ -39,6 +39,18 @@ def _data(args: argparse.Namespace) -> int:
     return download.ensure_full_data(target=Path(target).expanduser(), timeout=args.timeout)
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from cnnedu.grade import grade
+    from cnnedu.grade_report import summary
+
+    lessons = [n.strip().zfill(2) for n in args.lessons.split(",")] if args.lessons else None
+    rows = grade([Path(f) for f in args.folders], Path(args.out), read=args.read,
+                 limit_s=args.limit, jobs=args.jobs, lessons=lessons)
+    print(summary(rows))
+    print(f"\nwritten: {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'summary.txt'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnedu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
                        f"{USER_DATA_DIR})")
     fetch.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the mirror")
     fetch.set_defaults(run=_data)
+    marks = commands.add_parser("grade", help="grade learners' notebooks (one folder per learner)")
+    marks.add_argument("folders", nargs="+", metavar="FOLDER", help="a learner's folder of notebooks")
+    marks.add_argument("--out", default="grades", help="report folder (default: %(default)s)")
+    marks.add_argument("--read", action="store_true",
+                       help="read the stored outputs instead of running copies of the notebooks")
+    marks.add_argument("--limit", type=float, default=600,
+                       help="seconds per notebook (default: %(default)s)")
+    marks.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default: 1)")
+    marks.add_argument("--lessons", help="lesson numbers to grade, e.g. 00,01 (default: all found)")
+    marks.set_defaults(run=_grade)
     return parser
 
 
@@ -62,7 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (ValueError, OSError) as err:            # bad input: one line naming it, no traceback
+        print(f"cnnedu {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
