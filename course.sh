@@ -54,8 +54,11 @@ working_copies() {
 lab_settings() {
     # The course's JupyterLab settings (no news prompt, no kernel dialog): one source,
     # jupyter/overrides.json, also read by the browser tests (tests/browser/lab_server.py).
-    mkdir -p .venv/share/jupyter/lab/settings
+    mkdir -p .venv/share/jupyter/lab/settings .venv/etc/ipython
     cp jupyter/overrides.json .venv/share/jupyter/lab/settings/overrides.json
+    # Kernels log errors only: not "Kernel is running over TCP without encryption" at every
+    # start (the kernel listens on this machine only).
+    cp jupyter/ipython_kernel_config.json .venv/etc/ipython/ipython_kernel_config.json
 }
 
 case "${1:-}" in
@@ -74,7 +77,8 @@ case "${1:-}" in
         say "Starting JupyterLab on your copies in $WORK/ (\`./course.sh reset 02\` restores lesson 02). Stop with Ctrl+C."
         # Warnings and the URL to open only (not every request); --log-level=INFO for all of it.
         # The kernel websocket without Nagle's delay: see cnnedu/jupyter_ws.py.
-        exec .venv/bin/jupyter lab --ServerApp.root_dir="$WORK" --log-level=WARN "${root_flag[@]}" \
+        exec .venv/bin/jupyter lab --ServerApp.root_dir="$WORK" --log-level=WARN \
+            --LabApp.log_level=WARN "${root_flag[@]}" \
             --ServerApp.kernel_websocket_connection_class=cnnedu.jupyter_ws.NoDelayKernelConnection "$@" ;;
     reset)
         [ $# -eq 2 ] || { echo "usage: ./course.sh reset NN   (e.g. ./course.sh reset 02)" >&2; exit 2; }

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent
 COURSE_FILES = {
     "notebooks": ("[0-9][0-9]_*.ipynb",),
     "images": ("*.png", "*.jpg", "README.md"),
-    "jupyter": ("overrides.json",),
+    "jupyter": ("overrides.json", "ipython_kernel_config.json"),
 }
 
 

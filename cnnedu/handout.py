@@ -9,8 +9,12 @@ course's version is newer they are told how to take it.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+
+import nbformat
+from nbformat.sign import NotebookNotary
 
 from cnnedu.course_files import lesson_notebooks
 
@@ -45,12 +49,24 @@ def copy_lessons(folder: str | Path, sources: list[Path] | None = None) -> list[
         copy = folder / source.name
         if not copy.exists():
             shutil.copyfile(source, copy)
+            trust(copy)
             handed.append(Handed(source.name, "copied", copy))
         elif source.stat().st_mtime > copy.stat().st_mtime and source.read_bytes() != copy.read_bytes():
             handed.append(Handed(source.name, "kept, newer available", copy))
         else:
             handed.append(Handed(source.name, "kept", copy))
     return handed
+
+
+def trust(path: Path) -> bool:
+    """Sign a fresh copy of a course notebook as trusted (as ``jupyter trust`` does), so Jupyter
+    shows its stored widget and HTML outputs and does not log "Notebook ... is not trusted" at
+    every open. Best effort: False if the signature store cannot be written."""
+    try:
+        NotebookNotary().sign(nbformat.read(path, as_version=4))
+    except (OSError, sqlite3.Error):
+        return False
+    return True
 
 
 def report(handed: list[Handed], folder: str | Path, quiet: bool = False) -> str:

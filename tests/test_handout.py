@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from build_notebooks import parse
 
@@ -39,6 +40,17 @@ def test_lessons_are_copied_once_and_a_learners_copy_is_never_overwritten(tmp_pa
 
     assert cli.main(["lessons", str(folder), "--quiet"]) == 0
     assert capsys.readouterr().out.strip().startswith(LESSONS[1].name)  # only the note is left
+
+
+def test_copies_are_signed_as_trusted(tmp_path, monkeypatch):
+    from nbformat.sign import NotebookNotary
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))   # its own store
+    copies = [h.path for h in handout.copy_lessons(tmp_path / "my_lessons")]
+    notary = NotebookNotary()
+    assert notary.data_dir == str(tmp_path / "jupyter-data")
+    assert all(notary.check_signature(nbformat.read(p, as_version=4)) for p in copies)
+    unsigned = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    assert not notary.check_signature(unsigned)                  # signing is what trusts them
 
 
 def test_lessons_refuses_a_file_as_the_folder(tmp_path):

@@ -21,7 +21,7 @@ EXPECTED = sorted(
     [f"notebooks/{p.name}" for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")]
     + [f"images/{p.name}" for p in (ROOT / "images").iterdir()
        if p.suffix in (".png", ".jpg") or p.name == "README.md"]
-    + ["jupyter/overrides.json"])
+    + ["jupyter/overrides.json", "jupyter/ipython_kernel_config.json"])
 
 
 def test_course_path_prefers_the_installed_copy_and_names_both_places(tmp_path, monkeypatch):
@@ -65,7 +65,7 @@ def test_wheel_and_sdist_carry_the_whole_course(dist):
     assert {f"cnnedu/course/{name}" for name in EXPECTED} <= names
     assert "cnnedu/data_bundle/fashion_mnist_subset.npz" in names
     assert {"cnnedu/__main__.py", "cnnedu/course_files.py", "cnnedu/handout.py"} <= names
-    assert len(EXPECTED) >= 7 + 6 + 2
+    assert len(EXPECTED) >= 7 + 6 + 3
     for name in EXPECTED:                                    # the same bytes as the repository
         assert zipfile.ZipFile(wheel).read(f"cnnedu/course/{name}") == (ROOT / name).read_bytes()
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
