@@ -21,6 +21,31 @@ install_failed() {
     exit 1
 }
 
+torch_index() {
+    # The package index for PyTorch, or nothing for PyPI's default. PyPI's Linux x86-64 torch is
+    # the CUDA build (with gigabytes of nvidia-* wheels); without an NVIDIA GPU the CPU build
+    # from PyTorch's own index is enough. CNNEDU_TORCH_INDEX overrides ("pypi": the default).
+    if [ -n "${CNNEDU_TORCH_INDEX:-}" ]; then
+        [ "$CNNEDU_TORCH_INDEX" = pypi ] || echo "$CNNEDU_TORCH_INDEX"
+    elif [ "$(uname -sm)" = "Linux x86_64" ] && ! nvidia-smi -L >/dev/null 2>&1; then
+        echo "https://download.pytorch.org/whl/cpu"
+    fi
+    return 0
+}
+
+install_torch() {
+    # The CPU build where it fits (see torch_index); if its index cannot be reached, PyPI's torch
+    # (setup never fails for this). pip then keeps whichever torch is there.
+    local index
+    index=$(torch_index)
+    if [ -n "$index" ] && ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+        say "No NVIDIA GPU found: installing the CPU build of PyTorch (a few hundred MB, not the CUDA build's gigabytes) from $index"
+        .venv/bin/python -m pip install --progress-bar off --timeout 15 --retries 1 \
+            --index-url "$index" 'torch>=2.3,<3' 'torchvision>=0.18,<1' >>"$LOG" 2>&1 \
+            || echo "    $index could not be reached: PyTorch comes from PyPI instead (on Linux its build includes the CUDA libraries)."
+    fi
+}
+
 setup() {
     # Reinstall when pyproject.toml changed since the last install.
     if [ ! -x .venv/bin/python ] || [ pyproject.toml -nt .venv/.cnnedu-installed ]; then
@@ -35,9 +60,12 @@ setup() {
         fi
         .venv/bin/python -m pip install --upgrade pip >>"$LOG" 2>&1 || install_failed "upgrading pip"
         say "[2/3] Installing PyTorch, JupyterLab and the course package (the long step)"
+        install_torch
         # pip picks torch and torchvision together (do not pin one of them alone).
         .venv/bin/python -m pip install --progress-bar off -e '.[dev]' >>"$LOG" 2>&1 \
             || install_failed "installing the packages"
+        .venv/bin/python -c "import torch; print('    installed: torch', torch.__version__, '(CUDA ' + torch.version.cuda + ')' if torch.version.cuda else '(CPU only)')" \
+            || true
         touch .venv/.cnnedu-installed
         say "[3/3] Fetching data"
     fi
@@ -80,6 +108,9 @@ case "${1:-}" in
         exec .venv/bin/jupyter lab --ServerApp.root_dir="$WORK" --log-level=WARN \
             --LabApp.log_level=WARN "${root_flag[@]}" \
             --ServerApp.kernel_websocket_connection_class=cnnedu.jupyter_ws.NoDelayKernelConnection "$@" ;;
+    torch-index)
+        # which package index setup takes PyTorch from (empty: PyPI)
+        torch_index ;;
     reset)
         [ $# -eq 2 ] || { echo "usage: ./course.sh reset NN   (e.g. ./course.sh reset 02)" >&2; exit 2; }
         shopt -s nullglob
@@ -104,6 +135,6 @@ case "${1:-}" in
             --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 \
             -p no:cacheprovider -q -rs "$@" ;;
     *)
-        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN" >&2
+        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | torch-index" >&2
         exit 2 ;;
 esac

@@ -19,7 +19,8 @@ from nbformat.sign import NotebookNotary
 from cnnedu.course_files import lesson_notebooks
 
 NEWER_NOTE = ("{name}: the course's version is newer than your copy; yours is kept. To take the "
-              "new one, rename your copy and run this again (./course.sh reset {number} does that).")
+              "new one, rename your copy and run this again (`./course.sh reset {number}` does "
+              "that).")
 
 
 @dataclass(frozen=True)

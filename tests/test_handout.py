@@ -89,3 +89,35 @@ def test_first_cell_says_how_to_install_the_package_when_it_is_missing(source, m
     message = str(missing.value)
     assert "cnnedu" in message and "%pip install" in message and "./course.sh lab" in message
     assert "Restart Kernel" in message
+
+
+def _torch_index(tmp_path: Path, gpu: bool | None, override: str | None = None) -> str:
+    """What ``./course.sh torch-index`` says with a fake ``nvidia-smi`` (None: not installed)."""
+    bin_dir = tmp_path / f"bin-{gpu}-{override}".replace("/", "_").replace(":", "_")
+    bin_dir.mkdir(parents=True)
+    if gpu is not None:
+        fake = bin_dir / "nvidia-smi"
+        fake.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H100'\nexit 0\n" if gpu else
+                        "#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n")
+        fake.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    if override is not None:
+        env["CNNEDU_TORCH_INDEX"] = override
+    done = subprocess.run(["bash", str(ROOT / "course.sh"), "torch-index"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.skipif(os.uname().sysname != "Linux" or os.uname().machine != "x86_64",
+                    reason="the CPU index is chosen on Linux x86-64 only")
+def test_setup_takes_the_cpu_build_of_torch_without_an_nvidia_gpu(tmp_path):
+    if Path("/usr/bin/nvidia-smi").exists():
+        pytest.skip("a real nvidia-smi is on PATH")
+    cpu = "https://download.pytorch.org/whl/cpu"
+    assert _torch_index(tmp_path, gpu=None) == cpu            # no driver at all
+    assert _torch_index(tmp_path, gpu=False) == cpu           # a driver but no GPU answers
+    assert _torch_index(tmp_path, gpu=True) == ""             # a GPU: PyPI's CUDA build
+    assert _torch_index(tmp_path, gpu=None, override="pypi") == ""
+    assert _torch_index(tmp_path, gpu=True, override="https://example.org/whl") == \
+        "https://example.org/whl"
