@@ -5,6 +5,7 @@
 # Also: ./course.sh setup       only install (and fetch the data)
 #       ./course.sh data        only fetch full Fashion-MNIST (if it is not found already)
 #       ./course.sh reset 02    replace your copy of lesson 02 with the original (old one kept)
+#       ./course.sh site        build a static website of the lessons in out/site
 #       ./course.sh test -k pooling   (extra pytest arguments)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -108,6 +109,11 @@ case "${1:-}" in
         exec .venv/bin/jupyter lab --ServerApp.root_dir="$WORK" --log-level=WARN \
             --LabApp.log_level=WARN "${root_flag[@]}" \
             --ServerApp.kernel_websocket_connection_class=cnnedu.jupyter_ws.NoDelayKernelConnection "$@" ;;
+    site)
+        # a static website of the lessons with their stored outputs, in out/site (see the script)
+        setup
+        shift
+        .venv/bin/python scripts/build_site.py out/site "$@" ;;
     torch-index)
         # which package index setup takes PyTorch from (empty: PyPI)
         torch_index ;;
@@ -135,6 +141,6 @@ case "${1:-}" in
             --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 \
             -p no:cacheprovider -q -rs "$@" ;;
     *)
-        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | torch-index" >&2
+        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | site | torch-index" >&2
         exit 2 ;;
 esac
