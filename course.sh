@@ -5,6 +5,7 @@
 # Also: ./course.sh setup       only install (and fetch the data)
 #       ./course.sh data        only fetch full Fashion-MNIST (if it is not found already)
 #       ./course.sh reset 02    replace your copy of lesson 02 with the original (old one kept)
+#       ./course.sh site        build a static website of the lessons in out/site
 #       ./course.sh test -k pooling   (extra pytest arguments)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,6 +22,31 @@ install_failed() {
     exit 1
 }
 
+torch_index() {
+    # The package index for PyTorch, or nothing for PyPI's default. PyPI's Linux x86-64 torch is
+    # the CUDA build (with gigabytes of nvidia-* wheels); without an NVIDIA GPU the CPU build
+    # from PyTorch's own index is enough. CNNEDU_TORCH_INDEX overrides ("pypi": the default).
+    if [ -n "${CNNEDU_TORCH_INDEX:-}" ]; then
+        [ "$CNNEDU_TORCH_INDEX" = pypi ] || echo "$CNNEDU_TORCH_INDEX"
+    elif [ "$(uname -sm)" = "Linux x86_64" ] && ! nvidia-smi -L >/dev/null 2>&1; then
+        echo "https://download.pytorch.org/whl/cpu"
+    fi
+    return 0
+}
+
+install_torch() {
+    # The CPU build where it fits (see torch_index); if its index cannot be reached, PyPI's torch
+    # (setup never fails for this). pip then keeps whichever torch is there.
+    local index
+    index=$(torch_index)
+    if [ -n "$index" ] && ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+        say "No NVIDIA GPU found: installing the CPU build of PyTorch (a few hundred MB, not the CUDA build's gigabytes) from $index"
+        .venv/bin/python -m pip install --progress-bar off --timeout 15 --retries 1 \
+            --index-url "$index" 'torch>=2.3,<3' 'torchvision>=0.18,<1' >>"$LOG" 2>&1 \
+            || echo "    $index could not be reached: PyTorch comes from PyPI instead (on Linux its build includes the CUDA libraries)."
+    fi
+}
+
 setup() {
     # Reinstall when pyproject.toml changed since the last install.
     if [ ! -x .venv/bin/python ] || [ pyproject.toml -nt .venv/.cnnedu-installed ]; then
@@ -31,13 +57,16 @@ setup() {
             say "[1/3] Updating the environment (.venv): pyproject.toml changed since the last install"
         else
             say "[1/3] Creating the environment (.venv)"
-            "$PY" -m venv .venv >>"$LOG" 2>&1 || install_failed "creating .venv with $PY (needs Python 3.10-3.12 with venv)"
+            "$PY" -m venv .venv >>"$LOG" 2>&1 || install_failed "creating .venv with $PY (needs Python 3.11 or 3.12 with venv)"
         fi
         .venv/bin/python -m pip install --upgrade pip >>"$LOG" 2>&1 || install_failed "upgrading pip"
         say "[2/3] Installing PyTorch, JupyterLab and the course package (the long step)"
+        install_torch
         # pip picks torch and torchvision together (do not pin one of them alone).
         .venv/bin/python -m pip install --progress-bar off -e '.[dev]' >>"$LOG" 2>&1 \
             || install_failed "installing the packages"
+        .venv/bin/python -c "import torch; print('    installed: torch', torch.__version__, '(CUDA ' + torch.version.cuda + ')' if torch.version.cuda else '(CPU only)')" \
+            || true
         touch .venv/.cnnedu-installed
         say "[3/3] Fetching data"
     fi
@@ -46,31 +75,26 @@ setup() {
 }
 
 working_copies() {
-    # Copy each lesson the learner does not have yet; never overwrite their copy.
-    mkdir -p "$WORK"
-    local nb
-    for nb in notebooks/*.ipynb; do
-        local copy="$WORK/$(basename "$nb")"
-        if [ ! -e "$copy" ]; then
-            cp "$nb" "$WORK/"
-        elif [ "$nb" -nt "$copy" ]; then
-            echo "note: notebooks/$(basename "$nb") changed after your copy; \`./course.sh reset ${nb:10:2}\` takes the new one (yours is kept as .bak)"
-        fi
-    done
+    # Copy each lesson the learner does not have yet; never overwrite their copy. The same code
+    # as `python -m cnnedu lessons DIR` (cnnedu/handout.py), for a course installed with pip.
+    .venv/bin/python -m cnnedu lessons "$WORK" --quiet
 }
 
 lab_settings() {
     # The course's JupyterLab settings (no news prompt, no kernel dialog): one source,
     # jupyter/overrides.json, also read by the browser tests (tests/browser/lab_server.py).
-    mkdir -p .venv/share/jupyter/lab/settings
+    mkdir -p .venv/share/jupyter/lab/settings .venv/etc/ipython
     cp jupyter/overrides.json .venv/share/jupyter/lab/settings/overrides.json
+    # Kernels log errors only: not "Kernel is running over TCP without encryption" at every
+    # start (the kernel listens on this machine only).
+    cp jupyter/ipython_kernel_config.json .venv/etc/ipython/ipython_kernel_config.json
 }
 
 case "${1:-}" in
     setup)
         setup ;;
     data)
-        if [ ! -x .venv/bin/python ]; then setup; else .venv/bin/python -m cnnedu.download; fi ;;
+        if [ ! -x .venv/bin/python ]; then setup; else .venv/bin/python -m cnnedu data; fi ;;
     lab)
         setup
         shift
@@ -82,8 +106,17 @@ case "${1:-}" in
         say "Starting JupyterLab on your copies in $WORK/ (\`./course.sh reset 02\` restores lesson 02). Stop with Ctrl+C."
         # Warnings and the URL to open only (not every request); --log-level=INFO for all of it.
         # The kernel websocket without Nagle's delay: see cnnedu/jupyter_ws.py.
-        exec .venv/bin/jupyter lab --ServerApp.root_dir="$WORK" --log-level=WARN "${root_flag[@]}" \
+        exec .venv/bin/jupyter lab --ServerApp.root_dir="$WORK" --log-level=WARN \
+            --LabApp.log_level=WARN "${root_flag[@]}" \
             --ServerApp.kernel_websocket_connection_class=cnnedu.jupyter_ws.NoDelayKernelConnection "$@" ;;
+    site)
+        # a static website of the lessons with their stored outputs, in out/site (see the script)
+        setup
+        shift
+        .venv/bin/python scripts/build_site.py out/site "$@" ;;
+    torch-index)
+        # which package index setup takes PyTorch from (empty: PyPI)
+        torch_index ;;
     reset)
         [ $# -eq 2 ] || { echo "usage: ./course.sh reset NN   (e.g. ./course.sh reset 02)" >&2; exit 2; }
         shopt -s nullglob
@@ -108,6 +141,6 @@ case "${1:-}" in
             --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 \
             -p no:cacheprovider -q -rs "$@" ;;
     *)
-        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN" >&2
+        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | site | torch-index" >&2
         exit 2 ;;
 esac

@@ -1,7 +1,9 @@
-"""The course's real photos (``images/`` at the repository root) as float tensors.
+"""The course's real photos as float tensors.
 
-Photos are public domain or CC0; ``images/README.md`` lists the source and licence of each.
-Set ``CNNEDU_IMAGES`` to use another folder.
+The photos live in ``images/`` at the repository root, and inside an installed package in
+``cnnedu/course/images/`` (see :mod:`cnnedu.course_files`). They are public domain or CC0; the
+``README.md`` beside them lists the source and licence of each. Set ``CNNEDU_IMAGES`` to use
+another folder.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import numpy as np
 import torch
 from PIL import Image
 
+from cnnedu.course_files import course_path
+
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def images_dir() -> Path:
-    """The photo folder: ``CNNEDU_IMAGES`` if set, else ``images/`` beside the package."""
+    """The photo folder: ``CNNEDU_IMAGES`` if set, else the course's own (installed or checkout)."""
     raw = os.environ.get("CNNEDU_IMAGES", "").strip()
-    return Path(raw) if raw else Path(__file__).resolve().parents[1] / "images"
+    return Path(raw) if raw else course_path("images")
 
 
 def list_photos() -> list[str]:

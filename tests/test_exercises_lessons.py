@@ -561,6 +561,18 @@ def test_an_equivalent_right_answer_written_differently_is_accepted(exercise_id,
     assert check_code(exercise_id, right) is True, capsys.readouterr().out
 
 
+def relu_python_max(x):
+    return max(x, 0)          # the commonest first try: Python's max, not element by element
+
+
+def test_pythons_max_for_relu_raises_and_gets_its_hint(capsys):
+    assert check_code("00.1", relu_python_max) is False
+    out = capsys.readouterr().out
+    assert out.startswith("💥 00.1 relu raised RuntimeError: Boolean value of Tensor"), out
+    assert "Hint: Python's max() compares the whole tensor" in out
+    assert "Traceback" not in out
+
+
 def test_every_coding_exercise_has_three_wrong_solutions_here():
     from cnnedu.exercises import EXERCISES, Numeric
     counts = {k: 0 for k, v in EXERCISES.items() if not isinstance(v, Numeric)}

@@ -1,15 +1,17 @@
 """The feature-map viewer widget and the training-comparison helper."""
 
+import io
 from functools import partial
 
 import torch
+from PIL import Image
 
 from cnnedu.curves import smoothed
 from cnnedu.data import FashionMNIST
 from cnnedu.experiments import compare_training
 from cnnedu.features import feature_maps
 from cnnedu.models.alexnet import AlexNet
-from cnnedu.widgets.feature_viewer import FeatureMapViewer, tile_maps
+from cnnedu.widgets.feature_viewer import BIG, FeatureMapViewer, tile_maps
 
 
 def test_viewer_shows_the_chosen_layer_for_the_chosen_image():
@@ -176,6 +178,9 @@ def test_viewer_pages_through_all_maps_and_names_the_layer():
     assert viewer.view.panels[0]["src"] != first and "maps 48-63" in viewer.label.value
     viewer.enlarge.value = 63
     assert "map 63" in viewer.big_label.value and viewer.error is None
+    side = viewer.maps().shape[-1]
+    with Image.open(io.BytesIO(viewer.big.value)) as big:      # enlarged to about 300 px
+        assert big.size == (side * (BIG // side),) * 2 and big.size[0] >= 280
 
 
 def test_common_colour_scale_shows_a_dead_map_as_the_lowest_colour():

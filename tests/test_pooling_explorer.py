@@ -172,6 +172,7 @@ def test_slider_at_its_maximum_says_so(explorer):
     explorer.kernel.value = 40                     # the slider clamps it to its maximum
     assert explorer.kernel.value == 9
     assert "9 is this slider's maximum" in explorer.notes["kernel"].value
+    assert "becomes" not in explorer.notes["kernel"].value   # typing exactly 9 changed nothing
     explorer.kernel.value = 3
     assert explorer.notes["kernel"].value == ""
 
@@ -232,6 +233,19 @@ def test_selection_follows_a_shrinking_output_with_a_note(explorer):
     explorer.kernel.value, explorer.stride.value = 4, 4
     assert explorer.probe_row.max == 6 and explorer.probe_row.value == 6
     assert explorer.error is None and explorer.panels.selected[0] == 6
+    assert "window moved to (6, " in explorer.notes["probe"].value
+
+
+def test_window_moved_note_goes_when_the_learner_moves_the_window(explorer):
+    explorer.probe_row.value, explorer.probe_col.value = 12, 12
+    explorer.kernel.value, explorer.stride.value = 4, 4       # output shrinks: window moved
+    assert "window moved to" in explorer.notes["probe"].value
+    explorer.probe_row.value = 5                               # the learner's own move
+    assert explorer.notes["probe"].value == ""
+    explorer.probe_row.value, explorer.probe_col.value = 12, 12
+    explorer.kernel.value, explorer.stride.value = 2, 2        # a larger output: no move, no note
+    explorer.panels.selected = [3, 4]                          # pointer: still no note
+    assert explorer.notes["probe"].value == ""
 
 
 def test_difference_panel_is_max_minus_avg(explorer):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import linecache
+import re
 import sysconfig
 import traceback
 from collections.abc import Callable, Sequence
@@ -61,6 +62,7 @@ class Mistake:
     hint: str
     variant: Callable | None = None
     detect: Callable[[Case, object, object], bool] | None = None   # (case, expected, got)
+    error: str = ""   # a regular expression: the hint also answers an error "Type: message" it matches
 
 
 def call(candidate: Callable, case: Case) -> object:
@@ -110,6 +112,10 @@ def run_checks(exercise: Exercise, candidate: Callable) -> bool:
             except Exception as error:  # noqa: BLE001 (any error of the learner's is feedback)
                 print(f"💥 {exercise.id} {exercise.name} raised {describe_error(error)}\n"
                       f"   on {where}")
+                text = f"{type(error).__name__}: {error}"
+                hints = [m.hint for m in exercise.mistakes if m.error and re.search(m.error, text)]
+                if hints:
+                    print(f"   Hint: {hints[0]}")
                 return False
             problem = difference(expected, got, exercise.atol, exercise.rtol,
                                  names=exercise.output_names)

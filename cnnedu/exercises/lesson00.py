@@ -33,6 +33,9 @@ register(Exercise(
         Mistake("keep the input's dtype: a literal 0.0 turns integers into floats.",
                 detect=lambda case, expected, got: isinstance(got, torch.Tensor)
                 and got.dtype != expected.dtype),
+        Mistake("Python's max() compares the whole tensor with 0 at once and cannot decide; you "
+                "need the maximum element by element: look at torch.clamp or torch.maximum.",
+                error=r"Boolean value of Tensor with more than one"),
     ],
     more="try your function on torch.tensor([-1.0, 2.0]) in a cell: you should get [0., 2.].",
 ))

@@ -155,6 +155,9 @@ class WindowExplorer(ExplorerWidget):
         if self.out_hw is None or self.error is not None:
             return
         start = time.perf_counter()
+        notes = getattr(self, "notes", {})
+        if "probe" in notes:          # a note about where the last setting moved the window is
+            notes["probe"].value = ""  # stale once the learner moves it themselves
         self._updating = True
         try:
             self._select(min(max(row, 0), self.out_hw[0] - 1),

@@ -42,10 +42,11 @@ def default_images(photo_size: int = 512, fashion: int = 4) -> dict[str, torch.T
 
 
 def limit_note(slider) -> str:
-    """Say so when a slider sits at its maximum: a larger typed value was cut to it there."""
+    """Say so when a slider sits at its maximum. The browser cuts a larger typed value to the
+    maximum before Python sees it, so the note states the limit without claiming a change (the
+    learner may have typed exactly the maximum)."""
     if slider.value >= slider.max:
-        return (f"{slider.max} is this slider's maximum (a larger typed value becomes "
-                f"{slider.max})")
+        return f"{slider.max} is this slider's maximum"
     return ""
 
 

@@ -15,6 +15,8 @@ from cnnedu.widgets.render import fit_factor, show, to_rgb, upscale
 TILE = 64  # pixels per feature map on screen
 TILE_COLUMNS = 8
 GAP = 2
+# the enlarged map's larger side on screen, in pixels (a 14x14 map: 22x enlarged, 308 px)
+BIG = 320
 
 
 def tile_shape(height: int, width: int, tile: int = TILE) -> tuple[int, int]:
@@ -172,7 +174,7 @@ class FeatureMapViewer(ExplorerWidget):
         index = min(self.enlarge.value, maps.shape[0] - 1)
         one = maps[index]
         show(self.big, upscale(to_rgb(one, vmin=vmin, vmax=vmax, cmap="viridis"),
-                               max(1, 192 // max(one.shape))))
+                               max(1, BIG // max(one.shape))))
         self.big_label.value = (f"map {index}: min {float(one.min()):.2f}, "
                                 f"max {float(one.max()):.2f}")
 

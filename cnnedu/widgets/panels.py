@@ -113,6 +113,15 @@ function render({ model, el }) {
     return d;
   }
 
+  // A box at least MIN_BOX px on each side, centred on what it marks: a 2x2 window on a
+  // 512x512 photo shown at ~300 px is about one screen pixel, a dot nobody finds.
+  const MIN_BOX = 14;
+  function grown(parent, top, left, h, w, css, cls) {
+    if (h < MIN_BOX) { top -= (MIN_BOX - h) / 2; h = MIN_BOX; }
+    if (w < MIN_BOX) { left -= (MIN_BOX - w) / 2; w = MIN_BOX; }
+    return rect(parent, top, left, h, w, css, cls);
+  }
+
   function marks() {
     const sel = model.get("selected");
     const win = model.get("window");
@@ -120,17 +129,17 @@ function render({ model, el }) {
       marks.replaceChildren();
       if (p.stale) continue;
       if (p.hover && sel.length === 2) {
-        rect(marks, sel[0] * s, sel[1] * s, s, s, "outline:2px solid #ff4020",
-             "cnnedu-selected");
+        grown(marks, sel[0] * s, sel[1] * s, s, s, "outline:2px solid #ff4020",
+              "cnnedu-selected");
       }
       if (p.key === "input" && win && win.rows) {
         const rows = win.rows, cols = win.cols;
         const top = rows[0] * s, left = cols[0] * s;
         const h = (rows[rows.length - 1] - rows[0] + 1) * s;
         const w = (cols[cols.length - 1] - cols[0] + 1) * s;
-        const frame = rect(marks, top - 2, left - 2, h + 4, w + 4,
-                           "border:2px solid #ff4020;box-shadow:0 0 0 2px rgba(255,255,255,.8)",
-                           "cnnedu-window-box");
+        const frame = grown(marks, top - 2, left - 2, h + 4, w + 4,
+                            "border:2px solid #ff4020;box-shadow:0 0 0 2px rgba(255,255,255,.8)",
+                            "cnnedu-window-box");
         frame.dataset.rows = rows[0] + ".." + rows[rows.length - 1];
         frame.dataset.cols = cols[0] + ".." + cols[cols.length - 1];
         if (rows.length * cols.length <= 121) {

@@ -19,11 +19,16 @@ from cnnedu.pooling import WindowExplanation
 
 FULL_GRID_LIMIT = 13   # draw dilation gaps as empty cells while the window spans this few pixels
 CSS = """
+/* coloured cells set their own text colour, and notes get a light one in dark themes
+   (JupyterLab and Notebook 7 dark, VS Code dark): text keeps 4.5:1 contrast */
 .cnnedu-zoom td { padding: 1px 4px; border: 1px solid #ccc; text-align: right;
   min-width: 3.2em; font-variant-numeric: tabular-nums; }
 .cnnedu-zoom td.cnnedu-pad { background: #dde; color: #448; }
-.cnnedu-zoom td.cnnedu-gap { background: #f4f4f4; color: #bbb; text-align: center; }
-.cnnedu-zoom td.cnnedu-max { background: #ffd0c0; font-weight: bold; outline: 2px solid #ff4020; }
+.cnnedu-zoom td.cnnedu-gap { background: #f4f4f4; color: #666; text-align: center; }
+.cnnedu-zoom td.cnnedu-max { background: #ffd0c0; color: #201000; font-weight: bold;
+  outline: 2px solid #ff4020; }
+body[data-jp-theme-light="false"] .cnnedu-note, body.vscode-dark .cnnedu-note {
+  color: #f0b45a !important; }
 .cnnedu-zoom table { border-collapse: collapse; margin: 2px 8px 2px 0; }
 .cnnedu-zoom caption { font-size: 11px; }
 """

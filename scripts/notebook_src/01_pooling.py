@@ -13,7 +13,13 @@
 # 6. derive pooling's backward pass, write it, and train a network through it.
 
 # %%
-from cnnedu import config
+try:
+    from cnnedu import config
+except ModuleNotFoundError as err:   # say how to install the course, not only what is missing
+    raise ModuleNotFoundError(
+        f"{err}. This lesson needs the course's package, cnnedu, in this kernel's Python. In a "
+        "clone of the course: ./course.sh lab. Elsewhere, in a cell: %pip install followed by "
+        "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.data import data_note
 
 QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
@@ -144,6 +150,7 @@ answer_1 = None   # your answer: an int
 # %%
 # NBVAL_CHECK_OUTPUT
 from cnnedu.exercises import check, check_code, solution  # noqa: F401 (solution: yours to call)
+from cnnedu.pooling import output_size
 
 check(answer_1, output_size(112, 3, 2, 1), exercise="01.1",
       hint=["use the formula above with in_size 112, kernel_size 3, stride 2, padding 1.",
@@ -165,6 +172,8 @@ def count_windows(size, kernel_size, stride, padding=0, dilation=1):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("01.2", count_windows);
 
 # %% [markdown]
@@ -185,6 +194,8 @@ def max_pool2d(x, kernel_size, stride, padding=0):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("01.3", max_pool2d);
 
 # %% [markdown]
@@ -412,6 +423,12 @@ answer_avg = None
 
 # %%
 # NBVAL_CHECK_OUTPUT
+import torch
+
+from cnnedu.exercises import check
+from cnnedu.pooling import pool2d
+
+q = torch.tensor([[[1., 5., 2., 0.], [3., 4., 8., 1.], [0., 2., 6., 7.], [9., 1., 3., 5.]]])  # as above
 check(answer_max, pool2d(q, 2, 2)[0].tolist(), exercise="01.4 (max)",
       hint="the windows do not overlap: each output number comes from one 2×2 quarter.")
 check(answer_avg, pool2d(q, 2, 2, mode="avg")[0].tolist(), exercise="01.4 (average)",

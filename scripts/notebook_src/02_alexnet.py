@@ -13,7 +13,13 @@
 # 5. test the claim "more conv layers would make AlexNet much harder to train".
 
 # %%
-from cnnedu import config
+try:
+    from cnnedu import config
+except ModuleNotFoundError as err:   # say how to install the course, not only what is missing
+    raise ModuleNotFoundError(
+        f"{err}. This lesson needs the course's package, cnnedu, in this kernel's Python. In a "
+        "clone of the course: ./course.sh lab. Elsewhere, in a cell: %pip install followed by "
+        "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.lesson import start_lesson
 
 QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
@@ -368,6 +374,8 @@ def receptive_field(layers):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("02.2", receptive_field);
 
 # %% [markdown]
@@ -752,6 +760,7 @@ answer_1 = None   # an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check
 from cnnedu.shapes import sliding_output_length
 
 conv_out = sliding_output_length(28, 5, 1, 2)
@@ -769,6 +778,11 @@ answer_2 = None   # an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from torch import nn
+
+from cnnedu.exercises import check
+from cnnedu.layer_table import count_params
+
 check(answer_2, count_params(nn.Conv2d(32, 64, kernel_size=3)), exercise="02.4",
       hint=["one output channel's kernel has a 3×3 slice for *each* input channel.",
             "and each output channel has one bias."]);

@@ -13,7 +13,13 @@
 # 4. set up the test of the claim that BatchNorm is "the major secret" behind deep ResNets.
 
 # %%
-from cnnedu import config
+try:
+    from cnnedu import config
+except ModuleNotFoundError as err:   # say how to install the course, not only what is missing
+    raise ModuleNotFoundError(
+        f"{err}. This lesson needs the course's package, cnnedu, in this kernel's Python. In a "
+        "clone of the course: ./course.sh lab. Elsewhere, in a cell: %pip install followed by "
+        "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.lesson import start_lesson
 
 QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
@@ -176,6 +182,8 @@ def batchnorm_eval(x, gamma, beta, running_mean, running_var, eps=1e-5):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("03.2", batchnorm_eval);
 
 # %% [markdown]
@@ -536,6 +544,9 @@ answer_1 = None   # an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from torch import nn
+
+from cnnedu.exercises import check
 from cnnedu.layer_table import count_params
 
 check(answer_1, count_params(nn.BatchNorm2d(64)), exercise="03.3",
@@ -553,6 +564,11 @@ answer_2 = None   # a number
 
 # %%
 # NBVAL_CHECK_OUTPUT
+import torch
+from torch import nn
+
+from cnnedu.exercises import check
+
 bn = nn.BatchNorm2d(1)
 bn(torch.full((4, 1, 2, 2), 5.0))
 check(answer_2, round(bn.running_mean.item(), 6), exercise="03.4",

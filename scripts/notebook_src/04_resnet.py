@@ -12,7 +12,13 @@
 # 5. train the lesson's ResNet to over 92% and look at its feature maps stage by stage.
 
 # %%
-from cnnedu import config
+try:
+    from cnnedu import config
+except ModuleNotFoundError as err:   # say how to install the course, not only what is missing
+    raise ModuleNotFoundError(
+        f"{err}. This lesson needs the course's package, cnnedu, in this kernel's Python. In a "
+        "clone of the course: ./course.sh lab. Elsewhere, in a cell: %pip install followed by "
+        "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.lesson import start_lesson
 
 QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
@@ -173,6 +179,8 @@ class MyBasicBlock(nn.Module):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("04.2", MyBasicBlock);
 
 # %% [markdown]
@@ -541,6 +549,7 @@ answer_1 = None   # an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check
 from cnnedu.layer_table import count_params
 from cnnedu.models.resnet import BasicBlock
 
@@ -566,7 +575,10 @@ answer_2 = None   # a string of letters
 
 # %%
 # NBVAL_CHECK_OUTPUT
+import torch
 from torchvision.models.resnet import BasicBlock as TorchvisionBasicBlock
+
+from cnnedu.exercises import check
 
 
 def identity_fits(inplanes, planes, stride):

@@ -11,7 +11,13 @@
 # 5. train a small member of each family on Fashion-MNIST in about the same time budget.
 
 # %%
-from cnnedu import config
+try:
+    from cnnedu import config
+except ModuleNotFoundError as err:   # say how to install the course, not only what is missing
+    raise ModuleNotFoundError(
+        f"{err}. This lesson needs the course's package, cnnedu, in this kernel's Python. In a "
+        "clone of the course: ./course.sh lab. Elsewhere, in a cell: %pip install followed by "
+        "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.data import data_note
 from cnnedu.device import choose_device
 
@@ -225,6 +231,8 @@ class MyDenseLayer(nn.Module):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("05.2", MyDenseLayer);
 
 # %% [markdown]
@@ -448,6 +456,11 @@ answer_1 = None   # an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from torch import nn
+
+from cnnedu.exercises import check
+from cnnedu.layer_table import count_params
+
 three = nn.Sequential(*[nn.Conv2d(64, 64, 3, padding=1, bias=False) for _ in range(3)])
 check(answer_1, count_params(three), exercise="05.3",
       hint=["one 3×3 convolution from C to C channels has C × C × 3 × 3 weights; then three."]);
@@ -463,6 +476,11 @@ answer_2 = None   # an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
+import torchvision.models as tvm
+
+from cnnedu.exercises import check
+
+inputs = [layer.conv1.in_channels for layer in tvm.densenet121().features.denseblock1.children()]
 check(answer_2, inputs[-1] + 32, exercise="05.4",
       hint=["each layer keeps all the channels it received and adds k new ones.",
             "count layer by layer: 64 channels go in; how many come out of layer 1? of layer 2?"]);

@@ -19,7 +19,13 @@ import os
 import tempfile
 from pathlib import Path
 
-from cnnedu import config
+try:
+    from cnnedu import config
+except ModuleNotFoundError as err:   # say how to install the course, not only what is missing
+    raise ModuleNotFoundError(
+        f"{err}. This lesson needs the course's package, cnnedu, in this kernel's Python. In a "
+        "clone of the course: ./course.sh lab. Elsewhere, in a cell: %pip install followed by "
+        "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.data import data_note
 
 QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
@@ -462,6 +468,9 @@ answer_2 = None   # a tuple (int, float)
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check
+from cnnedu.recipes import get_recipe
+
 recipe = get_recipe("resnet")
 check(answer_2, (8 * recipe.batch_size, recipe.lr * 8), exercise="06.3",
       hint=["the global batch is what all workers process together in one step.",

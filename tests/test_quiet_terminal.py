@@ -1,0 +1,78 @@
+"""A quiet terminal for learners: the course's kernel settings (jupyter/ipython_kernel_config.json,
+which ./course.sh lab puts in the environment's etc/ipython) stop every kernel start printing
+"Kernel is running over TCP without encryption", and course.sh keeps JupyterLab's own [I] lines
+out."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _kernel_stderr(ipython_dir: Path) -> str:
+    """Start a kernel with its settings read from ``ipython_dir``, wait until it answers, stop it."""
+    from jupyter_client import KernelManager
+
+    env = dict(os.environ, IPYTHONDIR=str(ipython_dir))
+    manager = KernelManager(kernel_name="python3")
+    log = ipython_dir / "kernel.err"
+    with open(log, "w") as err:
+        manager.start_kernel(env=env, stderr=err)
+        client = manager.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=120)
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    return log.read_text()
+
+
+@pytest.mark.slow
+def test_course_kernel_settings_silence_the_tcp_warning(tmp_path):
+    plain, course = tmp_path / "plain", tmp_path / "course"
+    (plain / "profile_default").mkdir(parents=True)
+    (course / "profile_default").mkdir(parents=True)
+    shutil.copy(ROOT / "jupyter" / "ipython_kernel_config.json", course / "profile_default")
+    assert "without encryption" in _kernel_stderr(plain)       # what learners saw at each start
+    assert "without encryption" not in _kernel_stderr(course)
+
+
+def test_course_sh_installs_the_kernel_settings_and_quiets_jupyterlab():
+    script = (ROOT / "course.sh").read_text()
+    assert "cp jupyter/ipython_kernel_config.json .venv/etc/ipython/ipython_kernel_config.json" in script
+    assert "--log-level=WARN" in script and "--LabApp.log_level=WARN" in script
+    # the kernel reads etc/ipython under its environment's prefix (IPython's ENV_CONFIG_DIRS)
+    from IPython.core.application import ENV_CONFIG_DIRS
+    assert os.path.join(sys.prefix, "etc", "ipython") in ENV_CONFIG_DIRS
+
+
+def _lab_output(tmp_path: Path, *flags: str) -> str:
+    """JupyterLab's terminal output over its first 20 s (it must still be running then)."""
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.port=0",
+         "--ServerApp.allow_root=True", "--IdentityProvider.token=t",
+         f"--ServerApp.root_dir={tmp_path}", *flags],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = process.communicate(timeout=20)
+        pytest.fail(f"JupyterLab stopped: {output[-2000:]}")
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    return output
+
+
+@pytest.mark.slow
+def test_jupyterlab_with_course_flags_prints_no_info_lines(tmp_path):
+    """The LabApp's [I] start-up lines came through --log-level=WARN alone; not with both."""
+    assert "[I " in _lab_output(tmp_path, "--log-level=WARN")
+    quiet = _lab_output(tmp_path, "--log-level=WARN", "--LabApp.log_level=WARN")
+    assert "[I " not in quiet, quiet
