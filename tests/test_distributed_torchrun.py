@@ -1,4 +1,5 @@
-"""cnnedu.distributed under real torchrun launches: 2 gloo processes on the CPU.
+"""cnnedu.distributed under real torchrun launches: 2 gloo processes on the CPU (one node, or
+two torchrun agents on this machine acting as two nodes).
 
 Each launch starts fresh processes (about 5-8 s on 2 cores), so the checks share launches:
 the uninterrupted DDP run is both the equivalence run and the baseline of the kill-and-resume
@@ -9,7 +10,8 @@ import re
 
 import pytest
 
-from cnnedu.distributed import launch
+from cnnedu.distributed import launch, launch_nodes
+from cnnedu.distributed.launcher import node_command
 from cnnedu.distributed.worker import TrainConfig, max_state_diff, read_result, train
 
 pytestmark = pytest.mark.slow
@@ -46,6 +48,28 @@ def test_ddp_equals_one_process_with_the_global_batch(ddp_run, monkeypatch):
     reference = _reference(monkeypatch, model="resnet-nobn", lr=0.02)
     assert ddp_run["world_size"] == 2
     assert max_state_diff(ddp_run["state"], reference) <= 1e-5
+
+
+def test_two_nodes_equal_the_one_node_run(ddp_run, tmp_path):
+    """Two torchrun agents (--nnodes=2, one process each, c10d rendezvous on localhost), as on
+    two machines: the same weights as the one-node run with 2 processes (same threads each)."""
+    result = launch_nodes(["train", "--model", "resnet-nobn", "--lr", "0.02", *COMMON,
+                           "--out", tmp_path], nnodes=2, nproc=1, env=ENV, echo=False)
+    output = "\n".join(result.lines)
+    assert result.returncode == 0 and "terminate called" not in output, output[-3000:]
+    assert "--nnodes=2" in result.command and "--rdzv-backend=c10d" in result.command
+    two_nodes = read_result(tmp_path)
+    assert two_nodes["world_size"] == 2       # one process per agent: both agents joined
+    assert max_state_diff(two_nodes["state"], ddp_run["state"]) <= 1e-6
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(nnodes=0, endpoint="h:1"), "nnodes must be an int >= 1, got 0"),
+    (dict(nnodes=2, endpoint="h:1", nproc=0), "nproc must be an int >= 1, got 0"),
+    (dict(nnodes=2, endpoint="node1"), "endpoint must be host:port, got 'node1'")])
+def test_node_command_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        node_command(["train"], **kwargs)
 
 
 def test_killed_worker_resumes_to_the_same_weights(ddp_run, tmp_path):

@@ -1,5 +1,10 @@
 """Start ``torchrun`` in a subprocess and stream its output into the notebook cell, line by line.
 
+:func:`launch` starts one torchrun (one node, ``--standalone``); :func:`launch_nodes` starts
+several torchrun *agents* on this machine that meet through a c10d rendezvous on localhost,
+exactly as agents on separate machines meet at the first machine's address: the multi-node
+path, tried without a cluster.
+
 Why a subprocess: ``torch.multiprocessing.spawn`` must pickle the function each process runs,
 and a function defined in a notebook cell cannot be found by a fresh process (it lives in
 ``__main__`` of the kernel), so spawning from a notebook fails or hangs. torchrun starts fresh
@@ -11,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -126,3 +132,94 @@ def _kill_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def free_port() -> int:
+    """A TCP port on localhost that nothing listens on right now (for the rendezvous)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def node_command(args: list[str], nnodes: int, endpoint: str, nproc: int = 1,
+                 rdzv_id: str = "cnnedu", module: str = "cnnedu.distributed") -> list[str]:
+    """One torchrun agent of an ``nnodes``-node job meeting at ``endpoint`` (``host:port``).
+
+    The same command runs on every node: the c10d rendezvous hands out the node ranks, so no
+    agent needs ``--node-rank``; ``rdzv_id`` tells this job from others using the same endpoint.
+    """
+    if not isinstance(nnodes, int) or nnodes < 1:
+        raise ValueError(f"nnodes must be an int >= 1, got {nnodes!r}")
+    if not isinstance(nproc, int) or nproc < 1:
+        raise ValueError(f"nproc must be an int >= 1, got {nproc!r}")
+    if not re.fullmatch(r"[^:\s]+:\d+", endpoint):
+        raise ValueError(f"endpoint must be host:port, got {endpoint!r}")
+    return [sys.executable, "-m", "torch.distributed.run", f"--nnodes={nnodes}",
+            f"--nproc-per-node={nproc}", "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}",
+            f"--rdzv-id={rdzv_id}", "--max-restarts=0", "-m", module, *map(str, args)]
+
+
+def launch_nodes(args: list[str], nnodes: int = 2, nproc: int = 1,
+                 env: dict[str, str] | None = None, echo: bool = True, check: bool = True,
+                 quiet_noise: bool = True, timeout: float = 900) -> LaunchResult:
+    """``nnodes`` torchrun agents on this machine, as if on ``nnodes`` machines.
+
+    They meet at ``localhost:<free port>`` (c10d rendezvous); each line of output is prefixed
+    ``[node i]`` (i: the order of start, not the rank the rendezvous gives). The cores are shared
+    as on one node (``OMP_NUM_THREADS`` = cores // all processes) unless ``env`` sets it, so the
+    run is comparable with :func:`launch` of the same processes. Errors as in :func:`launch`.
+    """
+    endpoint = f"localhost:{free_port()}"
+    command = node_command(args, nnodes, endpoint, nproc, rdzv_id=f"cnnedu-{os.getpid()}-"
+                           f"{endpoint.rsplit(':', 1)[1]}")
+    threads = str(max(1, (os.cpu_count() or 1) // (nnodes * nproc)))
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": threads,
+                   "CNNEDU_THREADS_FROM_USER": "1", **(env or {})}
+    lines: Queue[str | None] = Queue()
+    start = time.perf_counter()
+    agents = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env=environment, bufsize=1, start_new_session=True)
+              for _ in range(nnodes)]
+
+    def read(index: int, stream) -> None:
+        for line in stream:
+            lines.put(f"[node {index}] {line.rstrip()}")
+        lines.put(None)   # this agent's output has ended
+
+    for index, agent in enumerate(agents):
+        threading.Thread(target=read, args=(index, agent.stdout), daemon=True).start()
+    collected: list[str] = []
+    open_streams = nnodes
+    timed_out = False
+    while open_streams:   # printed here, in the caller's thread (a notebook cell's output)
+        left = timeout - (time.perf_counter() - start)
+        try:
+            line = lines.get(timeout=left) if left > 0 else _TIMEOUT
+        except Empty:
+            line = _TIMEOUT
+        if line is _TIMEOUT:      # the same rule as launch: silent agents are killed too
+            timed_out = True
+            for agent in agents:
+                _kill_group(agent)
+            break
+        if line is None:
+            open_streams -= 1
+            continue
+        collected.append(line)
+        if echo and not (quiet_noise and _NOISE.search(line)):
+            print(line, flush=True)
+    codes = [agent.wait() for agent in agents]
+    returncode = next((code for code in codes if code != 0), 0)
+    if timed_out:
+        collected.append(f"[launch_nodes] timeout: killed the agents and their workers after "
+                         f"{timeout:g} s")
+        if echo:
+            print(collected[-1], flush=True)
+    result = LaunchResult(command, returncode, time.perf_counter() - start, collected, timed_out)
+    if timed_out and check:
+        raise TimeoutError(f"torchrun agents passed their timeout of {timeout:g} s and were "
+                           f"killed: {' '.join(command[3:])}\n" + "\n".join(collected[-15:]))
+    if check and returncode != 0:
+        tail = "\n".join(collected[-15:])
+        raise RuntimeError(f"torchrun agents exited with {codes}: {' '.join(command[3:])}\n{tail}")
+    return result

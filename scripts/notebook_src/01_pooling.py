@@ -550,6 +550,8 @@ def max_pool2d_backward(x, grad_out, kernel_size, stride, padding=0):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("01.5", max_pool2d_backward);
 
 # %% [markdown]

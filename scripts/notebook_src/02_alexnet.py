@@ -282,6 +282,8 @@ def conv2d_backward(x, weight, grad_out, stride=1, padding=0):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("02.5", conv2d_backward);
 
 # %% [markdown]

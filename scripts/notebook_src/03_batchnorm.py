@@ -258,6 +258,8 @@ def batchnorm_backward(x, gamma, grad_out, eps=1e-5):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("03.5", batchnorm_backward);
 
 # %% [markdown]

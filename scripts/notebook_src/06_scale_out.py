@@ -12,7 +12,8 @@
 #    see what BatchNorm does to that (lesson 03), and how synchronised BatchNorm fixes it;
 # 3. kill a worker mid-run and watch the run come back from its checkpoint with nothing lost;
 # 4. measure where a data-parallel step spends its time here;
-# 5. predict, with a fitted model, when adding workers stops paying, up to thousands of them.
+# 5. predict, with a fitted model, when adding workers stops paying, up to thousands of them;
+# 6. run the same job as two *machines* (two torchrun agents), with the commands for a cluster.
 
 # %%
 import os
@@ -411,6 +412,65 @@ for model_name, compute_s, nbytes, batch in (
 # The rule breaks down beyond about 8k images per batch for ResNet-50 in their experiments.
 
 # %% [markdown]
+# ## 6. Across machines: the same engine, one torchrun agent per machine
+# Everything above ran one torchrun on one machine (`--standalone`). On several machines, each
+# runs its own torchrun *agent*, and the agents meet at a **rendezvous**: a `host:port` on one
+# of them (the `c10d` backend keeps a small key-value store there). The rendezvous hands out the
+# node ranks, so every machine runs *the same command*; torchrun then starts
+# `--nproc-per-node` workers on each, with global ranks and `WORLD_SIZE` = nodes × processes.
+#
+# **Two machines** `node1` and `node2` (same code and data on both, port 29500 of `node1`
+# reachable from `node2`), on each of them:
+#
+# ```bash
+# torchrun --nnodes=2 --nproc-per-node=1 --rdzv-backend=c10d --rdzv-endpoint=node1:29500 \
+#          --rdzv-id=resnet-run-1 -m cnnedu.distributed train --epochs 1 --out results
+# ```
+#
+# With GPUs, `--nproc-per-node` = GPUs per machine (the worker then picks NCCL). If a machine
+# has several network interfaces, name the one to use: `GLOO_SOCKET_IFNAME=eth0` (or
+# `NCCL_SOCKET_IFNAME`). A `--checkpoint` file must be on a file system all machines share:
+# rank 0 writes it, and after a restart every rank reads it.
+#
+# **Slurm** starts one task per node with `srun`, and that task is torchrun; the first host of
+# the allocation is the rendezvous (`sbatch job.sh`):
+#
+# ```bash
+# #!/bin/bash
+# #SBATCH --nodes=2
+# #SBATCH --ntasks-per-node=1
+# #SBATCH --cpus-per-task=16
+# export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+# srun torchrun --nnodes="$SLURM_NNODES" --nproc-per-node=1 --rdzv-backend=c10d \
+#      --rdzv-endpoint="$MASTER_ADDR:29500" --rdzv-id="$SLURM_JOB_ID" \
+#      -m cnnedu.distributed train --epochs 1 --out results
+# ```
+#
+# Without a second machine we can still run the multi-node path: two agents on this machine,
+# each told `--nnodes=2` and meeting at `localhost:<a free port>` (`launch_nodes` starts them
+# and prefixes each line with the agent it came from). Section 2's job again (no BatchNorm,
+# 2 × 32 images, 5 steps), now as two "nodes" of one process each, against its one-node run:
+
+# %%
+from cnnedu.distributed import launch_nodes
+
+nodes = launch_nodes(["train", "--model", "resnet-nobn", "--lr", "0.02", *EQUAL,
+                      "--out", WORK / "two_nodes"], nnodes=2, nproc=1)
+print("each agent ran:", " ".join(nodes.command[3:9]), "...")
+diff_nodes = max_state_diff(read_result(WORK / "two_nodes")["state"],
+                            read_result(WORK / "nobn")["state"])
+print(f"max |weights(2 nodes x 1 process) - weights(1 node x 2 processes)|: {diff_nodes:.1e}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("equal within 1e-5:", diff_nodes <= 1e-5)
+
+# %% [markdown]
+# The training code did not change: a rank cannot tell whether its peer is another process on
+# this machine or a process on another machine; only the address it meets at differs. What
+# differs on real machines is the link (section 5's α and β): a network instead of shared memory.
+
+# %% [markdown]
 # ## Exercises
 # ### Exercise 06.1 (code): average the gradients yourself
 # Section 1 showed the step that DDP runs for you after `backward()`: every rank's gradients are
@@ -490,3 +550,6 @@ check(answer_2, (8 * recipe.batch_size, recipe.lr * 8), exercise="06.3",
 #   its one check on this machine by more than a factor of two, so its predictions are an
 #   illustration, not a forecast. Growing the batch with the workers
 #   (linear scaling rule + warm-up) is what made 256 GPUs pay for ResNet-50.
+# * Across machines the code is the same: one torchrun agent per machine, meeting at a c10d
+#   rendezvous (`--nnodes`, `--rdzv-endpoint`; under Slurm, `srun torchrun ...`); two agents on
+#   this machine gave the one-node run's weights.

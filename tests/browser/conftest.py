@@ -16,10 +16,16 @@ from notebook_page import NotebookRunError, screenshot
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
-    """One JupyterLab server for the session, stopped at the end."""
+    """One JupyterLab server for the session, stopped at the end.
+
+    Its lessons have their exercises solved and its kernels read the bundled subset: so the
+    browser's run of each lesson is also the check that the lesson works without the real
+    files and that every reference solution passes inside it (nbval runs the lessons as
+    committed, placeholders and full data; see solved_lessons.py).
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    server = Lab(tmp_path_factory.mktemp("lab"))
+    server = Lab(tmp_path_factory.mktemp("lab"), solved=True, data="bundled")
     yield server
     server.stop()
 

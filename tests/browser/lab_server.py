@@ -2,7 +2,10 @@
 
 The server runs on a free loopback port with a random token, on a scratch copy of the notebooks
 (so runs never touch the committed outputs), with its own settings, workspace, config and
-runtime folders, and ``CNNEDU_SMOKE=1`` for its kernels (unless ``smoke=False``). Its
+runtime folders, and ``CNNEDU_SMOKE=1`` for its kernels (unless ``smoke=False``). With
+``solved=True`` the lessons' answer cells are replaced by the reference solutions
+(solved_lessons.py; their ids in ``Lab.exercises``), and ``data`` sets ``CNNEDU_DATA`` for the
+kernels (``"bundled"``: the subset inside the package). Its
 settings are the course's own (jupyter/overrides.json, as ``./course.sh lab`` gives learners):
 notebook windowing is off so every cell stays in the page, the preferred kernel starts without
 asking, and no news prompt covers the page.
@@ -20,6 +23,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from solved_lessons import solve_notebook_file
 
 from cnnedu.jupyter_ws import SERVER_FLAG
 
@@ -55,10 +60,15 @@ def _write_settings(folder: Path, plugin: str, values: dict) -> None:
 class Lab:
     """A running JupyterLab: base URL, token, notebook folder; ``stop()`` ends it."""
 
-    def __init__(self, base: Path, smoke: bool = True):
+    def __init__(self, base: Path, smoke: bool = True, solved: bool = False,
+                 data: str | None = None):
         self.base = base
         self.folder = base / "notebooks"
         shutil.copytree(NOTEBOOKS, self.folder)
+        self.exercises: dict[str, list[str]] = {}   # lesson file name -> its exercise ids
+        if solved:
+            for lesson in sorted(self.folder.glob("[0-9][0-9]_*.ipynb")):
+                self.exercises[lesson.name] = solve_notebook_file(lesson)
         settings = base / "settings"
         for plugin, values in course_settings().items():
             _write_settings(settings, plugin, values)
@@ -67,6 +77,8 @@ class Lab:
         env = dict(os.environ, CNNEDU_SMOKE="1" if smoke else "0",
                    JUPYTER_CONFIG_DIR=str(base / "config"),
                    JUPYTER_RUNTIME_DIR=str(base / "runtime"))
+        if data is not None:
+            env["CNNEDU_DATA"] = data
         self.log_path = base / "lab.log"
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(

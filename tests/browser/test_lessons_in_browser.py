@@ -1,5 +1,8 @@
 """The course in a real JupyterLab in Chromium: every lesson runs, the widgets work on the page.
 
+The lessons run here with their exercises solved, on the bundled subset (see conftest.py's
+``lab``): every exercise must end with ✅ (this run replaces a separate nbclient run per lesson).
+
 A lesson that raises fails its test within a second of the error output appearing, with the
 error's text in the assertion and a screenshot in out/browser/ (see notebook_page.run_all).
 README screenshots are made by scripts/make_screenshots.py, not here.
@@ -19,17 +22,27 @@ from notebook_page import (
     wait_src_change,
 )
 from playwright.sync_api import Page
+from solved_lessons import verdict_problems
 
 LESSONS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 # Lessons 01 and 02 are run (once each) by the widget tests below, which check the same thing.
 RUN_ELSEWHERE = {"01_pooling.ipynb", "02_alexnet.ipynb"}
 
 
+def assert_ran_solved(page: Page, lab, name: str) -> None:
+    """No error output, and every exercise of ``name`` ended with ✅ (its reference solution)."""
+    assert error_outputs(page) == []
+    text = "\n".join(page.locator(".jp-OutputArea-output").all_inner_texts())
+    assert name in lab.exercises, f"{name} was not solved by the lab fixture"
+    problems = verdict_problems(text, lab.exercises[name])
+    assert not problems, f"{name}: {problems}\n{text[-3000:]}"
+
+
 @pytest.mark.parametrize("name", [n for n in LESSONS if n not in RUN_ELSEWHERE])
 def test_lesson_runs_top_to_bottom_without_errors(page: Page, lab, name):
     open_notebook(page, lab, name)
     run_all(page, name=name)
-    assert error_outputs(page) == []
+    assert_ran_solved(page, lab, name)
     if name.startswith("00"):
         # tqdm.auto renders its progress bar as an ipywidgets progress widget in JupyterLab
         bars = page.locator(".jp-OutputArea-output .widget-hprogress")
@@ -46,7 +59,7 @@ def pooling_page(module_page: Page, lab):
     """Lesson 01, run once top to bottom, shared by the pooling-explorer tests below."""
     open_notebook(module_page, lab, "01_pooling.ipynb")
     run_all(module_page, name="01_pooling.ipynb")
-    assert error_outputs(module_page) == []
+    assert_ran_solved(module_page, lab, "01_pooling.ipynb")
     module_page.locator(EXPLORER).scroll_into_view_if_needed()
     module_page.wait_for_selector(f"{EXPLORER} img", state="visible")
     return module_page
@@ -96,7 +109,7 @@ def test_switching_max_and_avg_changes_the_image(pooling_page: Page):
 def test_feature_map_viewer_switches_layers(page: Page, lab):
     open_notebook(page, lab, "02_alexnet.ipynb")
     run_all(page, name="02_alexnet.ipynb")
-    assert error_outputs(page) == []
+    assert_ran_solved(page, lab, "02_alexnet.ipynb")
     viewer = ".cnnedu-feature-viewer"
     page.locator(viewer).scroll_into_view_if_needed()
     before = image_src(page, viewer, 0)
