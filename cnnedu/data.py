@@ -291,14 +291,17 @@ class BatchLoader:
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         order = order.to(self.device)
         for b in range(len(self)):
-            index = order[b * self.batch_size:(b + 1) * self.batch_size]
-            images = self._images[index]
-            if self.augment:
-                images = self._augment(images)
-            x = normalize(images).unsqueeze(1)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            yield x, self._labels[index]
+            yield self._batch(order[b * self.batch_size:(b + 1) * self.batch_size])
+
+    def _batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch of samples ``index``: augmented (if asked), normalised, in its layout."""
+        images = self._images[index]
+        if self.augment:
+            images = self._augment(images)
+        x = normalize(images).unsqueeze(1)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, self._labels[index]
 
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
         count, height, width = images.shape

@@ -201,11 +201,15 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
                     criterion: nn.Module, device: torch.device, *,
                     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
                     max_batches: int | None = None, deadline: float | None = None,
-                    bar: tqdm | None = None) -> EpochResult:
+                    bar: tqdm | None = None,
+                    before_step: Callable[[int], None] | None = None,
+                    after_step: Callable[[int, float], None] | None = None) -> EpochResult:
     """One pass of SGD-style steps over ``loader`` (at most ``max_batches``), in train mode.
 
     ``deadline`` is a ``time.perf_counter()`` value: no step starts after it. A NaN loss stops
     the epoch at once (the step's loss is kept, so the divergence is visible in the history).
+    ``before_step(i)`` and ``after_step(i, loss)`` run around step ``i`` (0-based in this
+    pass): the torchrun worker times, logs and checkpoints there, with this same loop.
     """
     model.train()
     result = EpochResult(float("nan"), float("nan"), [])
@@ -217,6 +221,8 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
             result.out_of_time = True
             break
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if before_step is not None:
+            before_step(i)
         logits = model(x)
         loss = criterion(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -226,6 +232,8 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
             scheduler.step()
         batch_loss = loss.item()
         result.step_loss.append(batch_loss)
+        if after_step is not None:
+            after_step(i, batch_loss)
         if math.isnan(batch_loss):
             result.diverged = True
             return result

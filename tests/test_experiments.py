@@ -112,3 +112,22 @@ def test_compare_training_evaluates_on_the_test_set_it_was_given():
                                                   rel=1e-5)
     assert history.test_acc[-1] == pytest.approx((logits.argmax(1) == test.labels).double()
                                                  .mean().item())
+
+
+def test_reestimate_batchnorm_matches_pytorch_update_bn_on_the_first_batches():
+    """Truth: torch.optim.swa_utils.update_bn over exactly the first ``batches`` batches."""
+    import copy
+
+    from torch.optim.swa_utils import update_bn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 3),
+                          nn.BatchNorm2d(2))
+    batches = [(torch.randn(8, 1, 8, 8) * (i + 1), torch.zeros(8)) for i in range(5)]
+    reference = copy.deepcopy(model)
+    update_bn([x for x, _ in batches[:3]], reference)
+    experiments.reestimate_batchnorm(model.eval(), batches, batches=3)
+    torch.testing.assert_close(model.state_dict(), reference.state_dict())
+    assert not model.training
+    with pytest.raises(ValueError, match="no BatchNorm"):
+        experiments.reestimate_batchnorm(nn.Linear(2, 2), batches)

@@ -21,7 +21,8 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -29,30 +30,44 @@ import torch.distributed as dist
 from torch import nn
 
 from cnnedu import config
-from cnnedu.data import FashionMNIST
+from cnnedu.data import BatchLoader, FashionMNIST
+from cnnedu.device import synchronize
 from cnnedu.distributed.sharding import ShardedLoader
 from cnnedu.distributed.syncbn import convert_sync_batchnorm
-from cnnedu.recipes import get_recipe
-from cnnedu.train import load_checkpoint, make_optimizer, make_scheduler, save_checkpoint
+from cnnedu.models.resnet import resnet_mini
+from cnnedu.recipes import Recipe, get_recipe
+from cnnedu.train import (
+    evaluate,
+    load_checkpoint,
+    make_optimizer,
+    make_scheduler,
+    save_checkpoint,
+    train_one_epoch,
+)
 
 MODELS = ("resnet", "resnet-nobn")
 
 
+_RECIPE = get_recipe("resnet")
+
+
 @dataclass
 class TrainConfig:
-    """Everything a run needs; the defaults are the lesson's ResNet recipe (cnnedu.recipes)."""
+    """Everything a run needs. The training settings default to the lesson's ResNet recipe and
+    are read from it, not retyped; :meth:`recipe` turns them back into one :class:`Recipe`,
+    the object the training code reads (as ``fit`` and the experiments do)."""
 
     model: str = "resnet"
     epochs: int = 1
-    global_batch: int = 128
-    lr: float = 0.2
-    optimizer: str = "sgd"
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.1
-    scheduler: str = "onecycle"
+    global_batch: int = _RECIPE.batch_size
+    lr: float = _RECIPE.lr
+    optimizer: str = _RECIPE.optimizer
+    weight_decay: float = _RECIPE.weight_decay
+    label_smoothing: float = _RECIPE.label_smoothing
+    scheduler: str | None = _RECIPE.scheduler
     max_steps_per_epoch: int | None = None
     train_limit: int | None = None
-    augment: bool = True
+    augment: bool = _RECIPE.augment
     sync_bn: bool = False
     seed: int = 0
     checkpoint: str | None = None
@@ -70,6 +85,13 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+
+    def recipe(self) -> Recipe:
+        """The lesson's ResNet recipe with this run's settings (global batch as batch size)."""
+        return replace(_RECIPE, build=partial(build_model, self.model), epochs=self.epochs,
+                       batch_size=self.global_batch, lr=self.lr, optimizer=self.optimizer,
+                       weight_decay=self.weight_decay, label_smoothing=self.label_smoothing,
+                       scheduler=self.scheduler, augment=self.augment)
 
 
 @dataclass(frozen=True)
@@ -169,8 +191,6 @@ def build_model(name: str) -> nn.Module:
     """The lesson's ResNet recipe model, or the same network without BatchNorm."""
     if name == "resnet":
         return get_recipe("resnet").build()
-    from cnnedu.models.resnet import resnet_mini
-
     return resnet_mini(depth=8, width=16, batchnorm=False)
 
 
@@ -192,8 +212,11 @@ def _log(ctx: Context, message: str) -> None:
 def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
     """Train per ``cfg`` on this rank; return (and with ``cfg.out``, write) what happened.
 
-    The result holds per-step wall time, all-reduce time, loss, the final state dict of the
-    model (``state``, weights and BatchNorm buffers) and, with ``cfg.evaluate``, test accuracy.
+    The settings come from ``cfg.recipe()`` and the steps from :func:`cnnedu.train.train_one_epoch`
+    (the loop ``fit`` uses), with hooks around each step for timing, logging, checkpoints and
+    the fault switch. The result holds per-step wall time, all-reduce time, loss, the final
+    state dict of the model (``state``, weights and BatchNorm buffers) and, with
+    ``cfg.evaluate``, test accuracy.
     """
     cfg.check()
     ctx = ctx or Context()
@@ -201,21 +224,22 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
         raise ValueError(f"global_batch {cfg.global_batch} is not divisible by the world size "
                          f"{ctx.world_size}")
     config.seed_everything(cfg.seed)
-    recipe = get_recipe("resnet")
-    model = build_model(cfg.model)
+    recipe = cfg.recipe()
+    model = recipe.build()
     if cfg.sync_bn:
         model = convert_sync_batchnorm(model, ctx.device)
     dtype = torch.float64 if cfg.float64 else torch.float32
     model = model.to(ctx.device, dtype, memory_format=torch.channels_last)
     dataset = FashionMNIST("train", limit=cfg.train_limit)
-    loader = ShardedLoader(dataset, cfg.global_batch // ctx.world_size, ctx.rank, ctx.world_size,
-                           augment=cfg.augment, shift=recipe.shift, device=ctx.device,
+    loader = ShardedLoader(dataset, recipe.batch_size // ctx.world_size, ctx.rank, ctx.world_size,
+                           augment=recipe.augment, shift=recipe.shift, device=ctx.device,
                            channels_last=True, seed=cfg.seed)
     steps_per_epoch = len(loader) if cfg.max_steps_per_epoch is None else min(
         len(loader), cfg.max_steps_per_epoch)
-    total_steps = steps_per_epoch * cfg.epochs
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay)
-    scheduler = make_scheduler(cfg.scheduler, optimizer, total_steps)
+    total_steps = steps_per_epoch * recipe.epochs
+    optimizer = make_optimizer(recipe.optimizer, model.parameters(), recipe.lr,
+                               recipe.weight_decay)
+    scheduler = make_scheduler(recipe.scheduler, optimizer, total_steps)
     done = 0
     if cfg.checkpoint and Path(cfg.checkpoint).is_file():
         extra = load_checkpoint(cfg.checkpoint, model, optimizer, map_location=ctx.device)
@@ -231,49 +255,36 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
             model, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None)
         timer = CommTimer(ctx.world_size, ctx.device.type == "cuda")
         net.register_comm_hook(timer, timed_allreduce_hook)
-    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     _log(ctx, f"world size {ctx.world_size}, backend "
               f"{dist.get_backend() if ctx.distributed else 'none'}, device {ctx.device}, "
               f"{torch.get_num_threads()} thread(s) per process, {steps_per_epoch} steps/epoch "
-              f"of {cfg.global_batch // ctx.world_size} images per rank")
+              f"of {recipe.batch_size // ctx.world_size} images per rank")
     step_seconds, comm_seconds, losses = [], [], []
-    net.train()
-    for epoch in range(done // steps_per_epoch, cfg.epochs):
+    clock = {"start": 0.0, "comm": 0.0, "base": 0}   # base: global step of the pass's step 0
+
+    def before_step(i: int) -> None:
+        _fault_switch(ctx, clock["base"] + i)
+        synchronize(ctx.device)
+        clock["comm"], clock["start"] = (timer.seconds if timer else 0.0), time.perf_counter()
+
+    def after_step(i: int, loss: float) -> None:
+        synchronize(ctx.device)
+        step_seconds.append(time.perf_counter() - clock["start"])
+        comm_seconds.append((timer.seconds if timer else 0.0) - clock["comm"])
+        losses.append(loss)
+        _after_step(cfg, ctx, clock["base"] + i + 1, total_steps, model, optimizer, scheduler,
+                    loss, step_seconds[-1], comm_seconds[-1])
+
+    for epoch in range(done // steps_per_epoch, recipe.epochs):
         loader.set_epoch(epoch)
         first = done % steps_per_epoch if epoch == done // steps_per_epoch else 0
-        for b, (x, y) in enumerate(loader.batches(first), start=first):
-            if b >= steps_per_epoch:
-                break
-            step = epoch * steps_per_epoch + b
-            _fault_switch(ctx, step)
-            if ctx.device.type == "cuda":
-                torch.cuda.synchronize()
-            comm_before = timer.seconds if timer else 0.0
-            start = time.perf_counter()
-            loss = criterion(net(x.to(dtype)), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            if ctx.device.type == "cuda":
-                torch.cuda.synchronize()
-            step_seconds.append(time.perf_counter() - start)
-            comm_seconds.append((timer.seconds if timer else 0.0) - comm_before)
-            losses.append(loss.item())
-            done = step + 1
-            if cfg.log_every and (done % cfg.log_every == 0 or done == total_steps):
-                _log(ctx, f"step {done}/{total_steps} loss {losses[-1]:.4f} "
-                          f"({step_seconds[-1] * 1000:.0f} ms, all-reduce "
-                          f"{comm_seconds[-1] * 1000:.0f} ms)")
-            if cfg.checkpoint and cfg.checkpoint_every and done % cfg.checkpoint_every == 0:
-                if ctx.rank == 0:
-                    save_checkpoint(cfg.checkpoint, model, optimizer, step=done,
-                                    scheduler=scheduler.state_dict() if scheduler else None,
-                                    rng=torch.get_rng_state(), world_size=ctx.world_size)
-                    print(f"checkpoint at step {done} -> {cfg.checkpoint}", flush=True)
-                if ctx.distributed:
-                    dist.barrier()   # nobody runs ahead (or dies) before the file is on disk
+        clock["base"] = epoch * steps_per_epoch + first
+        batches = ((x.to(dtype), y) for x, y in loader.batches(first))
+        train_one_epoch(net, batches, optimizer, criterion, ctx.device, scheduler=scheduler,
+                        max_batches=steps_per_epoch - first, before_step=before_step,
+                        after_step=after_step)
+        done = (epoch + 1) * steps_per_epoch
     result = {
         "config": asdict(cfg), "rank": ctx.rank, "world_size": ctx.world_size,
         "threads": torch.get_num_threads(), "device": str(ctx.device),
@@ -282,15 +293,30 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
         "restart_count": int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")),
     }
     if cfg.evaluate and ctx.rank == 0:
-        from cnnedu.data import BatchLoader
-        from cnnedu.train import evaluate
-
         test = BatchLoader(FashionMNIST("test"), 1024, device=ctx.device, channels_last=True)
         result["test_loss"], result["test_acc"] = evaluate(model, test, ctx.device)
     result["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if cfg.out and ctx.rank == 0:
         write_result(cfg.out, result)
     return result
+
+
+def _after_step(cfg: TrainConfig, ctx: Context, done: int, total_steps: int, model: nn.Module,
+                optimizer: torch.optim.Optimizer, scheduler, loss: float, seconds: float,
+                comm: float) -> None:
+    """Log every ``cfg.log_every`` steps; checkpoint (rank 0, atomically) every
+    ``cfg.checkpoint_every`` steps, with a barrier so no rank runs ahead of the file."""
+    if cfg.log_every and (done % cfg.log_every == 0 or done == total_steps):
+        _log(ctx, f"step {done}/{total_steps} loss {loss:.4f} ({seconds * 1000:.0f} ms, "
+                  f"all-reduce {comm * 1000:.0f} ms)")
+    if cfg.checkpoint and cfg.checkpoint_every and done % cfg.checkpoint_every == 0:
+        if ctx.rank == 0:
+            save_checkpoint(cfg.checkpoint, model, optimizer, step=done,
+                            scheduler=scheduler.state_dict() if scheduler else None,
+                            rng=torch.get_rng_state(), world_size=ctx.world_size)
+            print(f"checkpoint at step {done} -> {cfg.checkpoint}", flush=True)
+        if ctx.distributed:
+            dist.barrier()   # nobody runs ahead (or dies) before the file is on disk
 
 
 def write_result(folder: str | os.PathLike, result: dict) -> None:
