@@ -131,11 +131,11 @@ def test_an_optimizer_object_and_lr_together_are_refused(loaders):
 
 
 def test_an_optimizer_name_uses_fits_lr_as_the_peak(loaders, monkeypatch):
-    import cnnedu.train
+    import cnnedu.train.loop
 
     built = []
-    real = cnnedu.train.make_optimizer
-    monkeypatch.setattr(cnnedu.train, "make_optimizer",
+    real = cnnedu.train.loop.make_optimizer
+    monkeypatch.setattr(cnnedu.train.loop, "make_optimizer",
                         lambda *a, **kw: built.append(real(*a, **kw)) or built[-1])
     model = tiny_model()
     fit(model, loaders[0], None, epochs=1, optimizer="sgd", lr=0.5, max_batches=8,
