@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from cnnedu.distributed.worker import Context
+from cnnedu.distributed.group import Context
 
 
 def by_hand(ctx: Context, global_batch: int = 8) -> None:

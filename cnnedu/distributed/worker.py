@@ -2,7 +2,8 @@
 
 Every rank runs this same code (SPMD). torchrun tells each process who it is through environment
 variables (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT``);
-:func:`setup` joins the process group: gloo on a CPU, NCCL on CUDA with one GPU per local rank.
+:func:`~cnnedu.distributed.group.setup` joins the process group: gloo on a CPU, NCCL on CUDA
+with one GPU per local rank.
 
 :func:`train` builds the model (same seed on every rank; DDP also broadcasts rank 0's weights),
 wraps it in ``DistributedDataParallel`` (which all-reduces the gradients during backward), feeds
@@ -17,7 +18,6 @@ exit with status 1 just before step k, but only in torchrun's first attempt
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -32,6 +32,9 @@ from torch import nn
 from cnnedu import config
 from cnnedu.data import BatchLoader, FashionMNIST
 from cnnedu.device import synchronize
+from cnnedu.distributed.commhook import CommTimer, timed_allreduce_hook
+from cnnedu.distributed.group import Context, setup, teardown, threads_per_process  # noqa: F401
+from cnnedu.distributed.results import max_state_diff, read_result, write_result  # noqa: F401
 from cnnedu.distributed.sharding import ShardedLoader
 from cnnedu.distributed.syncbn import convert_sync_batchnorm
 from cnnedu.models.resnet import resnet_mini
@@ -92,99 +95,6 @@ class TrainConfig:
                        batch_size=self.global_batch, lr=self.lr, optimizer=self.optimizer,
                        weight_decay=self.weight_decay, label_smoothing=self.label_smoothing,
                        scheduler=self.scheduler, augment=self.augment)
-
-
-@dataclass(frozen=True)
-class Context:
-    """Who this process is: rank, world size, local rank and its device."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def distributed(self) -> bool:
-        return dist.is_available() and dist.is_initialized()
-
-
-def threads_per_process(local_world_size: int, cores: int | None = None) -> int:
-    """CPU threads for each of ``local_world_size`` processes sharing ``cores`` cores.
-
-    torchrun sets ``OMP_NUM_THREADS=1`` for every worker when it starts more than one (to avoid
-    oversubscription). A value set by the user wins; otherwise the cores are shared evenly:
-    on 2 cores, 1 process gets 2 threads, 2 processes get 1 each, so the two runs compared in
-    the lesson use the same hardware.
-    """
-    cores = cores or os.cpu_count() or 1
-    return max(1, cores // max(1, local_world_size))
-
-
-def setup() -> Context:
-    """Join the process group torchrun prepared (gloo on CPU, NCCL on CUDA) and pick the device."""
-    if "RANK" not in os.environ:
-        return Context()
-    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    # One GPU per local rank; with fewer GPUs than ranks on this node, the ranks use the CPU.
-    if (torch.cuda.is_available() and torch.cuda.device_count() >= local_world
-            and config.device_setting() in ("auto", "cuda")):
-        torch.cuda.set_device(local_rank)
-        device, backend = torch.device("cuda", local_rank), "nccl"
-    else:
-        device, backend = torch.device("cpu"), "gloo"
-    if not os.environ.get("CNNEDU_THREADS_FROM_USER"):
-        torch.set_num_threads(threads_per_process(local_world))
-    # The store where ranks swap addresses: torchrun's, seen through a prefix per attempt. After
-    # a restart the keys of the failed attempt may still be there, and a rank that reads its
-    # peer's *old* address times out (measured: 2 of 3 restarted runs failed that way here).
-    store, _, _ = next(dist.rendezvous("env://"))
-    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-    dist.init_process_group(backend, store=dist.PrefixStore(f"attempt{attempt}", store),
-                            rank=rank, world_size=world,
-                            device_id=device if device.type == "cuda" else None)
-    return Context(rank, world, local_rank, device)
-
-
-def teardown(ctx: Context) -> None:
-    """Leave the group cleanly: a barrier first, so no rank tears down while another still talks.
-
-    Measured on 2 cores without the barrier: 1 run in 4 aborted ("terminate called without an
-    active exception") when one rank destroyed the group while the other was still working.
-    """
-    if ctx.distributed:
-        dist.barrier()
-        dist.destroy_process_group()
-
-
-class CommTimer:
-    """State of :func:`timed_allreduce_hook`: seconds spent in all-reduce and bytes sent."""
-
-    def __init__(self, world_size: int, cuda: bool):
-        self.world_size, self.cuda, self.seconds, self.bytes = world_size, cuda, 0.0, 0
-
-
-def timed_allreduce_hook(timer, bucket):  # DDP checks these names; annotations would be strings
-    """A DDP communication hook that averages each gradient bucket *and times it*.
-
-    It waits for every all-reduce to finish (PyTorch's own hook lets communication overlap the
-    rest of backward), so compute and communication can be told apart: step time minus
-    all-reduce time is compute. The all-reduce time includes waiting for the slowest rank.
-    """
-    buffer = bucket.buffer()
-    if timer.cuda:
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    buffer.div_(timer.world_size)
-    dist.all_reduce(buffer)
-    if timer.cuda:
-        torch.cuda.synchronize()
-    timer.seconds += time.perf_counter() - start
-    timer.bytes += buffer.numel() * buffer.element_size()
-    future = torch.futures.Future()
-    future.set_result(buffer)
-    return future
 
 
 def build_model(name: str) -> nn.Module:
@@ -317,31 +227,3 @@ def _after_step(cfg: TrainConfig, ctx: Context, done: int, total_steps: int, mod
             print(f"checkpoint at step {done} -> {cfg.checkpoint}", flush=True)
         if ctx.distributed:
             dist.barrier()   # nobody runs ahead (or dies) before the file is on disk
-
-
-def write_result(folder: str | os.PathLike, result: dict) -> None:
-    """``result.json`` (everything but the weights) and ``state.pt`` (the final state dict)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(result["state"], folder / "state.pt")
-    plain = {k: v for k, v in result.items() if k != "state"}
-    (folder / "result.json").write_text(json.dumps(plain, indent=1))
-
-
-def read_result(folder: str | os.PathLike) -> dict:
-    """What :func:`write_result` wrote, with the state dict under ``state``."""
-    folder = Path(folder)
-    result = json.loads((folder / "result.json").read_text())
-    result["state"] = torch.load(folder / "state.pt", weights_only=True)
-    return result
-
-
-def max_state_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor],
-                   buffers: bool = True) -> float:
-    """Largest absolute difference between two state dicts with the same keys (floats only)."""
-    if set(a) != set(b):
-        raise ValueError(f"state dicts differ in keys: {sorted(set(a) ^ set(b))[:5]}")
-    diffs = [float((a[k].double() - b[k].double()).abs().max()) for k in a
-             if a[k].is_floating_point() and (buffers or not k.endswith(("running_mean",
-                                                                          "running_var")))]
-    return max(diffs, default=0.0)
