@@ -6,6 +6,7 @@
 #       ./course.sh data        only fetch full Fashion-MNIST (if it is not found already)
 #       ./course.sh reset 02    replace your copy of lesson 02 with the original (old one kept)
 #       ./course.sh test -k pooling   (extra pytest arguments)
+#       ./course.sh mutants     mutation testing of the training side (slow; scripts/mutants.py)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -98,6 +99,11 @@ case "${1:-}" in
         fi
         cp "${matches[0]}" "$WORK/$name"
         echo "$WORK/$name is the original lesson again" ;;
+    mutants)
+        setup
+        shift
+        exec .venv/bin/python scripts/mutants.py "$@"
+        ;;
     test)
         setup
         shift
@@ -108,6 +114,6 @@ case "${1:-}" in
             --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 \
             -p no:cacheprovider -q -rs "$@" ;;
     *)
-        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN" >&2
+        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | mutants" >&2
         exit 2 ;;
 esac
