@@ -29,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["cnnedu/train/*", "cnnedu/data.py", "cnnedu/experiments.py", "cnnedu/recipes.py",
+MODULES = ["cnnedu/train/*", "cnnedu/data/*", "cnnedu/experiments.py", "cnnedu/recipes.py",
            "cnnedu/distributed/*"]
 TESTS = ["tests/test_train.py", "tests/test_data.py", "tests/test_experiments.py",
          "tests/test_recipes.py", "tests/test_distributed.py", "tests/test_worker.py",

@@ -59,9 +59,9 @@ def test_torchvision_folder_is_found(tmp_path):
 
 
 def test_debian_package_then_bundle(monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "DEBIAN_DIR", make_folder(tmp_path / "debian"))
+    monkeypatch.setattr(data.sources, "DEBIAN_DIR", make_folder(tmp_path / "debian"))
     assert find_split("train")[2].kind.startswith("Debian")
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "absent")
+    monkeypatch.setattr(data.sources, "DEBIAN_DIR", tmp_path / "absent")
     images, labels, source = find_split("train")
     assert source.path is None and "bundled" in source.kind
     assert images.shape == (2000, 28, 28) and np.bincount(labels).tolist() == [200] * 10
@@ -70,8 +70,8 @@ def test_debian_package_then_bundle(monkeypatch, tmp_path):
 
 
 def test_missing_bundle_and_no_source_names_paths_tried(monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "absent")
-    monkeypatch.setattr(data, "BUNDLE_PATH", tmp_path / "no_bundle.npz")
+    monkeypatch.setattr(data.sources, "DEBIAN_DIR", tmp_path / "absent")
+    monkeypatch.setattr(data.sources, "BUNDLE_PATH", tmp_path / "no_bundle.npz")
     with pytest.raises(DataError) as err:
         find_split("train")
     assert "absent" in str(err.value) and "Tried" in str(err.value)
