@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import math
 import statistics
+import time
 from collections.abc import Callable
 
 import torch
@@ -15,7 +18,7 @@ from tqdm.auto import tqdm
 from cnnedu.config import seed_everything
 from cnnedu.data import BatchLoader, FashionMNIST
 from cnnedu.device import model_device, resolve_device, synchronize
-from cnnedu.train import History, fit
+from cnnedu.train import History, fit, make_optimizer
 
 
 def compare_training(builders: dict[str, Callable[[], nn.Module]], train: FashionMNIST,
@@ -109,8 +112,6 @@ def seconds_per_training_step(build: Callable[[], nn.Module], input_shape: tuple
     The first step (allocation, kernel choice) is not counted. Used to check, on this machine,
     what a memory layout buys instead of repeating what it buys elsewhere.
     """
-    import time
-
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     seed_everything(seed)
@@ -175,8 +176,6 @@ def ablate_recipe(recipe, variants: dict[str, dict], train: FashionMNIST, test: 
     ``{}`` is the recipe itself. Every run seeds itself alike and sees the same batches in the
     same order, so the differences come from the changed settings (and one seed's noise).
     """
-    import dataclasses
-
     device = resolve_device(device)
     fields = {f.name for f in dataclasses.fields(recipe)}
     results = {}
@@ -206,11 +205,6 @@ def steps_for_budget(model: nn.Module, loader, seconds: float, device=None,
     more than an SGD step), so ``model`` itself is unchanged. The estimate covers training steps
     only: evaluating the test set at each epoch's end comes on top.
     """
-    import copy
-    import time
-
-    from cnnedu.train import make_optimizer
-
     device = resolve_device(device)
     probe = copy.deepcopy(model).to(device).train()
     step = make_optimizer(optimizer, probe.parameters(), lr=0.0, weight_decay=weight_decay)

@@ -14,6 +14,7 @@ from torch import nn
 
 from cnnedu.data import BatchLoader, FashionMNIST
 from cnnedu.models.alexnet import AlexNet
+from cnnedu.models.resnet import resnet_mini
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,6 @@ class Recipe:
 
 
 def _resnet_lesson_model() -> nn.Module:
-    from cnnedu.models.resnet import resnet_mini
-
     return resnet_mini(depth=8, width=16)
 
 
