@@ -131,3 +131,32 @@ def test_reestimate_batchnorm_matches_pytorch_update_bn_on_the_first_batches():
     assert not model.training
     with pytest.raises(ValueError, match="no BatchNorm"):
         experiments.reestimate_batchnorm(nn.Linear(2, 2), batches)
+
+
+def test_compare_training_trains_on_shuffled_batches_seeded_by_its_seed(spy_fit, monkeypatch):
+    """Truth: a plain shuffled BatchLoader with the same seed gives the same first batch, and
+    it differs from the data's own order."""
+    seen = []
+    real = experiments.fit
+
+    def recording_fit(model, train_loader, *args, **kwargs):
+        seen.append(next(iter(train_loader))[1])
+        return real(model, train_loader, *args, **kwargs)
+
+    monkeypatch.setattr(experiments, "fit", recording_fit)
+    train = FashionMNIST("train", limit=64)
+    experiments.compare_training({"a": partial(AlexNet, width=0.25)}, train, None, epochs=1,
+                                 batch_size=16, seed=3, progress=False, device="cpu")
+    expected = next(iter(BatchLoader(train, 16, shuffle=True, seed=3)))[1]
+    assert torch.equal(seen[0], expected) and not torch.equal(seen[0], train.labels[:16])
+
+
+def test_train_with_budget_times_the_optimizer_it_will_train_with(spy_fit, monkeypatch):
+    probed = []
+    monkeypatch.setattr(experiments, "steps_for_budget",
+                        lambda *a, **kw: probed.append(kw) or 2)
+    train, test = FashionMNIST("train", limit=64), FashionMNIST("test", limit=32)
+    experiments.train_with_budget(partial(AlexNet, width=0.25), train, test, seconds=1,
+                                  batch_size=16, progress=False, device="cpu",
+                                  optimizer="adamw", weight_decay=0.05)
+    assert probed[0]["optimizer"] == "adamw" and probed[0]["weight_decay"] == 0.05

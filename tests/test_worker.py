@@ -68,3 +68,49 @@ def test_resumed_run_ends_with_the_uninterrupted_weights(monkeypatch, tmp_path):
     assert first["losses"] == pytest.approx(whole["losses"][:3], rel=1e-6)
     assert max_state_diff(resumed["state"], whole["state"]) < 1e-6
     assert dataclasses.asdict(TrainConfig())["lr"] == get_recipe("resnet").lr
+
+
+def test_models_are_the_recipes_resnet_and_its_twin_without_batchnorm():
+    from torch import nn
+
+    from cnnedu.distributed.worker import build_model
+    from cnnedu.models.resnet import resnet_mini
+
+    def shapes(model):
+        return [tuple(p.shape) for p in model.parameters()]
+
+    assert shapes(build_model("resnet")) == shapes(get_recipe("resnet").build())
+    plain = build_model("resnet-nobn")
+    assert shapes(plain) == shapes(resnet_mini(depth=8, width=16, batchnorm=False))
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in plain.modules())
+
+
+def test_the_fault_switch_exits_once_on_the_chosen_rank_and_step(monkeypatch):
+    from cnnedu.distributed import worker
+    from cnnedu.distributed.group import Context
+
+    exits = []
+    monkeypatch.setattr(worker.os, "_exit", lambda code: exits.append(code))
+    monkeypatch.setenv("CNNEDU_FAULT_STEP", "2")
+    monkeypatch.delenv("TORCHELASTIC_RESTART_COUNT", raising=False)
+    for rank in (0, 1):
+        for step in range(4):
+            worker._fault_switch(Context(rank=rank, world_size=2), step)
+    assert exits == [1]                                  # rank 1 (the default), step 2 only
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
+    worker._fault_switch(Context(rank=1, world_size=2), 2)
+    assert exits == [1]                                  # a restarted run runs through
+
+
+def test_bad_checkpoint_every_is_named():
+    with pytest.raises(ValueError, match="checkpoint_every must be >= 0, got -1"):
+        TrainConfig(checkpoint_every=-1).check()
+
+
+def test_max_state_diff_by_hand():
+    a = {"w": torch.tensor([1.0, 2.0]), "bn.running_mean": torch.tensor([0.0]),
+         "bn.num_batches_tracked": torch.tensor(3)}
+    b = {"w": torch.tensor([1.5, 2.0]), "bn.running_mean": torch.tensor([2.0]),
+         "bn.num_batches_tracked": torch.tensor(9)}
+    assert max_state_diff(a, b) == 2.0                       # integers are not compared
+    assert max_state_diff(a, b, buffers=False) == 0.5        # running statistics left out
