@@ -114,3 +114,36 @@ def test_max_state_diff_by_hand():
          "bn.num_batches_tracked": torch.tensor(9)}
     assert max_state_diff(a, b) == 2.0                       # integers are not compared
     assert max_state_diff(a, b, buffers=False) == 0.5        # running statistics left out
+
+
+def test_result_reports_bytes_restarts_logs_and_test_accuracy(monkeypatch, capsys):
+    """Hand truths: gradient bytes = 4 bytes per float32 parameter; test accuracy is
+    evaluate() of the final weights on the test split; the last log line is step 3/3."""
+    from cnnedu.data import BatchLoader, FashionMNIST
+    from cnnedu.distributed.worker import build_model
+    from cnnedu.train import evaluate
+
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    monkeypatch.delenv("TORCHELASTIC_RESTART_COUNT", raising=False)
+    result = train(TrainConfig(epochs=1, evaluate=True, **{**SMALL, "log_every": 3}))
+    model = build_model("resnet-nobn")
+    assert result["grad_bytes"] == 4 * sum(p.numel() for p in model.parameters())
+    assert result["restart_count"] == 0 and result["world_size"] == 1
+    assert "step 3/3 loss" in capsys.readouterr().out
+    model.load_state_dict(result["state"])
+    expected = evaluate(model, BatchLoader(FashionMNIST("test"), 500), "cpu")
+    assert (result["test_loss"], result["test_acc"]) == pytest.approx(expected, rel=1e-5)
+
+
+def test_float64_trains_in_double_precision(monkeypatch):
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    result = train(TrainConfig(epochs=1, float64=True, **{**SMALL, "max_steps_per_epoch": 1}))
+    assert all(v.dtype == torch.float64 for v in result["state"].values()
+               if v.is_floating_point())
+
+
+def test_a_global_batch_the_ranks_cannot_share_is_refused():
+    from cnnedu.distributed.group import Context
+
+    with pytest.raises(ValueError, match="global_batch 32 is not divisible by the world size 3"):
+        train(TrainConfig(**SMALL), Context(world_size=3))
