@@ -160,3 +160,23 @@ def test_train_with_budget_times_the_optimizer_it_will_train_with(spy_fit, monke
                                   batch_size=16, progress=False, device="cpu",
                                   optimizer="adamw", weight_decay=0.05)
     assert probed[0]["optimizer"] == "adamw" and probed[0]["weight_decay"] == 0.05
+
+
+def test_steps_for_budget_is_at_least_one_step_and_scales_with_the_time():
+    loader = BatchLoader(FashionMNIST("train", limit=64), 16)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    assert experiments.steps_for_budget(model, loader, 1e-9, device="cpu", probe_steps=1) == 1
+    assert experiments.steps_for_budget(model, loader, 100.0, device="cpu", probe_steps=1) > 10
+
+
+def test_ablate_recipe_keeps_max_batches(monkeypatch):
+    import dataclasses
+
+    from cnnedu.recipes import get_recipe
+
+    recipe = dataclasses.replace(get_recipe("alexnet"), build=partial(AlexNet, width=0.25),
+                                 batch_size=16)
+    train, test = FashionMNIST("train", limit=64), FashionMNIST("test", limit=32)
+    runs = experiments.ablate_recipe(recipe, {"base": {}}, train, test, epochs=1, max_batches=2,
+                                     device="cpu", progress=False)
+    assert len(runs["base"].step_loss) == 2

@@ -316,3 +316,12 @@ def test_a_diverged_run_still_records_its_time(loaders):
     history = fit(tiny_model(), [(torch.full_like(x, float("nan")), y)], None, epochs=1,
                   scheduler=None, device="cpu", progress=False)
     assert len(history.seconds) == 1 and history.seconds[0] > 0
+
+
+def test_history_plot_draws_the_step_losses_too():
+    """The per-step curve is part of the figure: other step losses give another picture."""
+    base = dict(epoch=[1, 2], train_loss=[1, 0.5], train_acc=[0.5, 0.7], test_loss=[1.1, 0.6],
+                test_acc=[0.5, 0.7])
+    falling = plot_history_png(History(**base, step_loss=[2.0 - 0.1 * i for i in range(20)]))
+    rising = plot_history_png(History(**base, step_loss=[0.1 * i for i in range(20)]))
+    assert Image.open(io.BytesIO(falling)).size == (640, 240) and falling != rising
