@@ -7,6 +7,7 @@
 #       ./course.sh reset 02    replace your copy of lesson 02 with the original (old one kept)
 #       ./course.sh site        build a static website of the lessons in out/site
 #       ./course.sh test -k pooling   (extra pytest arguments)
+#       ./course.sh mutants     mutation testing of the training side (slow; scripts/mutants.py)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -131,6 +132,11 @@ case "${1:-}" in
         fi
         cp "${matches[0]}" "$WORK/$name"
         echo "$WORK/$name is the original lesson again" ;;
+    mutants)
+        setup
+        shift
+        exec .venv/bin/python scripts/mutants.py "$@"
+        ;;
     test)
         setup
         shift
@@ -141,6 +147,6 @@ case "${1:-}" in
             --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 \
             -p no:cacheprovider -q -rs "$@" ;;
     *)
-        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | site | torch-index" >&2
+        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | site | torch-index | mutants" >&2
         exit 2 ;;
 esac

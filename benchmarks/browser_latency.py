@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -39,6 +38,8 @@ from test_explorers_in_browser import (  # noqa: E402
     write_notebook,
     zoom_where,
 )
+
+from cnnedu.profiling import percentiles  # noqa: E402
 
 SHOTS = ROOT / "images" / "screenshots"
 WATCH = """(sel) => {
@@ -61,11 +62,6 @@ WATCH = """(sel) => {
         if (e.key.startsWith('Arrow')) { window.__kind = 'slider'; window.__t0 = performance.now(); }
     }, true);
 }"""
-
-
-def p95(times: list[float]) -> float:
-    ordered = sorted(times)
-    return ordered[int(0.95 * (len(ordered) - 1))]
 
 
 def measure(page, moves: int) -> dict[str, list[float]]:
@@ -142,10 +138,11 @@ def main() -> None:
     for kind, goal, what in (("pointer", 50, "pointer move -> zoom panel updated"),
                              ("slider", 150, "slider change -> new output")):
         values = sorted(times[kind])
-        print(f"{what:36s}: {len(values)} moves | p50 {statistics.median(values):.0f} ms | "
-              f"p95 {p95(values):.0f} ms | max {values[-1]:.0f} ms | goal p95 <= {goal} ms: "
-              f"{'met' if p95(values) <= goal else 'NOT met'}")
-        deciles = [values[int(q * (len(values) - 1))] for q in (0.1, 0.3, 0.5, 0.7, 0.8, 0.9)]
+        p50, p95 = percentiles(values, (50, 95))
+        print(f"{what:36s}: {len(values)} moves | p50 {p50:.0f} ms | "
+              f"p95 {p95:.0f} ms | max {values[-1]:.0f} ms | goal p95 <= {goal} ms: "
+              f"{'met' if p95 <= goal else 'NOT met'}")
+        deciles = percentiles(values, (10, 30, 50, 70, 80, 90))
         print(f"{'':36s}  p10/p30/p50/p70/p80/p90: " + " / ".join(f"{v:.0f}" for v in deciles))
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 
 import torch
 
 from cnnedu.images import load_photo
+from cnnedu.profiling import percentiles
 from cnnedu.widgets.kernel_explorer import KernelExplorer
 from cnnedu.widgets.pooling_explorer import PoolingExplorer
 
@@ -86,9 +86,9 @@ def main() -> None:
     for name in (["pooling", "kernel"] if args.widget == "both" else [args.widget]):
         times, points = measure(name, args.updates, args.seed, args.photo)
         for what, values, goal in (("updates", times, 30), ("pointer", points, 10)):
-            p95 = values[int(0.95 * (len(values) - 1))]
+            p50, p95 = percentiles(values, (50, 95))
             print(f"{name:8s} explorer: {len(values)} {what} | p50 "
-                  f"{statistics.median(values):.1f} ms | p95 {p95:.1f} ms | max "
+                  f"{p50:.1f} ms | p95 {p95:.1f} ms | max "
                   f"{values[-1]:.1f} ms | goal p95 <= {goal} ms: "
                   f"{'met' if p95 <= goal else 'NOT met'}")
 

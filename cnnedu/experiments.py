@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import itertools
 import math
 import statistics
+import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import update_bn
 from tqdm.auto import tqdm
 
 from cnnedu.config import seed_everything
 from cnnedu.data import BatchLoader, FashionMNIST
-from cnnedu.device import resolve_device, synchronize
-from cnnedu.train import History, fit
+from cnnedu.device import model_device, resolve_device, synchronize
+from cnnedu.train import History, fit, make_optimizer
 
 
 def compare_training(builders: dict[str, Callable[[], nn.Module]], train: FashionMNIST,
@@ -83,34 +88,20 @@ def spread_text(values: list[float], digits: int = 3) -> str:
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-@torch.no_grad()
 def reestimate_batchnorm(model: nn.Module, loader, batches: int = 50) -> nn.Module:
     """Recompute every BatchNorm's running mean and variance with the weights as they are now.
 
     The running statistics are moving averages collected while the weights kept changing, so
-    after short, fast training they describe an older network. Resetting them and averaging
-    over ``batches`` training batches in train mode (``momentum=None``: a plain cumulative
-    average) makes them match the final weights. Gradients are off: no weight changes.
+    after short, fast training they describe an older network. PyTorch's
+    ``torch.optim.swa_utils.update_bn`` resets them and averages over the batches in train mode
+    (``momentum=None``: a plain cumulative average, no gradients), then restores the momenta
+    and the mode; here it sees the first ``batches`` training batches. A model without
+    BatchNorm is an error (``update_bn`` would silently do nothing).
     """
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         raise ValueError("model has no BatchNorm layer to re-estimate")
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
-    was_training = model.training
-    model.train()
-    device = next(model.parameters()).device
-    for i, (x, _) in enumerate(loader):
-        if i >= batches:
-            break
-        model(x.to(device))
-    for m, momentum in zip(norms, momenta, strict=True):
-        m.momentum = momentum
-    model.train(was_training)
+    update_bn(itertools.islice(loader, batches), model, device=model_device(model))
     return model
-
 
 def seconds_per_training_step(build: Callable[[], nn.Module], input_shape: tuple[int, ...],
                               channels_last: bool = False, steps: int = 10, seed: int = 0,
@@ -121,8 +112,6 @@ def seconds_per_training_step(build: Callable[[], nn.Module], input_shape: tuple
     The first step (allocation, kernel choice) is not counted. Used to check, on this machine,
     what a memory layout buys instead of repeating what it buys elsewhere.
     """
-    import time
-
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     seed_everything(seed)
@@ -183,30 +172,26 @@ def ablate_recipe(recipe, variants: dict[str, dict], train: FashionMNIST, test: 
     """Train ``recipe`` once per variant, each with some settings changed: what each piece buys.
 
     A variant maps :class:`cnnedu.recipes.Recipe` field names (``optimizer``, ``lr``,
-    ``label_smoothing``, ``augment`` ...) and ``scheduler`` (a ``fit`` argument) to new values;
+    ``label_smoothing``, ``augment``, ``scheduler`` ...) to new values;
     ``{}`` is the recipe itself. Every run seeds itself alike and sees the same batches in the
     same order, so the differences come from the changed settings (and one seed's noise).
     """
-    import dataclasses
-
     device = resolve_device(device)
     fields = {f.name for f in dataclasses.fields(recipe)}
     results = {}
     bar = tqdm(total=len(variants), desc="variants", unit="run", disable=not progress)
     for name, changes in variants.items():
-        unknown = set(changes) - fields - {"scheduler"}
+        unknown = set(changes) - fields
         if unknown:
             raise ValueError(f"variant {name!r} changes unknown settings {sorted(unknown)}")
-        fit_changes = {k: v for k, v in changes.items() if k == "scheduler"}
-        variant = dataclasses.replace(recipe, epochs=epochs,
-                                      **{k: v for k, v in changes.items() if k != "scheduler"})
+        variant = dataclasses.replace(recipe, epochs=epochs, **changes)
         bar.set_postfix_str(name)
         seed_everything(seed)
         model = variant.build()
         results[name] = fit(model, variant.train_loader(train, device, seed=seed),
                             variant.test_loader(test, device), device=device,
                             max_batches=max_batches, progress=False,
-                            **{**variant.fit_kwargs(), **fit_changes})
+                            **variant.fit_kwargs())
         bar.update(1)
     bar.close()
     return results
@@ -220,11 +205,6 @@ def steps_for_budget(model: nn.Module, loader, seconds: float, device=None,
     more than an SGD step), so ``model`` itself is unchanged. The estimate covers training steps
     only: evaluating the test set at each epoch's end comes on top.
     """
-    import copy
-    import time
-
-    from cnnedu.train import make_optimizer
-
     device = resolve_device(device)
     probe = copy.deepcopy(model).to(device).train()
     step = make_optimizer(optimizer, probe.parameters(), lr=0.0, weight_decay=weight_decay)

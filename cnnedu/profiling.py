@@ -7,6 +7,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -107,3 +108,14 @@ def profiles_text(profiles: dict[str, Profile], extra: dict[str, dict[str, str]]
                      f"{p.activation_bytes / 2**20:9.1f} MiB {p.latency_ms:7.1f} ms"
                      + "".join(f" {extra.get(name, {}).get(c, ''):>10s}" for c in columns))
     return "\n".join(lines)
+
+
+def percentiles(values: list[float], qs: tuple[float, ...] = (50, 95)) -> list[float]:
+    """The ``qs`` percentiles of ``values`` as measured samples (NumPy's ``method="lower"``:
+    the sample at rank floor(q/100 * (n - 1)) of the sorted values, never an interpolation).
+
+    The one percentile rule of the latency benchmarks, so their p50 / p95 mean the same thing.
+    """
+    if not values:
+        raise ValueError("percentiles need at least one value, got none")
+    return [float(v) for v in np.percentile(np.asarray(values, dtype=float), qs, method="lower")]

@@ -14,14 +14,18 @@ from torch import nn
 
 from cnnedu.data import BatchLoader, FashionMNIST
 from cnnedu.models.alexnet import AlexNet
+from cnnedu.models.resnet import resnet_mini
 
 
 @dataclass(frozen=True)
 class Recipe:
     """A model factory plus every setting ``fit`` and the loaders need.
 
-    The lessons and the benchmark build their loaders with :meth:`train_loader` and
-    :meth:`test_loader` and call ``fit(..., **recipe.fit_kwargs())``, so they train alike.
+    The one object that carries a training's settings: the lessons and the benchmark build their
+    loaders with :meth:`train_loader` and :meth:`test_loader` and call
+    ``fit(..., **recipe.fit_kwargs())``; :func:`cnnedu.experiments.ablate_recipe` varies its
+    fields; the torchrun worker's ``TrainConfig`` turns into one (``TrainConfig.recipe()``), so
+    all of them train alike.
     """
 
     name: str
@@ -35,11 +39,12 @@ class Recipe:
     augment: bool = True
     shift: int = 0
     channels_last: bool = True
+    scheduler: str | None = "onecycle"
 
     def fit_kwargs(self) -> dict:
         """Keyword arguments for :func:`cnnedu.train.fit`."""
         return dict(epochs=self.epochs, optimizer=self.optimizer, lr=self.lr,
-                    weight_decay=self.weight_decay, scheduler="onecycle",
+                    weight_decay=self.weight_decay, scheduler=self.scheduler,
                     label_smoothing=self.label_smoothing, channels_last=self.channels_last)
 
     def train_loader(self, dataset: FashionMNIST, device: torch.device | str,
@@ -56,8 +61,6 @@ class Recipe:
 
 
 def _resnet_lesson_model() -> nn.Module:
-    from cnnedu.models.resnet import resnet_mini
-
     return resnet_mini(depth=8, width=16)
 
 

@@ -59,9 +59,9 @@ def test_torchvision_folder_is_found(tmp_path):
 
 
 def test_debian_package_then_bundle(monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "DEBIAN_DIR", make_folder(tmp_path / "debian"))
+    monkeypatch.setattr(data.sources, "DEBIAN_DIR", make_folder(tmp_path / "debian"))
     assert find_split("train")[2].kind.startswith("Debian")
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "absent")
+    monkeypatch.setattr(data.sources, "DEBIAN_DIR", tmp_path / "absent")
     images, labels, source = find_split("train")
     assert source.path is None and "bundled" in source.kind
     assert images.shape == (2000, 28, 28) and np.bincount(labels).tolist() == [200] * 10
@@ -70,8 +70,8 @@ def test_debian_package_then_bundle(monkeypatch, tmp_path):
 
 
 def test_missing_bundle_and_no_source_names_paths_tried(monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "absent")
-    monkeypatch.setattr(data, "BUNDLE_PATH", tmp_path / "no_bundle.npz")
+    monkeypatch.setattr(data.sources, "DEBIAN_DIR", tmp_path / "absent")
+    monkeypatch.setattr(data.sources, "BUNDLE_PATH", tmp_path / "no_bundle.npz")
     with pytest.raises(DataError) as err:
         find_split("train")
     assert "absent" in str(err.value) and "Tried" in str(err.value)
@@ -212,3 +212,21 @@ def test_shift_reaches_every_offset_up_to_shift_both_ways():
     rows = lit.any(dim=2).float().argmax(dim=1) - 14
     cols = lit.any(dim=1).float().argmax(dim=1) - 13
     assert set(rows.tolist()) == set(range(-2, 3)) == set(cols.tolist())
+
+
+def test_a_folder_missing_a_file_names_both_files(tmp_path):
+    folder = make_folder(tmp_path / "half")
+    (folder / "train-labels-idx1-ubyte").unlink()
+    with pytest.raises(DataError, match="lacks the train files train-images-idx3-ubyte and "
+                                        "train-labels-idx1-ubyte"):
+        data.sources._load_folder(folder, "train")
+
+
+def test_torchvisions_usual_folders_are_searched(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.delenv("CNNEDU_DATA", raising=False)
+    folders = [folder for _, folder in data.candidate_folders()]
+    for base in (Path("data"), Path.home() / "data", Path.home() / ".cache" / "torchvision"):
+        assert base / "FashionMNIST" / "raw" in folders
+    assert folders[-1] == Path("/usr/share/datasets/fashion-mnist")

@@ -196,3 +196,20 @@ def test_sync_bn_in_its_synchronised_path_stores_the_unbiased_running_variance(m
     torch.testing.assert_close(ours.running_var, ref.running_var)
     torch.testing.assert_close(ours.running_mean, ref.running_mean)
     assert int(ours.num_batches_tracked) == 1
+
+
+def test_augmentation_draws_anew_for_every_batch_epoch_and_rank(dataset):
+    """Which images get mirrored must change from batch to batch (a generator seeded with the
+    same number every batch would mirror the same positions every time)."""
+    def flips(loader, epoch):
+        loader.set_epoch(epoch)
+        plain = ShardedLoader(dataset, 16, loader.rank, 2, augment=False, seed=0)
+        plain.set_epoch(epoch)
+        return [tuple((x != p).flatten(1).any(1).tolist())
+                for (x, _), (p, _) in zip(loader.batches(), plain.batches(), strict=True)]
+
+    rank0, rank1 = (ShardedLoader(dataset, 16, r, 2, augment=True, seed=0) for r in (0, 1))
+    first = flips(rank0, 0)
+    assert len(set(first)) > 1
+    assert first != flips(rank0, 1) and first != flips(rank1, 0)
+    assert first == flips(ShardedLoader(dataset, 16, 0, 2, augment=True, seed=0), 0)

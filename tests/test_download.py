@@ -146,7 +146,7 @@ def test_data_note_marks_the_subset_and_names_the_fix():
 def test_data_note_on_full_data_has_no_warning(tmp_path, monkeypatch):
     for name, blob in FILES.items():
         (tmp_path / name).write_bytes(blob)
-    monkeypatch.setattr(data, "SPLIT_SIZES", SIZES)
+    monkeypatch.setattr(data.sources, "SPLIT_SIZES", SIZES)
     note = data.data_note(tmp_path)
     assert note == (f"Data: 6 training + 4 test images, from given path: {tmp_path} "
                     "(full Fashion-MNIST)")

@@ -112,3 +112,71 @@ def test_compare_training_evaluates_on_the_test_set_it_was_given():
                                                   rel=1e-5)
     assert history.test_acc[-1] == pytest.approx((logits.argmax(1) == test.labels).double()
                                                  .mean().item())
+
+
+def test_reestimate_batchnorm_matches_pytorch_update_bn_on_the_first_batches():
+    """Truth: torch.optim.swa_utils.update_bn over exactly the first ``batches`` batches."""
+    import copy
+
+    from torch.optim.swa_utils import update_bn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 3),
+                          nn.BatchNorm2d(2))
+    batches = [(torch.randn(8, 1, 8, 8) * (i + 1), torch.zeros(8)) for i in range(5)]
+    reference = copy.deepcopy(model)
+    update_bn([x for x, _ in batches[:3]], reference)
+    experiments.reestimate_batchnorm(model.eval(), batches, batches=3)
+    torch.testing.assert_close(model.state_dict(), reference.state_dict())
+    assert not model.training
+    with pytest.raises(ValueError, match="no BatchNorm"):
+        experiments.reestimate_batchnorm(nn.Linear(2, 2), batches)
+
+
+def test_compare_training_trains_on_shuffled_batches_seeded_by_its_seed(spy_fit, monkeypatch):
+    """Truth: a plain shuffled BatchLoader with the same seed gives the same first batch, and
+    it differs from the data's own order."""
+    seen = []
+    real = experiments.fit
+
+    def recording_fit(model, train_loader, *args, **kwargs):
+        seen.append(next(iter(train_loader))[1])
+        return real(model, train_loader, *args, **kwargs)
+
+    monkeypatch.setattr(experiments, "fit", recording_fit)
+    train = FashionMNIST("train", limit=64)
+    experiments.compare_training({"a": partial(AlexNet, width=0.25)}, train, None, epochs=1,
+                                 batch_size=16, seed=3, progress=False, device="cpu")
+    expected = next(iter(BatchLoader(train, 16, shuffle=True, seed=3)))[1]
+    assert torch.equal(seen[0], expected) and not torch.equal(seen[0], train.labels[:16])
+
+
+def test_train_with_budget_times_the_optimizer_it_will_train_with(spy_fit, monkeypatch):
+    probed = []
+    monkeypatch.setattr(experiments, "steps_for_budget",
+                        lambda *a, **kw: probed.append(kw) or 2)
+    train, test = FashionMNIST("train", limit=64), FashionMNIST("test", limit=32)
+    experiments.train_with_budget(partial(AlexNet, width=0.25), train, test, seconds=1,
+                                  batch_size=16, progress=False, device="cpu",
+                                  optimizer="adamw", weight_decay=0.05)
+    assert probed[0]["optimizer"] == "adamw" and probed[0]["weight_decay"] == 0.05
+
+
+def test_steps_for_budget_is_at_least_one_step_and_scales_with_the_time():
+    loader = BatchLoader(FashionMNIST("train", limit=64), 16)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    assert experiments.steps_for_budget(model, loader, 1e-9, device="cpu", probe_steps=1) == 1
+    assert experiments.steps_for_budget(model, loader, 100.0, device="cpu", probe_steps=1) > 10
+
+
+def test_ablate_recipe_keeps_max_batches(monkeypatch):
+    import dataclasses
+
+    from cnnedu.recipes import get_recipe
+
+    recipe = dataclasses.replace(get_recipe("alexnet"), build=partial(AlexNet, width=0.25),
+                                 batch_size=16)
+    train, test = FashionMNIST("train", limit=64), FashionMNIST("test", limit=32)
+    runs = experiments.ablate_recipe(recipe, {"base": {}}, train, test, epochs=1, max_batches=2,
+                                     device="cpu", progress=False)
+    assert len(runs["base"].step_loss) == 2

@@ -74,3 +74,23 @@ def test_launch_is_reachable_as_a_function_and_its_module_by_name():
 
     assert callable(distributed.launch) and distributed.launcher is launcher
     assert os.path.basename(launcher.__file__) == "launcher.py"
+
+
+def test_launch_passes_its_settings_to_torchrun_and_echoes_the_output(monkeypatch, capsys):
+    asked = []
+
+    def fake(args, nproc=2, max_restarts=0):
+        asked.append((list(args), nproc, max_restarts))
+        return [sys.executable, "-c", "print('from the worker')"]
+
+    monkeypatch.setattr(launcher, "torchrun_command", fake)
+    result = launcher.launch(["train", "--epochs", "1"], nproc=3, max_restarts=1)
+    assert asked == [(["train", "--epochs", "1"], 3, 1)]
+    assert result.command == fake([], 3, 1) and "from the worker" in capsys.readouterr().out
+
+
+def test_torchrun_command_is_python_m_torch_distributed_run():
+    command = launcher.torchrun_command(["train"], nproc=2, max_restarts=0)
+    assert command[:3] == [sys.executable, "-m", "torch.distributed.run"]
+    assert "--nproc-per-node=2" in command and "--max-restarts=0" in command
+    assert command[-3:] == ["-m", "cnnedu.distributed", "train"]

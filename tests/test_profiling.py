@@ -46,3 +46,16 @@ def test_profile_matches_independent_counts_on_resnet18():
     assert lines[0].split()[-1] == "top-1" and len(lines) == 3
     assert lines[1].split()[:3] == ["a", "2", "0.0M"] and lines[1].endswith("n/a")
     assert lines[2].split()[:3] == ["b", "20", "11.7M"] and "MiB" in lines[2]
+
+
+def test_percentiles_are_measured_samples():
+    """By hand: of 1..20, p50 is the 10th value (rank floor(0.5 * 19) = 9) and p95 the 19th."""
+    import pytest
+
+    from cnnedu.profiling import percentiles
+
+    values = [float(v) for v in range(20, 0, -1)]
+    assert percentiles(values, (50, 95)) == [10.0, 19.0]
+    assert percentiles([3.0]) == [3.0, 3.0]
+    with pytest.raises(ValueError, match="at least one"):
+        percentiles([])

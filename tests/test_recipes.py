@@ -38,3 +38,23 @@ def test_test_loader_is_in_order_and_unaugmented(data):
     x = torch.cat([b[0] for b in batches])
     assert torch.equal(x, normalize(data[1].images).unsqueeze(1))
     assert batches[0][0].is_contiguous(memory_format=torch.channels_last) == recipe.channels_last
+
+
+@pytest.mark.parametrize("lesson", sorted(RECIPES))
+def test_fit_kwargs_carry_every_training_setting_of_the_recipe(lesson):
+    recipe = RECIPES[lesson]
+    assert recipe.fit_kwargs() == {
+        "epochs": recipe.epochs, "optimizer": recipe.optimizer, "lr": recipe.lr,
+        "weight_decay": recipe.weight_decay, "scheduler": recipe.scheduler,
+        "label_smoothing": recipe.label_smoothing, "channels_last": recipe.channels_last}
+
+
+def test_a_recipe_without_shift_only_flips(data):
+    """The recipes use shift=0: every augmented image is the original or its mirror image."""
+    recipe = replace(RECIPES["resnet"], channels_last=False)
+    assert recipe.shift == 0
+    x, y = next(iter(recipe.train_loader(data[0], "cpu", seed=2)))
+    plain_x, _ = next(iter(replace(recipe, augment=False).train_loader(data[0], "cpu", seed=2)))
+    same = (x == plain_x).flatten(1).all(1)
+    mirrored = (x == plain_x.flip(-1)).flatten(1).all(1)
+    assert (same | mirrored).all() and mirrored.any() and same.any()

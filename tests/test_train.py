@@ -131,11 +131,11 @@ def test_an_optimizer_object_and_lr_together_are_refused(loaders):
 
 
 def test_an_optimizer_name_uses_fits_lr_as_the_peak(loaders, monkeypatch):
-    import cnnedu.train
+    import cnnedu.train.loop
 
     built = []
-    real = cnnedu.train.make_optimizer
-    monkeypatch.setattr(cnnedu.train, "make_optimizer",
+    real = cnnedu.train.loop.make_optimizer
+    monkeypatch.setattr(cnnedu.train.loop, "make_optimizer",
                         lambda *a, **kw: built.append(real(*a, **kw)) or built[-1])
     model = tiny_model()
     fit(model, loaders[0], None, epochs=1, optimizer="sgd", lr=0.5, max_batches=8,
@@ -277,3 +277,51 @@ def test_evaluate_is_cross_entropy_over_the_whole_set_in_eval_mode():
     assert accuracy == pytest.approx((logits.argmax(1) == data.labels).double().mean().item())
     with pytest.raises(ValueError, match="empty"):
         evaluate(model, [], "cpu")
+
+
+def test_train_one_epoch_reports_loss_and_accuracy_of_the_batches_it_trained_on():
+    """With lr=0 nothing changes, so the epoch's numbers must be F.cross_entropy and the
+    accuracy of the model over all its batches, computed directly (uneven last batch)."""
+    from torch.nn import functional as F
+
+    from cnnedu.train import train_one_epoch
+
+    seed_everything(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 10))
+    batches = [(torch.randn(n, 1, 4, 4), torch.randint(0, 10, (n,))) for n in (8, 8, 5)]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    result = train_one_epoch(model, batches, optimizer, nn.CrossEntropyLoss(), "cpu")
+    x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+    with torch.no_grad():
+        logits = model(x)
+    assert result.loss == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-5)
+    assert result.accuracy == pytest.approx((logits.argmax(1) == y).double().mean().item())
+    assert len(result.step_loss) == 3 and not result.diverged and not result.out_of_time
+
+
+@pytest.mark.parametrize(("name", "kind"), [("sgd", torch.optim.SGD), ("adamw", torch.optim.AdamW),
+                                            ("adam", torch.optim.Adam)])
+def test_make_optimizer_builds_the_named_pytorch_optimizer_with_lr_and_decay(name, kind):
+    from cnnedu.train import make_optimizer
+
+    optimizer = make_optimizer(name, nn.Linear(2, 2).parameters(), lr=0.5, weight_decay=0.01)
+    group = optimizer.param_groups[0]
+    assert type(optimizer) is kind and (group["lr"], group["weight_decay"]) == (0.5, 0.01)
+    if name == "sgd":
+        assert group["momentum"] == 0.9 and group["nesterov"]
+
+
+def test_a_diverged_run_still_records_its_time(loaders):
+    x, y = next(iter(loaders[0]))
+    history = fit(tiny_model(), [(torch.full_like(x, float("nan")), y)], None, epochs=1,
+                  scheduler=None, device="cpu", progress=False)
+    assert len(history.seconds) == 1 and history.seconds[0] > 0
+
+
+def test_history_plot_draws_the_step_losses_too():
+    """The per-step curve is part of the figure: other step losses give another picture."""
+    base = dict(epoch=[1, 2], train_loss=[1, 0.5], train_acc=[0.5, 0.7], test_loss=[1.1, 0.6],
+                test_acc=[0.5, 0.7])
+    falling = plot_history_png(History(**base, step_loss=[2.0 - 0.1 * i for i in range(20)]))
+    rising = plot_history_png(History(**base, step_loss=[0.1 * i for i in range(20)]))
+    assert Image.open(io.BytesIO(falling)).size == (640, 240) and falling != rising

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnedu.distributed import demo, worker
+from cnnedu.distributed import demo, group, worker
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,7 +51,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    ctx = worker.setup()
+    ctx = group.setup()
     try:
         if args.command == "train":
             options = {k: v for k, v in vars(args).items() if k != "command"}
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException:
         sys.stdout.flush()
         raise
-    worker.teardown(ctx)
+    group.teardown(ctx)
     return 0
 
 

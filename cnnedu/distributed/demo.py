@@ -15,7 +15,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from cnnedu.distributed.worker import Context
+from cnnedu.distributed.group import Context
+from cnnedu.distributed.syncbn import SyncBatchNorm2d
 
 
 def by_hand(ctx: Context, global_batch: int = 8) -> None:
@@ -103,8 +104,6 @@ def bn_check(ctx: Context, steps: int = 3) -> dict[str, float]:
     (summed over ranks, as the loss is a sum) and the running statistics. Rank 0 prints and
     returns the largest difference of each.
     """
-    from cnnedu.distributed.syncbn import SyncBatchNorm2d
-
     ours, ref = SyncBatchNorm2d(3), nn.BatchNorm2d(3)
     torch.manual_seed(0)
     with torch.no_grad():

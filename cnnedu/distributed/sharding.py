@@ -1,11 +1,12 @@
-"""Each rank's own shard of every epoch, reshuffled per epoch (what ``DistributedSampler`` does).
+"""Each rank's own shard of every epoch, reshuffled per epoch: PyTorch's ``DistributedSampler``.
 
-``ShardedLoader`` is :class:`cnnedu.data.BatchLoader` with two extra ideas:
+``ShardedLoader`` is :class:`cnnedu.data.BatchLoader` (its batching, augmentation and layout)
+with the sample indices of ``torch.utils.data.DistributedSampler``:
 
-* the epoch's order is one permutation, the same on every rank (seeded by ``seed`` and the
-  epoch, so :meth:`set_epoch` reshuffles and a restarted run gets the same order again);
+* the epoch's order is one permutation, the same on every rank (seeded by ``seed + epoch``,
+  so :meth:`set_epoch` reshuffles and a restarted run gets the same order again);
 * rank ``r`` of ``world_size`` takes positions ``r, r + world_size, r + 2 * world_size, ...``
-  of that order (interleaved, as ``DistributedSampler``), in batches of ``batch_size``.
+  of that order (interleaved), in batches of ``batch_size``.
 
 Interleaving has a property the lesson relies on: batch ``b`` of all ranks together holds exactly
 the samples of batch ``b`` of one process with ``batch_size * world_size`` (only their order
@@ -19,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+from torch.utils.data import DistributedSampler
 
-from cnnedu.data import BatchLoader, FashionMNIST, normalize
+from cnnedu.data import BatchLoader, FashionMNIST
 
 
 class ShardedLoader(BatchLoader):
@@ -52,14 +54,12 @@ class ShardedLoader(BatchLoader):
 
     def indices(self) -> torch.Tensor:
         """This rank's sample indices for the current epoch, in order (``len(self)`` batches)."""
-        n = len(self._labels)
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            order = torch.randperm(n, generator=generator)
-        else:
-            order = torch.arange(n)
-        used = len(self) * self.batch_size * self.world_size
-        return order[:used][self.rank::self.world_size]
+        sampler = DistributedSampler(range(len(self._labels)), num_replicas=self.world_size,
+                                     rank=self.rank, shuffle=self.shuffle, seed=self.seed,
+                                     drop_last=True)
+        sampler.set_epoch(self.epoch)
+        # interleaved, so its first len(self) * batch_size are the whole global batches' share
+        return torch.tensor(list(sampler), dtype=torch.long)[:len(self) * self.batch_size]
 
     def batches(self, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The epoch's batches from batch ``start`` on (a resumed run skips what it had done).
@@ -69,16 +69,10 @@ class ShardedLoader(BatchLoader):
         """
         index_all = self.indices().to(self.device)
         for b in range(start, len(self)):
-            index = index_all[b * self.batch_size:(b + 1) * self.batch_size]
-            images = self._images[index]
             if self.augment:
                 self.generator.manual_seed(
                     hash((self.seed, self.epoch, b, self.rank)) & 0x7FFF_FFFF_FFFF)
-                images = self._augment(images)
-            x = normalize(images).unsqueeze(1)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            yield x, self._labels[index]
+            yield self._batch(index_all[b * self.batch_size:(b + 1) * self.batch_size])
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.batches(0)

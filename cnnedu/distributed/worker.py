@@ -2,7 +2,8 @@
 
 Every rank runs this same code (SPMD). torchrun tells each process who it is through environment
 variables (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT``);
-:func:`setup` joins the process group: gloo on a CPU, NCCL on CUDA with one GPU per local rank.
+:func:`~cnnedu.distributed.group.setup` joins the process group: gloo on a CPU, NCCL on CUDA
+with one GPU per local rank.
 
 :func:`train` builds the model (same seed on every rank; DDP also broadcasts rank 0's weights),
 wraps it in ``DistributedDataParallel`` (which all-reduces the gradients during backward), feeds
@@ -17,11 +18,11 @@ exit with status 1 just before step k, but only in torchrun's first attempt
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -29,30 +30,47 @@ import torch.distributed as dist
 from torch import nn
 
 from cnnedu import config
-from cnnedu.data import FashionMNIST
+from cnnedu.data import BatchLoader, FashionMNIST
+from cnnedu.device import synchronize
+from cnnedu.distributed.commhook import CommTimer, timed_allreduce_hook
+from cnnedu.distributed.group import Context, setup, teardown, threads_per_process  # noqa: F401
+from cnnedu.distributed.results import max_state_diff, read_result, write_result  # noqa: F401
 from cnnedu.distributed.sharding import ShardedLoader
 from cnnedu.distributed.syncbn import convert_sync_batchnorm
-from cnnedu.recipes import get_recipe
-from cnnedu.train import load_checkpoint, make_optimizer, make_scheduler, save_checkpoint
+from cnnedu.models.resnet import resnet_mini
+from cnnedu.recipes import Recipe, get_recipe
+from cnnedu.train import (
+    evaluate,
+    load_checkpoint,
+    make_optimizer,
+    make_scheduler,
+    save_checkpoint,
+    train_one_epoch,
+)
 
 MODELS = ("resnet", "resnet-nobn")
 
 
+_RECIPE = get_recipe("resnet")
+
+
 @dataclass
 class TrainConfig:
-    """Everything a run needs; the defaults are the lesson's ResNet recipe (cnnedu.recipes)."""
+    """Everything a run needs. The training settings default to the lesson's ResNet recipe and
+    are read from it, not retyped; :meth:`recipe` turns them back into one :class:`Recipe`,
+    the object the training code reads (as ``fit`` and the experiments do)."""
 
     model: str = "resnet"
     epochs: int = 1
-    global_batch: int = 128
-    lr: float = 0.2
-    optimizer: str = "sgd"
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.1
-    scheduler: str = "onecycle"
+    global_batch: int = _RECIPE.batch_size
+    lr: float = _RECIPE.lr
+    optimizer: str = _RECIPE.optimizer
+    weight_decay: float = _RECIPE.weight_decay
+    label_smoothing: float = _RECIPE.label_smoothing
+    scheduler: str | None = _RECIPE.scheduler
     max_steps_per_epoch: int | None = None
     train_limit: int | None = None
-    augment: bool = True
+    augment: bool = _RECIPE.augment
     sync_bn: bool = False
     seed: int = 0
     checkpoint: str | None = None
@@ -71,106 +89,18 @@ class TrainConfig:
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
 
-
-@dataclass(frozen=True)
-class Context:
-    """Who this process is: rank, world size, local rank and its device."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def distributed(self) -> bool:
-        return dist.is_available() and dist.is_initialized()
-
-
-def threads_per_process(local_world_size: int, cores: int | None = None) -> int:
-    """CPU threads for each of ``local_world_size`` processes sharing ``cores`` cores.
-
-    torchrun sets ``OMP_NUM_THREADS=1`` for every worker when it starts more than one (to avoid
-    oversubscription). A value set by the user wins; otherwise the cores are shared evenly:
-    on 2 cores, 1 process gets 2 threads, 2 processes get 1 each, so the two runs compared in
-    the lesson use the same hardware.
-    """
-    cores = cores or os.cpu_count() or 1
-    return max(1, cores // max(1, local_world_size))
-
-
-def setup() -> Context:
-    """Join the process group torchrun prepared (gloo on CPU, NCCL on CUDA) and pick the device."""
-    if "RANK" not in os.environ:
-        return Context()
-    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    # One GPU per local rank; with fewer GPUs than ranks on this node, the ranks use the CPU.
-    if (torch.cuda.is_available() and torch.cuda.device_count() >= local_world
-            and config.device_setting() in ("auto", "cuda")):
-        torch.cuda.set_device(local_rank)
-        device, backend = torch.device("cuda", local_rank), "nccl"
-    else:
-        device, backend = torch.device("cpu"), "gloo"
-    if not os.environ.get("CNNEDU_THREADS_FROM_USER"):
-        torch.set_num_threads(threads_per_process(local_world))
-    # The store where ranks swap addresses: torchrun's, seen through a prefix per attempt. After
-    # a restart the keys of the failed attempt may still be there, and a rank that reads its
-    # peer's *old* address times out (measured: 2 of 3 restarted runs failed that way here).
-    store, _, _ = next(dist.rendezvous("env://"))
-    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-    dist.init_process_group(backend, store=dist.PrefixStore(f"attempt{attempt}", store),
-                            rank=rank, world_size=world,
-                            device_id=device if device.type == "cuda" else None)
-    return Context(rank, world, local_rank, device)
-
-
-def teardown(ctx: Context) -> None:
-    """Leave the group cleanly: a barrier first, so no rank tears down while another still talks.
-
-    Measured on 2 cores without the barrier: 1 run in 4 aborted ("terminate called without an
-    active exception") when one rank destroyed the group while the other was still working.
-    """
-    if ctx.distributed:
-        dist.barrier()
-        dist.destroy_process_group()
-
-
-class CommTimer:
-    """State of :func:`timed_allreduce_hook`: seconds spent in all-reduce and bytes sent."""
-
-    def __init__(self, world_size: int, cuda: bool):
-        self.world_size, self.cuda, self.seconds, self.bytes = world_size, cuda, 0.0, 0
-
-
-def timed_allreduce_hook(timer, bucket):  # DDP checks these names; annotations would be strings
-    """A DDP communication hook that averages each gradient bucket *and times it*.
-
-    It waits for every all-reduce to finish (PyTorch's own hook lets communication overlap the
-    rest of backward), so compute and communication can be told apart: step time minus
-    all-reduce time is compute. The all-reduce time includes waiting for the slowest rank.
-    """
-    buffer = bucket.buffer()
-    if timer.cuda:
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    buffer.div_(timer.world_size)
-    dist.all_reduce(buffer)
-    if timer.cuda:
-        torch.cuda.synchronize()
-    timer.seconds += time.perf_counter() - start
-    timer.bytes += buffer.numel() * buffer.element_size()
-    future = torch.futures.Future()
-    future.set_result(buffer)
-    return future
+    def recipe(self) -> Recipe:
+        """The lesson's ResNet recipe with this run's settings (global batch as batch size)."""
+        return replace(_RECIPE, build=partial(build_model, self.model), epochs=self.epochs,
+                       batch_size=self.global_batch, lr=self.lr, optimizer=self.optimizer,
+                       weight_decay=self.weight_decay, label_smoothing=self.label_smoothing,
+                       scheduler=self.scheduler, augment=self.augment)
 
 
 def build_model(name: str) -> nn.Module:
     """The lesson's ResNet recipe model, or the same network without BatchNorm."""
     if name == "resnet":
         return get_recipe("resnet").build()
-    from cnnedu.models.resnet import resnet_mini
-
     return resnet_mini(depth=8, width=16, batchnorm=False)
 
 
@@ -192,8 +122,11 @@ def _log(ctx: Context, message: str) -> None:
 def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
     """Train per ``cfg`` on this rank; return (and with ``cfg.out``, write) what happened.
 
-    The result holds per-step wall time, all-reduce time, loss, the final state dict of the
-    model (``state``, weights and BatchNorm buffers) and, with ``cfg.evaluate``, test accuracy.
+    The settings come from ``cfg.recipe()`` and the steps from :func:`cnnedu.train.train_one_epoch`
+    (the loop ``fit`` uses), with hooks around each step for timing, logging, checkpoints and
+    the fault switch. The result holds per-step wall time, all-reduce time, loss, the final
+    state dict of the model (``state``, weights and BatchNorm buffers) and, with
+    ``cfg.evaluate``, test accuracy.
     """
     cfg.check()
     ctx = ctx or Context()
@@ -201,21 +134,22 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
         raise ValueError(f"global_batch {cfg.global_batch} is not divisible by the world size "
                          f"{ctx.world_size}")
     config.seed_everything(cfg.seed)
-    recipe = get_recipe("resnet")
-    model = build_model(cfg.model)
+    recipe = cfg.recipe()
+    model = recipe.build()
     if cfg.sync_bn:
         model = convert_sync_batchnorm(model, ctx.device)
     dtype = torch.float64 if cfg.float64 else torch.float32
     model = model.to(ctx.device, dtype, memory_format=torch.channels_last)
     dataset = FashionMNIST("train", limit=cfg.train_limit)
-    loader = ShardedLoader(dataset, cfg.global_batch // ctx.world_size, ctx.rank, ctx.world_size,
-                           augment=cfg.augment, shift=recipe.shift, device=ctx.device,
+    loader = ShardedLoader(dataset, recipe.batch_size // ctx.world_size, ctx.rank, ctx.world_size,
+                           augment=recipe.augment, shift=recipe.shift, device=ctx.device,
                            channels_last=True, seed=cfg.seed)
     steps_per_epoch = len(loader) if cfg.max_steps_per_epoch is None else min(
         len(loader), cfg.max_steps_per_epoch)
-    total_steps = steps_per_epoch * cfg.epochs
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay)
-    scheduler = make_scheduler(cfg.scheduler, optimizer, total_steps)
+    total_steps = steps_per_epoch * recipe.epochs
+    optimizer = make_optimizer(recipe.optimizer, model.parameters(), recipe.lr,
+                               recipe.weight_decay)
+    scheduler = make_scheduler(recipe.scheduler, optimizer, total_steps)
     done = 0
     if cfg.checkpoint and Path(cfg.checkpoint).is_file():
         extra = load_checkpoint(cfg.checkpoint, model, optimizer, map_location=ctx.device)
@@ -231,49 +165,36 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
             model, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None)
         timer = CommTimer(ctx.world_size, ctx.device.type == "cuda")
         net.register_comm_hook(timer, timed_allreduce_hook)
-    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     _log(ctx, f"world size {ctx.world_size}, backend "
               f"{dist.get_backend() if ctx.distributed else 'none'}, device {ctx.device}, "
               f"{torch.get_num_threads()} thread(s) per process, {steps_per_epoch} steps/epoch "
-              f"of {cfg.global_batch // ctx.world_size} images per rank")
+              f"of {recipe.batch_size // ctx.world_size} images per rank")
     step_seconds, comm_seconds, losses = [], [], []
-    net.train()
-    for epoch in range(done // steps_per_epoch, cfg.epochs):
+    clock = {"start": 0.0, "comm": 0.0, "base": 0}   # base: global step of the pass's step 0
+
+    def before_step(i: int) -> None:
+        _fault_switch(ctx, clock["base"] + i)
+        synchronize(ctx.device)
+        clock["comm"], clock["start"] = (timer.seconds if timer else 0.0), time.perf_counter()
+
+    def after_step(i: int, loss: float) -> None:
+        synchronize(ctx.device)
+        step_seconds.append(time.perf_counter() - clock["start"])
+        comm_seconds.append((timer.seconds if timer else 0.0) - clock["comm"])
+        losses.append(loss)
+        _after_step(cfg, ctx, clock["base"] + i + 1, total_steps, model, optimizer, scheduler,
+                    loss, step_seconds[-1], comm_seconds[-1])
+
+    for epoch in range(done // steps_per_epoch, recipe.epochs):
         loader.set_epoch(epoch)
         first = done % steps_per_epoch if epoch == done // steps_per_epoch else 0
-        for b, (x, y) in enumerate(loader.batches(first), start=first):
-            if b >= steps_per_epoch:
-                break
-            step = epoch * steps_per_epoch + b
-            _fault_switch(ctx, step)
-            if ctx.device.type == "cuda":
-                torch.cuda.synchronize()
-            comm_before = timer.seconds if timer else 0.0
-            start = time.perf_counter()
-            loss = criterion(net(x.to(dtype)), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            if ctx.device.type == "cuda":
-                torch.cuda.synchronize()
-            step_seconds.append(time.perf_counter() - start)
-            comm_seconds.append((timer.seconds if timer else 0.0) - comm_before)
-            losses.append(loss.item())
-            done = step + 1
-            if cfg.log_every and (done % cfg.log_every == 0 or done == total_steps):
-                _log(ctx, f"step {done}/{total_steps} loss {losses[-1]:.4f} "
-                          f"({step_seconds[-1] * 1000:.0f} ms, all-reduce "
-                          f"{comm_seconds[-1] * 1000:.0f} ms)")
-            if cfg.checkpoint and cfg.checkpoint_every and done % cfg.checkpoint_every == 0:
-                if ctx.rank == 0:
-                    save_checkpoint(cfg.checkpoint, model, optimizer, step=done,
-                                    scheduler=scheduler.state_dict() if scheduler else None,
-                                    rng=torch.get_rng_state(), world_size=ctx.world_size)
-                    print(f"checkpoint at step {done} -> {cfg.checkpoint}", flush=True)
-                if ctx.distributed:
-                    dist.barrier()   # nobody runs ahead (or dies) before the file is on disk
+        clock["base"] = epoch * steps_per_epoch + first
+        batches = ((x.to(dtype), y) for x, y in loader.batches(first))
+        train_one_epoch(net, batches, optimizer, criterion, ctx.device, scheduler=scheduler,
+                        max_batches=steps_per_epoch - first, before_step=before_step,
+                        after_step=after_step)
+        done = (epoch + 1) * steps_per_epoch
     result = {
         "config": asdict(cfg), "rank": ctx.rank, "world_size": ctx.world_size,
         "threads": torch.get_num_threads(), "device": str(ctx.device),
@@ -282,9 +203,6 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
         "restart_count": int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")),
     }
     if cfg.evaluate and ctx.rank == 0:
-        from cnnedu.data import BatchLoader
-        from cnnedu.train import evaluate
-
         test = BatchLoader(FashionMNIST("test"), 1024, device=ctx.device, channels_last=True)
         result["test_loss"], result["test_acc"] = evaluate(model, test, ctx.device)
     result["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -293,29 +211,19 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
     return result
 
 
-def write_result(folder: str | os.PathLike, result: dict) -> None:
-    """``result.json`` (everything but the weights) and ``state.pt`` (the final state dict)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(result["state"], folder / "state.pt")
-    plain = {k: v for k, v in result.items() if k != "state"}
-    (folder / "result.json").write_text(json.dumps(plain, indent=1))
-
-
-def read_result(folder: str | os.PathLike) -> dict:
-    """What :func:`write_result` wrote, with the state dict under ``state``."""
-    folder = Path(folder)
-    result = json.loads((folder / "result.json").read_text())
-    result["state"] = torch.load(folder / "state.pt", weights_only=True)
-    return result
-
-
-def max_state_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor],
-                   buffers: bool = True) -> float:
-    """Largest absolute difference between two state dicts with the same keys (floats only)."""
-    if set(a) != set(b):
-        raise ValueError(f"state dicts differ in keys: {sorted(set(a) ^ set(b))[:5]}")
-    diffs = [float((a[k].double() - b[k].double()).abs().max()) for k in a
-             if a[k].is_floating_point() and (buffers or not k.endswith(("running_mean",
-                                                                          "running_var")))]
-    return max(diffs, default=0.0)
+def _after_step(cfg: TrainConfig, ctx: Context, done: int, total_steps: int, model: nn.Module,
+                optimizer: torch.optim.Optimizer, scheduler, loss: float, seconds: float,
+                comm: float) -> None:
+    """Log every ``cfg.log_every`` steps; checkpoint (rank 0, atomically) every
+    ``cfg.checkpoint_every`` steps, with a barrier so no rank runs ahead of the file."""
+    if cfg.log_every and (done % cfg.log_every == 0 or done == total_steps):
+        _log(ctx, f"step {done}/{total_steps} loss {loss:.4f} ({seconds * 1000:.0f} ms, "
+                  f"all-reduce {comm * 1000:.0f} ms)")
+    if cfg.checkpoint and cfg.checkpoint_every and done % cfg.checkpoint_every == 0:
+        if ctx.rank == 0:
+            save_checkpoint(cfg.checkpoint, model, optimizer, step=done,
+                            scheduler=scheduler.state_dict() if scheduler else None,
+                            rng=torch.get_rng_state(), world_size=ctx.world_size)
+            print(f"checkpoint at step {done} -> {cfg.checkpoint}", flush=True)
+        if ctx.distributed:
+            dist.barrier()   # nobody runs ahead (or dies) before the file is on disk

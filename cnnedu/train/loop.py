@@ -1,94 +1,28 @@
-"""Train and evaluate a classifier: ``fit`` with progress bars, a live plot and a returned history.
+"""The training loop: ``fit`` over epochs, ``train_one_epoch`` over batches, ``evaluate``.
 
 Kept deliberately plain (``fit`` loops over epochs, ``train_one_epoch`` over batches, as d2l's
 trainer does), with the few things that make training fast on a 2-core CPU: batches come from
 memory (:class:`cnnedu.data.BatchLoader`), optional channels_last, ``set_to_none`` gradients and
-one-cycle learning rates.
+one-cycle learning rates. The torchrun worker steps with the same ``train_one_epoch``.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cnnedu.curves import smoothed
 from cnnedu.device import model_device, resolve_device
+from cnnedu.train.history import History
+from cnnedu.train.liveplot import LivePlot
+from cnnedu.train.optim import make_optimizer, make_scheduler
 
 DEFAULT_LR = 0.05   # fit's learning rate when it builds the optimizer from its name
-
-
-@dataclass
-class History:
-    """What happened during ``fit``: one entry per epoch, plus the loss of every step."""
-
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    step_loss: list[float] = field(default_factory=list)
-
-    def recent_loss(self, steps: int) -> float:
-        """Mean training loss of the last ``steps`` steps (NaN before the first step).
-
-        A smoother "final training loss" than the last step's alone, whose batch is luck.
-        """
-        if steps < 1:
-            raise ValueError(f"steps must be at least 1, got {steps}")
-        tail = self.step_loss[-steps:]
-        return sum(tail) / len(tail) if tail else float("nan")
-
-    @property
-    def final_test_acc(self) -> float:
-        return self.test_acc[-1] if self.test_acc else float("nan")
-
-
-def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float,
-                   weight_decay: float) -> torch.optim.Optimizer:
-    """``sgd`` (Nesterov momentum 0.9), ``adamw`` or ``adam``; anything else is a ValueError."""
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True,
-                               weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be 'sgd', 'adamw' or 'adam', got {name!r}")
-
-
-def make_scheduler(name: str | None, optimizer: torch.optim.Optimizer,
-                   total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """``onecycle`` (warm up then anneal: fast convergence in few epochs), ``cosine`` or None.
-
-    The optimizer's own learning rate (per parameter group) is the schedule's peak: one-cycle
-    rises to it, cosine starts from it. So one rule holds whoever built the optimizer.
-
-    One-cycle needs at least 4 steps (two per phase; PyTorch divides by zero otherwise): shorter
-    runs, such as smoke runs of a few batches, train at a constant ``lr``.
-    """
-    if name not in (None, "constant", "onecycle", "cosine"):
-        raise ValueError(f"scheduler must be 'onecycle', 'cosine', 'constant' or None, got {name!r}")
-    if name is None or name == "constant":
-        return None
-    if name == "onecycle":
-        if total_steps < 4:
-            return None
-        peaks = [group["lr"] for group in optimizer.param_groups]
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=total_steps,
-                                                   pct_start=max(0.25, 2.0 / total_steps))
-    if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
 
 
 @torch.no_grad()
@@ -201,11 +135,15 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
                     criterion: nn.Module, device: torch.device, *,
                     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
                     max_batches: int | None = None, deadline: float | None = None,
-                    bar: tqdm | None = None) -> EpochResult:
+                    bar: tqdm | None = None,
+                    before_step: Callable[[int], None] | None = None,
+                    after_step: Callable[[int, float], None] | None = None) -> EpochResult:
     """One pass of SGD-style steps over ``loader`` (at most ``max_batches``), in train mode.
 
     ``deadline`` is a ``time.perf_counter()`` value: no step starts after it. A NaN loss stops
     the epoch at once (the step's loss is kept, so the divergence is visible in the history).
+    ``before_step(i)`` and ``after_step(i, loss)`` run around step ``i`` (0-based in this
+    pass): the torchrun worker times, logs and checkpoints there, with this same loop.
     """
     model.train()
     result = EpochResult(float("nan"), float("nan"), [])
@@ -217,6 +155,8 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
             result.out_of_time = True
             break
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if before_step is not None:
+            before_step(i)
         logits = model(x)
         loss = criterion(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -226,6 +166,8 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
             scheduler.step()
         batch_loss = loss.item()
         result.step_loss.append(batch_loss)
+        if after_step is not None:
+            after_step(i, batch_loss)
         if math.isnan(batch_loss):
             result.diverged = True
             return result
@@ -239,113 +181,3 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
     if count:
         result.loss, result.accuracy = loss_sum / count, correct / count
     return result
-
-
-class LivePlot:
-    """A loss / accuracy figure that redraws in place in a notebook (one output, updated).
-
-    Outside IPython it does nothing, so scripts and tests can pass ``live_plot=True`` safely.
-    """
-
-    def __init__(self, epochs: int | None = None) -> None:
-        self.handle, self.epochs = None, epochs
-        try:
-            from IPython import get_ipython
-            from IPython.display import display
-        except ImportError:
-            return
-        if get_ipython() is None:
-            return
-        self.handle = display(display_id=True)
-
-    def update(self, history: History) -> None:
-        if self.handle is None:
-            return
-        from IPython.display import Image
-
-        self.handle.update(Image(data=plot_history_png(history, self.epochs)))
-
-
-def plot_history_png(history: History, epochs: int | None = None) -> bytes:
-    """Render the loss and accuracy curves of ``history`` to PNG bytes (Agg, no pyplot state).
-
-    The loss panel also draws every step's training loss (smoothed) against fractional epochs,
-    so after one epoch there is already a curve, not a single dot; ``epochs`` (the planned
-    total) fixes the x-axis, so it does not rescale around one point.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8, 3))
-    FigureCanvasAgg(fig)
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    if history.step_loss and history.epoch:
-        per_epoch = len(history.step_loss) / len(history.epoch)
-        window = max(1, int(per_epoch // 10))
-        smooth = smoothed(history.step_loss, window)
-        ax_loss.plot([(i + 1) / per_epoch for i in range(len(smooth))], smooth, color="C0",
-                     alpha=0.5, linewidth=1, label="train (per step, smoothed)")
-    ax_loss.plot(history.epoch, history.train_loss, "o-", color="C0", label="train (epoch mean)")
-    ax_loss.plot(history.epoch, history.test_loss, "s-", color="C1", label="test")
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
-    ax_acc.plot(history.epoch, history.train_acc, "o-", label="train")
-    ax_acc.plot(history.epoch, history.test_acc, "s-", label="test")
-    accuracies = [a for a in history.train_acc + history.test_acc if a == a]
-    low = min(accuracies, default=0.0)
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy",
-               ylim=(max(0.0, min(low - 0.05, 0.8)), 1.0))
-    last = max(epochs or 0, len(history.epoch), 1)
-    for ax in (ax_loss, ax_acc):
-        ax.set_xlim(0, last + 0.2)
-        ax.legend()
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    return buffer.getvalue()
-
-
-def save_checkpoint(path: str | os.PathLike, model: nn.Module,
-                    optimizer: torch.optim.Optimizer | None = None, **extra: object) -> Path:
-    """Write model (and optimizer) state atomically: a temp file in the same folder, then rename.
-
-    A crash mid-write therefore leaves the previous checkpoint intact, never a half file.
-    ``extra`` values must be plain (numbers, strings, lists, dicts) so ``weights_only`` loading works.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"model": model.state_dict(), "extra": extra}
-    if optimizer is not None:
-        state["optimizer"] = optimizer.state_dict()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load_checkpoint(path: str | os.PathLike, model: nn.Module,
-                    optimizer: torch.optim.Optimizer | None = None,
-                    map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: no pickled code).
-
-    Returns the ``extra`` values. A missing or unreadable file raises ``FileNotFoundError`` /
-    ``RuntimeError`` naming the path.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:
-        raise RuntimeError(f"{path} is not a readable cnnedu checkpoint: {err}") from err
-    model.load_state_dict(state["model"])
-    if optimizer is not None and "optimizer" in state:
-        optimizer.load_state_dict(state["optimizer"])
-    return state.get("extra", {})
