@@ -19,6 +19,7 @@ from cnnedu.exercises import check_code
 from cnnedu.exercises.lesson04 import MyBasicBlock, shortcut
 from cnnedu.exercises.lesson05 import MyDenseLayer
 from cnnedu.exercises.lesson06 import average_gradients
+from cnnedu.exercises.lesson08 import MyInvertedResidual
 
 # ---------------------------------------------------------------- 00: relu (warm-up)
 
@@ -323,6 +324,58 @@ def grads_divided_twice(model, world_size):
             p.grad /= world_size * world_size
 
 
+# ---------------------------------------------------------------- 08: separable count, inverted residual
+
+
+def separable_as_dense(cin, cout, k):
+    return k * k * cin * cout
+
+
+def separable_depthwise_without_groups(cin, cout, k):
+    return k * k * cin * cin + cin * cout
+
+
+def separable_without_pointwise(cin, cout, k):
+    return k * k * cin
+
+
+def separable_k_not_squared(cin, cout, k):
+    return k * cin + cin * cout
+
+
+class InvertedReluAfterProjection(MyInvertedResidual):
+    def __init__(self, inp, oup, stride, expand_ratio):
+        super().__init__(inp, oup, stride, expand_ratio)
+        self.conv.append(nn.ReLU6())
+
+
+class InvertedGroupsOnExpansion(nn.Module):
+    def __init__(self, inp, oup, stride, expand_ratio):
+        super().__init__()
+        hidden = inp * expand_ratio
+        self.conv = nn.Sequential(
+            nn.Sequential(nn.Conv2d(inp, hidden, 1, groups=inp, bias=False),
+                          nn.BatchNorm2d(hidden), nn.ReLU6()),
+            nn.Sequential(nn.Conv2d(hidden, hidden, 3, stride, 1, bias=False),
+                          nn.BatchNorm2d(hidden), nn.ReLU6()),
+            nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup))
+        self.residual = inp == oup
+
+    def forward(self, x):
+        return x + self.conv(x) if self.residual else self.conv(x)
+
+
+class InvertedResidualWhenStride2(MyInvertedResidual):
+    def forward(self, x):
+        out = self.conv(x)
+        return x + out if x.shape[1] == out.shape[1] else out
+
+
+class InvertedWithoutResidual(MyInvertedResidual):
+    def forward(self, x):
+        return self.conv(x)
+
+
 WRONG = [
     ("00.1", relu_opposite, "you did the opposite"),
     ("00.1", relu_float_zero, "keep the input's dtype"),
@@ -374,6 +427,14 @@ WRONG = [
     ("06.1", grads_reduced_as_copies, "in place"),
     ("06.1", weights_averaged, "in place"),
     ("06.1", grads_divided_twice, "divide by world_size once"),
+    ("08.1", separable_as_dense, "a dense k x k convolution's count"),
+    ("08.1", separable_depthwise_without_groups, "groups = cin"),
+    ("08.1", separable_without_pointwise, "add the 1x1 pointwise"),
+    ("08.1", separable_k_not_squared, "k squared"),
+    ("08.2", InvertedReluAfterProjection, "the bottleneck is linear"),
+    ("08.2", InvertedGroupsOnExpansion, "groups belong on the 3x3 depthwise conv only"),
+    ("08.2", InvertedResidualWhenStride2, "add x only when stride is 1 and inp == oup"),
+    ("08.2", InvertedWithoutResidual, "the block adds its input"),
 ]
 
 
