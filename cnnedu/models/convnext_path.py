@@ -39,7 +39,7 @@ def _changed(**changes) -> BlockDesign:
 
 PATH: list[tuple[str, BlockDesign]] = [("ResNet bottleneck: 1x1 down, 3x3, 1x1 up", BlockDesign())]
 for _step, _changes in [
-        ("3x3 made depthwise (ResNeXt's groups taken to one per channel)", {"depthwise": True}),
+        ("3x3 made depthwise (ResNeXt's groups, one per channel)", {"depthwise": True}),
         ("inverted bottleneck: 1x1 up to 4x, 3x3, 1x1 down", {"mid_ratio": 4.0}),
         ("depthwise conv moved up, before the 1x1s", {"dw_first": True}),
         ("kernel 3x3 -> 7x7", {"kernel": 7}),
