@@ -23,9 +23,8 @@ def hold_out(dataset: FashionMNIST, count: int, seed: int = 0) -> tuple[FashionM
     keep = torch.ones(len(dataset), dtype=torch.bool)
     keep[val_idx] = False
     parts = []
-    for index, split in ((keep.nonzero().flatten(), "train (validation held out)"),
-                         (val_idx, "validation")):
-        part = copy.copy(dataset)
-        part.images, part.labels, part.split = dataset.images[index], dataset.labels[index], split
+    for index in (keep.nonzero().flatten(), val_idx):
+        part = copy.copy(dataset)              # same split name and source; is_full is False
+        part.images, part.labels = dataset.images[index], dataset.labels[index]
         parts.append(part)
     return parts[0], parts[1]

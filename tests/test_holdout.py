@@ -20,6 +20,7 @@ def test_split_is_disjoint_balanced_and_repeatable(monkeypatch):
     again, val_again = hold_out(data, 200, seed=3)
     assert torch.equal(val.images, val_again.images) and torch.equal(train.labels, again.labels)
     assert len(data) == len(data.labels)                     # the original is unchanged
+    assert not train.is_full and not val.is_full
 
 
 def test_bad_count_is_named(monkeypatch):
