@@ -265,10 +265,16 @@ for name, model in [("mobilenet_v3_large", mobilenet_v3), ("efficientnet_b0", ef
           f"{theirs.fc1.out_channels} -> {theirs.fc2.out_channels}, "
           f"{type(theirs.activation).__name__}/{type(theirs.scale_activation).__name__}, "
           f"{count_params(ours):,} parameters | equal to torchvision's to 1e-5: {gap < 1e-5}")
+    channels = theirs.fc1.in_channels
+    depthwise_3x3 = nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False)
+    print(f"   FLOPs on a 14x14 map: this SE {total_flops(ours, (1, channels, 14, 14)):,}, "
+          f"a 3x3 depthwise conv {total_flops(depthwise_3x3, (1, channels, 14, 14)):,}")
 
 # %% [markdown]
-# SE costs parameters (two small fully connected layers) but almost no FLOPs: it works on
-# C numbers per image, not on C·H·W.
+# SE costs parameters (two small fully connected layers) but almost no FLOPs (the lines
+# above): its two layers work on C numbers per image, not on C·H·W values. The averaging and
+# the rescaling, which PyTorch's counter leaves out, touch each value once: cheap in FLOPs,
+# but memory traffic, which section 5 shows to matter.
 
 # %% [markdown]
 # ### Exercise 08.3
@@ -407,7 +413,6 @@ for n in new:
 # by its latency. The question of this section in one line: do fewer FLOPs mean less time?
 
 # %%
-# NBVAL_CHECK_OUTPUT
 def flops_and_time(a, b):
     pa, pb = profiles[a], profiles[b]
     return (f"{a} vs {b}: {pb.flops / pa.flops:.1f}x fewer FLOPs, "
@@ -610,8 +615,8 @@ train_set, val_set = hold_out(full_train, 5000 if full_train.is_full else len(fu
 runs = train_families(families, train_set, val_set, seconds=BUDGET_S, seeds=SEEDS,
                       device=device, optimizer="adamw", lr=3e-3, weight_decay=0.05,
                       label_smoothing=0.1, channels_last=True)
-print(f"{len(train_set):,} training and {len(val_set):,} validation images, "
-      f"{BUDGET_S} s per run, seeds {SEEDS}\n")
+print(f"{len(train_set):,} training and {len(val_set):,} validation images (per class "
+      f"{torch.bincount(val_set.labels).tolist()}), {BUDGET_S} s per run, seeds {SEEDS}\n")
 print(runs_text(runs))
 
 # %%
