@@ -100,11 +100,12 @@ def profiles_text(profiles: dict[str, Profile], extra: dict[str, dict[str, str]]
     """The comparison as a fixed-width table; ``extra`` adds columns per model (name -> value)."""
     extra = extra or {}
     columns = sorted({key for values in extra.values() for key in values})
-    header = (f"{'model':14s} {'conv':>5s} {'params':>9s} {'GFLOPs':>8s} {'activations':>12s} "
+    width = max([14, *map(len, profiles)])        # the longest model name sets the first column
+    header = (f"{'model':{width}s} {'conv':>5s} {'params':>9s} {'GFLOPs':>8s} {'activations':>12s} "
               f"{'latency':>10s}" + "".join(f" {c:>10s}" for c in columns))
     lines = [header]
     for name, p in profiles.items():
-        lines.append(f"{name:14s} {p.conv2d_count:5d} {p.params / 1e6:8.1f}M {p.flops / 1e9:8.2f} "
+        lines.append(f"{name:{width}s} {p.conv2d_count:5d} {p.params / 1e6:8.1f}M {p.flops / 1e9:8.2f} "
                      f"{p.activation_bytes / 2**20:9.1f} MiB {p.latency_ms:7.1f} ms"
                      + "".join(f" {extra.get(name, {}).get(c, ''):>10s}" for c in columns))
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from cnnedu.exercises import check_code
 from cnnedu.exercises.lesson04 import MyBasicBlock, shortcut
 from cnnedu.exercises.lesson05 import MyDenseLayer
 from cnnedu.exercises.lesson06 import average_gradients
+from cnnedu.exercises.lesson08 import MyInvertedResidual
 from cnnedu.models.small import InceptionModule
 
 # ---------------------------------------------------------------- 00: relu (warm-up)
@@ -475,6 +476,56 @@ def bn_grad_staged(x, gamma, grad_out, eps=1e-5):
         + dvar * (-2 * (x - mu)).mean(dims, keepdim=True)
     dx = dx_hat / torch.sqrt(var + eps) + dvar * 2 * (x - mu) / m + dmu / m
     return dx, (grad_out * x_hat).sum(dims), grad_out.sum(dims)
+# ---------------------------------------------------------------- 08: separable count, inverted residual
+
+
+def separable_as_dense(cin, cout, k):
+    return k * k * cin * cout
+
+
+def separable_depthwise_without_groups(cin, cout, k):
+    return k * k * cin * cin + cin * cout
+
+
+def separable_without_pointwise(cin, cout, k):
+    return k * k * cin
+
+
+def separable_k_not_squared(cin, cout, k):
+    return k * cin + cin * cout
+
+
+class InvertedReluAfterProjection(MyInvertedResidual):
+    def __init__(self, inp, oup, stride, expand_ratio):
+        super().__init__(inp, oup, stride, expand_ratio)
+        self.conv.append(nn.ReLU6())
+
+
+class InvertedGroupsOnExpansion(nn.Module):
+    def __init__(self, inp, oup, stride, expand_ratio):
+        super().__init__()
+        hidden = inp * expand_ratio
+        self.conv = nn.Sequential(
+            nn.Sequential(nn.Conv2d(inp, hidden, 1, groups=inp, bias=False),
+                          nn.BatchNorm2d(hidden), nn.ReLU6()),
+            nn.Sequential(nn.Conv2d(hidden, hidden, 3, stride, 1, bias=False),
+                          nn.BatchNorm2d(hidden), nn.ReLU6()),
+            nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup))
+        self.residual = inp == oup
+
+    def forward(self, x):
+        return x + self.conv(x) if self.residual else self.conv(x)
+
+
+class InvertedResidualWhenStride2(MyInvertedResidual):
+    def forward(self, x):
+        out = self.conv(x)
+        return x + out if x.shape[1] == out.shape[1] else out
+
+
+class InvertedWithoutResidual(MyInvertedResidual):
+    def forward(self, x):
+        return self.conv(x)
 
 
 WRONG = [
@@ -540,6 +591,14 @@ WRONG = [
     ("03.5", bn_grad_without_variance_path, "variance's path is missing"),
     ("03.5", bn_grad_statistics_constant, "are not constants"),
     ("03.5", bn_grad_without_gamma, "factor γ"),
+    ("08.1", separable_as_dense, "a dense k x k convolution's count"),
+    ("08.1", separable_depthwise_without_groups, "groups = cin"),
+    ("08.1", separable_without_pointwise, "add the 1x1 pointwise"),
+    ("08.1", separable_k_not_squared, "k squared"),
+    ("08.2", InvertedReluAfterProjection, "the bottleneck is linear"),
+    ("08.2", InvertedGroupsOnExpansion, "groups belong on the 3x3 depthwise conv only"),
+    ("08.2", InvertedResidualWhenStride2, "add x only when stride is 1 and inp == oup"),
+    ("08.2", InvertedWithoutResidual, "the block adds its input"),
 ]
 
 RIGHT = [("01.5", pool_grad_with_loops), ("02.5", conv_grad_by_transposed_conv),

@@ -5,7 +5,7 @@
   compared with PyTorch (or the course's own tested code).
 
 ``solution("01.3")`` prints a reference solution with a short explanation. The reference
-solutions live here, one module per lesson (``lesson01`` ... ``lesson06``), not in the notebooks.
+solutions live here, one module per lesson (``lesson01`` ... ``lesson08``), not in the notebooks.
 """
 
 from __future__ import annotations
@@ -25,5 +25,6 @@ def check_code(exercise_id: str, answer: object) -> bool:
 
 from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06  # noqa: E402, F401, I001 (they register)
 from . import backward  # noqa: E402, F401, I001 (registers 01.5, 02.5, 03.5 after the lessons)
+from . import lesson08  # noqa: E402, F401, I001 (registers)
 
 __all__ = ["EXERCISES", "check", "check_code", "solution", "solution_cell"]
