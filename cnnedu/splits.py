@@ -14,10 +14,13 @@ all the models are equally good. The winner's margin is partly the luck of that 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+
+from cnnedu.data import FashionMNIST
 
 
 def class_balanced_split(labels: Sequence[int] | torch.Tensor, n_val: int,
@@ -55,6 +58,33 @@ def class_balanced_split(labels: Sequence[int] | torch.Tensor, n_val: int,
     keep = torch.ones(labels.numel(), dtype=torch.bool)
     keep[val_idx] = False
     return keep.nonzero().flatten(), val_idx
+
+
+def validation_size(n_train: int, full_train: int = 60_000, full_val: int = 5_000) -> int:
+    """Validation images for a training split of ``n_train``: 5,000 of the full 60,000, the same
+    fraction (1/12) of a smaller one such as the bundled subset (2,000 -> 167)."""
+    return max(1, round(n_train * full_val / full_train))
+
+
+def subset(dataset: FashionMNIST, indices: torch.Tensor) -> FashionMNIST:
+    """A shallow copy of a :class:`~cnnedu.data.FashionMNIST` split holding only ``indices``
+    (images and labels sliced; the split name and source kept, so ``is_full`` is False)."""
+    indices = torch.as_tensor(indices, dtype=torch.long)
+    part = copy.copy(dataset)
+    part.images, part.labels = dataset.images[indices], dataset.labels[indices]
+    return part
+
+
+def hold_out(dataset: FashionMNIST, count: int | None = None,
+             seed: int = 0) -> tuple[FashionMNIST, FashionMNIST]:
+    """``(train, validation)``: ``dataset`` without and with ``count`` class-balanced held-out
+    images (default :func:`validation_size`); the original is left unchanged."""
+    count = validation_size(len(dataset)) if count is None else count
+    if not 0 < count < len(dataset):
+        raise ValueError(f"count must be between 1 and {len(dataset) - 1} (the dataset's size "
+                         f"minus one), got {count}")
+    train_idx, val_idx = class_balanced_split(dataset.labels, count, seed)
+    return subset(dataset, train_idx), subset(dataset, val_idx)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def test_verdict_by_hand():
 def test_train_families_on_the_bundled_subset(monkeypatch):
     monkeypatch.setenv("CNNEDU_DATA", "bundled")
     from cnnedu.data import FashionMNIST
-    from cnnedu.holdout import hold_out
+    from cnnedu.splits import hold_out
 
     train, val = hold_out(FashionMNIST("train"), 200)
 

@@ -267,20 +267,25 @@ check_code("03.5", batchnorm_backward);
 # The small network of lessons 01 and 02 once more, now with **every** layer hand-differentiated:
 # convolutions (unfold + matmul), BatchNorm (the formula above), ReLU, max pooling, the linear
 # layer and the cross-entropy loss. Trained from the same weights on the same Fashion-MNIST
-# training batches as its PyTorch twin; first a few steps in float64:
+# training batches as its PyTorch twin, on the *training split*: the training images minus a
+# fixed, class-balanced validation part (`cnnedu.splits.hold_out`, printed below), which
+# the course keeps for choices. First a few steps in float64:
 
 # %%
 from cnnedu.backward.training import HAND_KINDS, train_side_by_side
 from cnnedu.data import BatchLoader, FashionMNIST
+from cnnedu.splits import hold_out
 
-side_train = FashionMNIST("train")
+side_train, side_val = hold_out(FashionMNIST("train"))
+print(f"training split {len(side_train):,} images, validation {len(side_val):,} (held out)")
 exact = train_side_by_side(BatchLoader(side_train, 64, shuffle=True), HAND_KINDS,
                            steps=3 if SMOKE else 10, dtype=torch.float64)
 gap = max(abs(a - b) for a, b in zip(exact[0].losses, exact[1].losses))
 print(f"float64, first {len(exact[0].losses)} steps: largest loss difference {gap:.1e}")
 
 # %% [markdown]
-# Then in float32 (150 steps of 64 images in full mode), timed. As in lesson 02, float32
+# Then in float32 for one epoch of the training split (batches of 64; five batches in quick
+# mode), timed. As in lesson 02, float32
 # rounding differs between the two implementations and training amplifies it, so the printed
 # differences grow along the run.
 
@@ -289,7 +294,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 runs = train_side_by_side(BatchLoader(side_train, 64, shuffle=True), HAND_KINDS,
-                          steps=5 if SMOKE else 150)
+                          steps=5 if SMOKE else None)   # None: the whole epoch
 fig, ax = plt.subplots(figsize=(7, 3))
 for run, style in zip(runs, ["-", "--"]):
     ax.plot(run.losses, style, label=run.name[:40])

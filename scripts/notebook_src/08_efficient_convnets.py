@@ -559,7 +559,7 @@ print("lesson 05's models beaten on both accuracy and FLOPs by one of this lesso
 # lr 3e-3, label smoothing 0.1, flips) and lesson 05's way of fitting a schedule to a time
 # budget (`train_with_budget`), each run `BUDGET_S` seconds (shorter than lesson 05's 40 s, so
 # that five seeds fit). Choices are judged on a **validation split**: 5,000 training images
-# (500 per class, fixed) held out by `cnnedu.holdout.hold_out`; the test images stay unused.
+# (500 per class, fixed) held out by `cnnedu.splits.hold_out`; the test images stay unused.
 #
 # First the cost of one training step (batch 128) next to the FLOPs of one image:
 
@@ -608,7 +608,7 @@ print("MobileNetV2-style step / ResNet-8 mini step: "
 # %%
 from cnnedu.budget import runs_text, train_families, verdict
 from cnnedu.data import FashionMNIST
-from cnnedu.holdout import hold_out
+from cnnedu.splits import hold_out
 
 full_train = FashionMNIST("train")
 train_set, val_set = hold_out(full_train, 5000 if full_train.is_full else len(full_train) // 10)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cnnedu.data import FashionMNIST
-from cnnedu.holdout import hold_out
+from cnnedu.splits import hold_out
 
 
 def test_split_is_disjoint_balanced_and_repeatable(monkeypatch):
