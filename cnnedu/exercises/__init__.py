@@ -23,6 +23,6 @@ def check_code(exercise_id: str, answer: object) -> bool:
     return functions.check_code(exercise, answer)
 
 
-from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06  # noqa: E402, F401, I001 (they register)
+from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07  # noqa: E402, F401, I001 (they register)
 
 __all__ = ["EXERCISES", "check", "check_code", "solution", "solution_cell"]
