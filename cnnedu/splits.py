@@ -40,3 +40,14 @@ def validation_size(n_train: int, full_train: int = 60_000, full_val: int = 5_00
     """Validation images for a training split of ``n_train``: 5,000 of the full 60,000, the same
     fraction (1/12) of a smaller one such as the bundled subset (2,000 -> 167)."""
     return max(1, round(n_train * full_val / full_train))
+
+
+def subset(dataset, indices: torch.Tensor):
+    """A shallow copy of a :class:`cnnedu.data.FashionMNIST` split holding only ``indices``
+    (images and labels sliced; the source and split name kept)."""
+    import copy
+
+    indices = torch.as_tensor(indices, dtype=torch.long)
+    part = copy.copy(dataset)
+    part.images, part.labels = dataset.images[indices], dataset.labels[indices]
+    return part

@@ -33,3 +33,13 @@ def test_validation_size_hand_cases():
 def test_bad_size_is_refused(n_val):
     with pytest.raises(ValueError, match="n_val must be between 1 and 9"):
         class_balanced_split(torch.arange(10) % 2, n_val)
+
+
+def test_subset_slices_images_and_labels_and_leaves_the_original():
+    from cnnedu.data import FashionMNIST
+    from cnnedu.splits import subset
+
+    full = FashionMNIST("test", root="bundled", limit=50)
+    part = subset(full, torch.tensor([3, 7]))
+    assert len(part) == 2 and len(full) == 50
+    assert torch.equal(part.images[1], full.images[7]) and part.labels[0] == full.labels[3]
