@@ -140,6 +140,7 @@ from cnnedu.experiments import spread_text
 
 short_train = subset(train_set, balanced_indices(train_set.labels, 6_000))
 SEEDS = 2 if SMOKE else 5
+print(f"{SEEDS} seeds x 2 settings, each 1 epoch on {len(short_train):,} training images")
 ece = {0.1: [], 0.0: []}
 short_rel = {}
 for seed in tqdm(range(SEEDS), desc="seeds"):
