@@ -46,7 +46,8 @@ print("validation images per class:", torch.bincount(y_val).tolist())
 # %% [markdown]
 # Lesson 04 trained this ResNet on all 60,000 training images, so its model has seen our
 # validation images; we train it again here with the same recipe (`cnnedu.recipes`, label
-# smoothing 0.1) on the 55,000 others. On a 2-core CPU this takes about three minutes.
+# smoothing 0.1) on the 55,000 others. This is the lesson's longest cell; it prints how long it
+# took.
 
 # %%
 from cnnedu.recipes import get_recipe
@@ -345,8 +346,10 @@ for name in methods:
 # them first (setting them to black) should make the probability of the true class fall fast.
 # We delete 0%, 5%, ... 50% of the pixels in each method's order, and in random order (five
 # seeds), on validation images the model classifies correctly, and compare the **area under the
-# curve** (AUC, smaller = the map found the pixels that matter). Most of a Fashion-MNIST image is
-# black background already, so deleting it changes nothing: random order is a weak opponent.
+# curve** (AUC, smaller = the map found the pixels that matter). Deleting means setting a pixel
+# to black, and much of a Fashion-MNIST image is black already, so what a method ranks first
+# decides whether its deletions change anything at all. The verdicts below are printed from the
+# runs; a map that looks convincing may still lose to random order here.
 
 # %%
 from cnnedu.attribution_checks import area_under, deletion_curve
