@@ -526,6 +526,70 @@ class InvertedResidualWhenStride2(MyInvertedResidual):
 class InvertedWithoutResidual(MyInvertedResidual):
     def forward(self, x):
         return self.conv(x)
+# ---------------------------------------------------------------- 07: Grad-CAM and occlusion
+
+
+def _maps_and_grads(model, layer, x, target):
+    store = {}
+    handle = layer.register_forward_hook(lambda m, i, o: store.update(a=o))
+    out = model(x)
+    handle.remove()
+    score = out[torch.arange(len(x)), target].sum()
+    return store["a"], torch.autograd.grad(score, store["a"])[0]
+
+
+def cam_no_relu(model, layer, x, target):
+    a, g = _maps_and_grads(model, layer, x, target)
+    cam = (g.mean((2, 3), keepdim=True) * a).sum(1, keepdim=True)
+    return F.interpolate(cam, size=x.shape[-2:], mode="bilinear")
+
+
+def cam_gradient_times_maps(model, layer, x, target):
+    a, g = _maps_and_grads(model, layer, x, target)
+    return F.interpolate(F.relu((g * a).sum(1, keepdim=True)), size=x.shape[-2:],
+                         mode="bilinear")
+
+
+def cam_nearest(model, layer, x, target):
+    a, g = _maps_and_grads(model, layer, x, target)
+    return F.interpolate(F.relu((g.mean((2, 3), keepdim=True) * a).sum(1, keepdim=True)),
+                         size=x.shape[-2:])
+
+
+def _occlude(model, x, target, patch, tops, lefts):
+    base = model(x)[torch.arange(len(x)), target]
+    total, count = torch.zeros_like(x), torch.zeros_like(x)
+    with torch.no_grad():
+        for t in tops:
+            for left in lefts:
+                xo = x.clone()
+                xo[:, :, t:t + patch, left:left + patch] = 0
+                d = base - model(xo)[torch.arange(len(x)), target]
+                total[:, :, t:t + patch, left:left + patch] += d.view(-1, 1, 1, 1)
+                count[:, :, t:t + patch, left:left + patch] += 1
+    return total, count
+
+
+def occlusion_floor_positions(model, x, target, patch, stride):
+    h, w = x.shape[-2:]
+    total, count = _occlude(model, x, target, patch, range(0, h - patch + 1, stride),
+                            range(0, w - patch + 1, stride))
+    return total / count
+
+
+def occlusion_sum(model, x, target, patch, stride):
+    h, w = x.shape[-2:]
+    tops = range(0, math.ceil((h - patch) / stride) * stride + 1, stride)
+    lefts = range(0, math.ceil((w - patch) / stride) * stride + 1, stride)
+    return _occlude(model, x, target, patch, tops, lefts)[0]
+
+
+def occlusion_gain(model, x, target, patch, stride):
+    h, w = x.shape[-2:]
+    tops = range(0, math.ceil((h - patch) / stride) * stride + 1, stride)
+    lefts = range(0, math.ceil((w - patch) / stride) * stride + 1, stride)
+    total, count = _occlude(model, x, target, patch, tops, lefts)
+    return -total / count
 
 
 WRONG = [
@@ -599,6 +663,12 @@ WRONG = [
     ("08.2", InvertedGroupsOnExpansion, "groups belong on the 3x3 depthwise conv only"),
     ("08.2", InvertedResidualWhenStride2, "add x only when stride is 1 and inp == oup"),
     ("08.2", InvertedWithoutResidual, "the block adds its input"),
+    ("07.1", cam_no_relu, "apply ReLU to the weighted sum"),
+    ("07.1", cam_gradient_times_maps, "average the gradient over space"),
+    ("07.1", cam_nearest, "mode='bilinear'"),
+    ("07.2", occlusion_floor_positions, "off by one"),
+    ("07.2", occlusion_sum, "divide each pixel's summed drop"),
+    ("07.2", occlusion_gain, "original logit minus occluded logit"),
 ]
 
 RIGHT = [("01.5", pool_grad_with_loops), ("02.5", conv_grad_by_transposed_conv),

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from cnnedu.data import FashionMNIST
-from cnnedu.splits import class_balanced_split, pick_on_test, simulate_pick_on_test
+from cnnedu.splits import (
+    class_balanced_split,
+    pick_on_test,
+    simulate_pick_on_test,
+    subset,
+    validation_size,
+)
 
 
 def _labels(counts):
@@ -93,3 +99,18 @@ def test_best_of_equal_models_looks_better_than_it_is():
 def test_simulation_rejects_impossible_accuracy():
     with pytest.raises(ValueError, match="accuracy must be strictly between 0 and 1, got 1.0"):
         simulate_pick_on_test(3, 1.0, 10, 10)
+
+
+# ---------------------------------------------------------------- validation_size, subset
+
+
+def test_validation_size_hand_cases():
+    assert validation_size(60_000) == 5_000
+    assert validation_size(2_000) == 167
+
+
+def test_subset_slices_images_and_labels_and_leaves_the_original():
+    full = FashionMNIST("test", root="bundled", limit=50)
+    part = subset(full, torch.tensor([3, 7]))
+    assert len(part) == 2 and len(full) == 50
+    assert torch.equal(part.images[1], full.images[7]) and part.labels[0] == full.labels[3]

@@ -26,5 +26,6 @@ def check_code(exercise_id: str, answer: object) -> bool:
 from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06  # noqa: E402, F401, I001 (they register)
 from . import backward  # noqa: E402, F401, I001 (registers 01.5, 02.5, 03.5 after the lessons)
 from . import lesson08  # noqa: E402, F401, I001 (registers)
+from . import lesson07  # noqa: E402, F401, I001 (they register)
 
 __all__ = ["EXERCISES", "check", "check_code", "solution", "solution_cell"]
