@@ -16,6 +16,8 @@
 # | `04_resnet` | residual blocks, ResNet-18 rebuilt, why depth now trains |
 # | `05_vgg_inception_densenet` | VGG, Inception and DenseNet, measured side by side with AlexNet and ResNet |
 # | `06_scale_out` | the lesson's ResNet trained data-parallel under `torchrun`, proven equal to one process, a worker killed and resumed, scaling measured and predicted |
+# | `07_inside_a_trained_network` | where the trained ResNet fails, whether its probabilities can be trusted, and what it looks at: five attribution methods from scratch, checked against Captum and put to two sanity tests |
+# | `08_efficient_convnets` | after ResNet: depthwise-separable convolution, MobileNetV2, squeeze-and-excitation and ConvNeXt built from scratch and equal to torchvision, and where FLOPs and time part ways |
 
 # %% [markdown]
 # ## Parameters
