@@ -435,11 +435,11 @@ print(f"{slowest} took {results[slowest][1]} steps; one of its steps costs "
 # seed each: this run does not measure how much a family's accuracy moves from seed to seed,
 # so treat differences of a point or so as possibly seed luck). Look at the steps column first: a family whose step costs several times more gets
 # that many times fewer steps. In the committed run the DenseNet-style net (it concatenates at
-# full 28×28 resolution) got 102 steps and the lowest accuracy; but fewer steps do not decide
-# the rank alone: the Inception-style net got 375 steps against AlexNet's 830 and still ranked
+# full 28×28 resolution) got 81 steps and the lowest accuracy; but fewer steps do not decide
+# the rank alone: the Inception-style net got 220 steps against AlexNet's 674 and still ranked
 # above it. Step count and architecture both matter, and one seed each cannot separate them.
 # The budget is not met exactly either: the "vs budget" column shows each run's overshoot
-# (from 8 % to 25 % in the committed run), so the families did not get exactly equal time.
+# (from 7 % to 26 % in the committed run), so the families did not get exactly equal time.
 # A fixed time budget measures accuracy per second *on this machine*, not a family's best
 # accuracy: lessons 02 and 04 train AlexNet and ResNet longer (and print how far they get),
 # and on a GPU the ranking can change again.

@@ -419,7 +419,7 @@ for model_name, compute_s, nbytes, batch in (
 # node ranks, so every machine runs *the same command*; torchrun then starts
 # `--nproc-per-node` workers on each, with global ranks and `WORLD_SIZE` = nodes × processes.
 #
-# **Two machines** `node1` and `node2` (same code and data on both, port 29500 of `node1`
+# **Two machines** `node1` and `node2` (same code and data on both, port `29500` of `node1`
 # reachable from `node2`), on each of them:
 #
 # ```bash
