@@ -590,10 +590,10 @@ check(answer_2, round(bn.running_mean.item(), 6), exercise="03.4",
 #   unbiased one (storing the biased one is a bug that only shows at evaluation).
 # * Measured on a 14-layer plain network: without BN it trains at few learning rates; with BN
 #   the loss falls at every rate from 0.003 to 1.0 (committed run, one seed per rate: without BN
-#   the network learned at 1 of 6 rates, with BN at 6 of 6; with a single seed, a rate near the
+#   the network learned at 2 of 6 rates, with BN at 6 of 6; with a single seed, a rate near the
 #   edge could go either way). After short, fast training the running
 #   statistics lag behind the weights, which costs test accuracy: in the committed run, at lr
-#   0.1, 0.384 with the running statistics from training and 0.740 after re-estimating them
+#   0.1, 0.353 with the running statistics from training and 0.710 after re-estimating them
 #   with the final weights (section 3 prints your run's three accuracies).
 # * Without BN the activations shrink layer after layer (std 0.26 to 0.08) and the gradients
 #   shrink on their way back; with BN every block's output keeps about the same spread.

@@ -20,7 +20,13 @@ import time
 
 import torch
 
-from cnnedu.lesson import start_lesson
+try:
+    from cnnedu.lesson import start_lesson
+except ModuleNotFoundError as err:   # say how to install the course, not only what is missing
+    raise ModuleNotFoundError(
+        f"{err}. This lesson needs the course's package, cnnedu, in this kernel's Python. In a "
+        "clone of the course: ./course.sh lab. Elsewhere, in a cell: %pip install followed by "
+        "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 
 QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
 SMOKE, device = start_lesson(QUICK)
