@@ -79,7 +79,7 @@ def test_a_silent_fallback_to_the_bundle_is_refused_too(monkeypatch):
     """No folder holds the data (a fresh clone offline): the loader falls back to the bundle,
     and the benchmark refuses before training instead of reporting its accuracy."""
     monkeypatch.delenv("CNNEDU_DATA", raising=False)
-    monkeypatch.setattr(data, "candidate_folders", lambda root=None: [])
+    monkeypatch.setattr(data.sources, "candidate_folders", lambda root=None: [])
     assert data.find_split("test")[2].path is None       # the fall-back really happened
     with pytest.raises(benchmark.SubsetRefused, match=r"cnnedu/data_bundle.*\./course\.sh data"):
         benchmark.run("alexnet", device="cpu", epochs=1)
