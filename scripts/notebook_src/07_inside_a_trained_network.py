@@ -21,6 +21,7 @@ import time
 import torch
 
 try:
+    import cnnedu  # noqa: F401 (the package itself, even if a submodule was imported)
     from cnnedu.lesson import start_lesson
 except ModuleNotFoundError as err:   # say how to install the course, not only what is missing
     raise ModuleNotFoundError(
@@ -294,6 +295,8 @@ def occlusion_map(model, x, target, patch, stride):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("07.2", occlusion_map);
 
 # %% [markdown]

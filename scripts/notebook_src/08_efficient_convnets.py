@@ -21,6 +21,7 @@
 
 # %%
 try:
+    import cnnedu  # noqa: F401 (the package itself, even if a submodule was imported)
     from cnnedu.lesson import start_lesson
 except ModuleNotFoundError as err:   # say how to install the course, not only what is missing
     raise ModuleNotFoundError(
@@ -240,6 +241,8 @@ class MyInvertedResidual(nn.Module):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check_code
+
 check_code("08.2", MyInvertedResidual);
 
 # %% [markdown]
@@ -293,6 +296,10 @@ answer_1 = None   # an int
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from cnnedu.exercises import check
+from cnnedu.layer_table import count_params
+from cnnedu.models.efficient import SqueezeExcitation
+
 check(answer_1, count_params(SqueezeExcitation(96, 24)), exercise="08.3",
       hint=["fc1 maps 96 channels to 24 (a weight per pair, plus one bias per output), fc2 "
             "maps 24 back to 96."]);
