@@ -119,7 +119,7 @@ show_image_grid(val_set.images[wrong], titles);
 
 # %% [markdown]
 # ## 3. Can its probabilities be trusted? Calibration
-# A model is *calibrated* when, among the images it gives confidence 0.8, about 80% are right.
+# A model is *calibrated* when, among the images it gives confidence $p$, a share of about $p$ is right.
 # The **reliability diagram** bins predictions by confidence and plots accuracy per bin; the
 # **expected calibration error** (ECE, Guo et al. 2017) is the gap between the two, averaged
 # over bins weighted by how many images fall in each (15 bins here).
