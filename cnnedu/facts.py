@@ -52,6 +52,10 @@ LITERATURE: dict[str, list[Fact]] = {
              "torchvision ResNet50_Weights.IMAGENET1K_V1 documentation"),
         Fact("3.2", "peak learning rate 0.1 x 8192/256 of the linear scaling rule", _GOYAL_2017),
     ],
+    "08": [
+        Fact("78.8", "ImageNet top-1 (%) of ResNet-50 trained with ConvNeXt's recipe alone",
+             "Liu et al., A ConvNet for the 2020s, CVPR 2022, section 2.1"),
+    ],
 }
 
 

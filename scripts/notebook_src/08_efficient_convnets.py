@@ -361,7 +361,7 @@ for step, change, edit, params, flops, ms in path_rows:
 # %% [markdown]
 # Read the columns side by side. Making the 3×3 depthwise cuts FLOPs, the inverted bottleneck
 # (4× wider inside) raises them again, moving the depthwise conv up (before the 1×1s, so it
-# runs on 96 channels instead of 384) lowers them, and the 7×7 kernel costs little, because a
+# runs on the narrow channels, not the 4× wider ones) lowers them, and the 7×7 kernel costs little, because a
 # depthwise kernel's FLOPs grow with k² times C, not k² times C². The last four steps change
 # almost nothing in FLOPs; they changed accuracy (in the paper) and they change time, which the
 # last column shows is not proportional to FLOPs. The last design *is* ConvNeXt's block:
@@ -513,7 +513,7 @@ print(f"depthwise 3x3 runs at {dw_speed / dense_speed:.0%} of the dense 3x3's GF
 # (ConvNeXt's: AdamW, long training, strong augmentation; AlexNet's and ResNet-50's V1: 90
 # epochs of SGD, torchvision's reference recipes).
 # The ConvNeXt paper measured the recipe alone on ResNet-50: 76.1 → 78.8 % (Liu et al., 2022,
-# §2.1). The recipe each V1 entry was trained with:
+# section 2.1). The recipe each V1 entry was trained with:
 
 # %%
 # NBVAL_CHECK_OUTPUT
