@@ -39,7 +39,18 @@ def test_course_kernel_settings_silence_the_tcp_warning(tmp_path):
     (plain / "profile_default").mkdir(parents=True)
     (course / "profile_default").mkdir(parents=True)
     shutil.copy(ROOT / "jupyter" / "ipython_kernel_config.json", course / "profile_default")
-    assert "without encryption" in _kernel_stderr(plain)       # what learners saw at each start
+    # ./course.sh lab (run by an earlier test) may have installed the course's settings in this
+    # environment (IPython reads <prefix>/etc/ipython whatever IPYTHONDIR says): set them aside
+    # while the plain kernel starts, so it shows what learners saw without them.
+    installed = Path(sys.prefix) / "etc" / "ipython" / "ipython_kernel_config.json"
+    aside = installed.with_name(installed.name + ".aside")
+    if installed.exists():
+        installed.rename(aside)
+    try:
+        assert "without encryption" in _kernel_stderr(plain)   # what learners saw at each start
+    finally:
+        if aside.exists():
+            aside.rename(installed)
     assert "without encryption" not in _kernel_stderr(course)
 
 
