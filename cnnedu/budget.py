@@ -10,10 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import nn
-from tqdm.auto import tqdm
 
 from cnnedu.data import FashionMNIST
-from cnnedu.experiments import spread_text, train_with_budget
+from cnnedu.experiments import over_seeds, spread_text, train_with_budget
 
 
 @dataclass(frozen=True)
@@ -29,19 +28,12 @@ def train_families(builders: dict[str, Callable[[], nn.Module]], train: FashionM
                    val: FashionMNIST, seconds: float, seeds: tuple[int, ...],
                    progress: bool = True, **fit_kwargs) -> dict[str, list[Run]]:
     """Every family once per seed, each sized to ``seconds`` of training: ``{name: [Run]}``."""
-    if not seeds:
-        raise ValueError("seeds must name at least one seed, got an empty sequence")
-    runs: dict[str, list[Run]] = {name: [] for name in builders}
-    bar = tqdm(total=len(builders) * len(seeds), desc="runs", unit="run", disable=not progress)
-    for seed in seeds:
-        for name, build in builders.items():
-            bar.set_postfix_str(f"{name}, seed {seed}")
-            _, history, steps = train_with_budget(build, train, val, seconds, seed=seed,
-                                                  progress=False, **fit_kwargs)
-            runs[name].append(Run(history.final_test_acc, steps, history.seconds[-1]))
-            bar.update(1)
-    bar.close()
-    return runs
+    def run(name: str, build: Callable[[], nn.Module], seed: int) -> Run:
+        _, history, steps = train_with_budget(build, train, val, seconds, seed=seed,
+                                              progress=False, **fit_kwargs)
+        return Run(history.final_test_acc, steps, history.seconds[-1])
+
+    return over_seeds(builders, seeds, run, progress)
 
 
 def runs_text(runs: dict[str, list[Run]]) -> str:

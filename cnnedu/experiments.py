@@ -9,6 +9,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -20,6 +21,7 @@ from cnnedu.data import BatchLoader, FashionMNIST
 from cnnedu.device import model_device, resolve_device, synchronize
 from cnnedu.train import History, fit, make_optimizer
 
+T = TypeVar("T")   # what one run of over_seeds returns
 
 def compare_training(builders: dict[str, Callable[[], nn.Module]], train: FashionMNIST,
                      test: FashionMNIST | None, epochs: int, batch_size: int = 128,
@@ -53,18 +55,26 @@ def compare_over_seeds(builders: dict[str, Callable[[], nn.Module]], train: Fash
     spread over seeds says how far a difference between models can be trusted. ``progress``
     shows one bar over all runs, with the time left.
     """
+    return over_seeds(builders, seeds, lambda name, build, seed: compare_training(
+        {name: build}, train, test, epochs, seed=seed, progress=False, **kwargs)[name], progress)
+
+
+def over_seeds(builders: dict[str, Callable[[], nn.Module]], seeds: tuple[int, ...],
+               run: Callable[[str, Callable[[], nn.Module], int], T],
+               progress: bool = True) -> dict[str, list[T]]:
+    """``run(name, build, seed)`` for every seed and every model: ``{name: [result per seed]}``,
+    seeds in the outer loop, with one progress bar over all runs."""
     if not seeds:
         raise ValueError("seeds must name at least one seed, got an empty sequence")
-    runs: dict[str, list[History]] = {name: [] for name in builders}
+    results: dict[str, list[T]] = {name: [] for name in builders}
     bar = tqdm(total=len(builders) * len(seeds), desc="runs", unit="run", disable=not progress)
     for seed in seeds:
         for name, build in builders.items():
             bar.set_postfix_str(f"{name}, seed {seed}")
-            runs[name].append(compare_training({name: build}, train, test, epochs, seed=seed,
-                                               progress=False, **kwargs)[name])
+            results[name].append(run(name, build, seed))
             bar.update(1)
     bar.close()
-    return runs
+    return results
 
 
 def final_train_loss(history: History, tail: int = 30) -> float:
