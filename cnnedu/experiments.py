@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import itertools
 import math
@@ -19,7 +18,7 @@ from tqdm.auto import tqdm
 from cnnedu.config import seed_everything
 from cnnedu.data import BatchLoader, FashionMNIST
 from cnnedu.device import model_device, resolve_device, synchronize
-from cnnedu.train import History, fit, make_optimizer
+from cnnedu.train import History, fit
 
 T = TypeVar("T")   # what one run of over_seeds returns
 
@@ -205,62 +204,3 @@ def ablate_recipe(recipe, variants: dict[str, dict], train: FashionMNIST, test: 
         bar.update(1)
     bar.close()
     return results
-
-
-def steps_for_budget(model: nn.Module, loader, seconds: float, device=None,
-                     probe_steps: int = 3, optimizer: str = "sgd", weight_decay: float = 0.0) -> int:
-    """How many training steps of ``model`` fit in ``seconds`` (timed on a few real batches).
-
-    The probe steps train a throw-away copy with the same kind of optimizer (an AdamW step costs
-    more than an SGD step), so ``model`` itself is unchanged. The estimate covers training steps
-    only: evaluating the test set at each epoch's end comes on top.
-    """
-    device = resolve_device(device)
-    probe = copy.deepcopy(model).to(device).train()
-    step = make_optimizer(optimizer, probe.parameters(), lr=0.0, weight_decay=weight_decay)
-    batches = iter(loader)
-    times = []
-    for _ in range(probe_steps + 1):
-        x, y = next(batches)
-        x, y = x.to(device), y.to(device)
-        synchronize(device)
-        start = time.perf_counter()
-        loss = nn.functional.cross_entropy(probe(x), y)
-        step.zero_grad()
-        loss.backward()
-        step.step()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    per_step = sorted(times[1:])[len(times[1:]) // 2]       # median, first (warm-up) dropped
-    return max(1, int(seconds / per_step))
-
-
-def split_steps(steps: int, batches_per_epoch: int) -> tuple[int, int]:
-    """Spread ``steps`` over as few epochs as possible: (epochs, steps per epoch), using all of
-    ``steps`` up to rounding (e.g. 800 steps of 469-batch epochs -> 2 epochs of 400)."""
-    epochs = max(1, -(-steps // batches_per_epoch))
-    return epochs, max(1, min(batches_per_epoch, steps // epochs))
-
-
-def train_with_budget(build: Callable[[], nn.Module], train: FashionMNIST, test: FashionMNIST,
-                      seconds: float, batch_size: int = 128, seed: int = 0, device=None,
-                      progress: bool = True, **fit_kwargs) -> tuple[nn.Module, History, int]:
-    """Train a fresh model for about ``seconds``: the step count is sized to the budget first,
-    so the one-cycle schedule completes. Returns the model, its history and the steps taken."""
-    seed_everything(seed)
-    device = resolve_device(device)
-    model = build()
-    channels_last = fit_kwargs.get("channels_last", False)
-    loader = BatchLoader(train, batch_size, shuffle=True, augment=True, shift=0, seed=seed,
-                         device=device, channels_last=channels_last)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = fit_kwargs.get("optimizer", "sgd")
-    steps = steps_for_budget(model, loader, seconds, device,
-                             optimizer=optimizer if isinstance(optimizer, str) else "sgd",
-                             weight_decay=fit_kwargs.get("weight_decay", 0.0))
-    epochs, per_epoch = split_steps(steps, len(loader))
-    test_loader = BatchLoader(test, 1000, device=device, channels_last=channels_last)
-    history = fit(model, loader, test_loader, epochs=epochs, max_batches=per_epoch,
-                  device=device, progress=progress, **fit_kwargs)
-    return model, history, epochs * per_epoch

@@ -12,12 +12,20 @@ def _runs(values):
 
 
 def test_verdict_by_hand():
-    runs = {"a": _runs([0.80, 0.82, 0.81]), "b": _runs([0.70, 0.71, 0.72]),
-            "c": _runs([0.81, 0.79, 0.80])}
-    assert verdict(runs, "a", "b") == ("a vs b: +0.1000 mean validation accuracy; a better in 3 "
-                                       "of 3 seeds; ranges apart")
-    assert "a better in 2 of 3 seeds; ranges overlap" in verdict(runs, "a", "c")
-    assert "0.8100 [0.8000, 0.8200]" in runs_text(runs)
+    runs = {"a": _runs([0.80, 0.82, 0.81, 0.83, 0.84]), "b": _runs([0.70, 0.71, 0.72, 0.73, 0.74]),
+            "c": _runs([0.81, 0.79, 0.80, 0.80, 0.80])}
+    clear = verdict(runs, "a", "b")
+    # differences 0.10, 0.11, 0.09, 0.10, 0.10: mean 0.10, 5 of 5 agree, p = 1/32
+    assert clear.clear and clear.agree == 5 and abs(clear.p_value - 1 / 32) < 1e-12
+    assert clear.text.startswith("a beat b in this time budget")
+    assert "+0.1000" in clear.text and "min +0.0900, max +0.1100" in clear.text
+    loose = verdict(runs, "a", "c")            # -0.01, +0.03, +0.01, +0.03, +0.04: 4 of 5
+    assert not loose.clear and loose.text.startswith("Not separated")
+    quick = verdict(runs, "a", "b", quick=True, full_run_found="a ahead")
+    assert quick.text.startswith("Quick mode: too short to judge") and "a ahead" in quick.text
+    table = runs_text(runs, budget=0.5)
+    assert "0.8200 [0.8000, 0.8400]" in table and "+0.50s" in table   # 1.0 s runs, 0.5 s budget
+    assert "100" in table.splitlines()[1]                              # 1.0 s / 10 steps = 100 ms
     with pytest.raises(ValueError, match="no family named 'z'"):
         verdict(runs, "a", "z")
 

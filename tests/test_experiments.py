@@ -40,20 +40,6 @@ def spy_fit(monkeypatch):
     return calls
 
 
-def test_train_with_budget_times_and_trains_on_the_auto_device(auto_is_marked, spy_fit,
-                                                               monkeypatch):
-    probed = []
-    monkeypatch.setattr(experiments, "steps_for_budget",
-                        lambda model, loader, seconds, device=None, **kw:
-                        probed.append((loader.device, cnnedu.device.resolve_device(device))) or 4)
-    train, test = FashionMNIST("train", limit=64), FashionMNIST("test", limit=32)
-    experiments.train_with_budget(partial(AlexNet, width=0.25), train, test, seconds=1,
-                                  batch_size=16, progress=False)
-    assert probed == [(AUTO, AUTO)]
-    assert spy_fit == [{"train": AUTO, "device": AUTO, "test": AUTO,
-                        "test_loader": spy_fit[0]["test_loader"]}]
-
-
 def test_compare_training_and_ablate_use_the_auto_device(auto_is_marked, spy_fit):
     from cnnedu.recipes import get_recipe
 
@@ -63,21 +49,6 @@ def test_compare_training_and_ablate_use_the_auto_device(auto_is_marked, spy_fit
     experiments.ablate_recipe(get_recipe("alexnet"), {"base": {}}, train, test, epochs=1,
                               progress=False)
     assert [(c["train"], c["device"], c["test"]) for c in spy_fit] == [(AUTO, AUTO, AUTO)] * 2
-
-
-def test_steps_for_budget_probes_on_the_auto_device(auto_is_marked, monkeypatch):
-    seen = []
-    real_to = nn.Module.to
-
-    def recording_to(self, *args, **kwargs):
-        seen.append(args[0] if args else kwargs.get("device"))
-        return real_to(self, *args, **kwargs)
-
-    monkeypatch.setattr(nn.Module, "to", recording_to)
-    loader = BatchLoader(FashionMNIST("train", limit=64), 16)
-    experiments.steps_for_budget(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), loader, 1.0,
-                                 probe_steps=1)
-    assert seen and all(torch.device(d) == AUTO for d in seen)
 
 
 def test_seconds_per_training_step_runs_on_the_auto_device(auto_is_marked, monkeypatch):
@@ -149,24 +120,6 @@ def test_compare_training_trains_on_shuffled_batches_seeded_by_its_seed(spy_fit,
                                  batch_size=16, seed=3, progress=False, device="cpu")
     expected = next(iter(BatchLoader(train, 16, shuffle=True, seed=3)))[1]
     assert torch.equal(seen[0], expected) and not torch.equal(seen[0], train.labels[:16])
-
-
-def test_train_with_budget_times_the_optimizer_it_will_train_with(spy_fit, monkeypatch):
-    probed = []
-    monkeypatch.setattr(experiments, "steps_for_budget",
-                        lambda *a, **kw: probed.append(kw) or 2)
-    train, test = FashionMNIST("train", limit=64), FashionMNIST("test", limit=32)
-    experiments.train_with_budget(partial(AlexNet, width=0.25), train, test, seconds=1,
-                                  batch_size=16, progress=False, device="cpu",
-                                  optimizer="adamw", weight_decay=0.05)
-    assert probed[0]["optimizer"] == "adamw" and probed[0]["weight_decay"] == 0.05
-
-
-def test_steps_for_budget_is_at_least_one_step_and_scales_with_the_time():
-    loader = BatchLoader(FashionMNIST("train", limit=64), 16)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
-    assert experiments.steps_for_budget(model, loader, 1e-9, device="cpu", probe_steps=1) == 1
-    assert experiments.steps_for_budget(model, loader, 100.0, device="cpu", probe_steps=1) > 10
 
 
 def test_ablate_recipe_keeps_max_batches(monkeypatch):

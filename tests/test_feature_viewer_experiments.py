@@ -44,27 +44,6 @@ def test_smoothed_is_a_running_mean():
     assert smoothed([1, 2, 3, 4], window=2) == [1, 1.5, 2.5, 3.5]
 
 
-def test_train_with_budget_sizes_the_run_to_the_time():
-    from cnnedu.experiments import train_with_budget
-
-    train, test = FashionMNIST("train", limit=512), FashionMNIST("test", limit=200)
-    model, history, steps = train_with_budget(partial(AlexNet, width=0.25), train, test,
-                                              seconds=0.5, batch_size=64, progress=False,
-                                              optimizer="adamw", lr=1e-3)
-    assert steps >= 1 and len(history.step_loss) == steps
-    assert 0 <= history.final_test_acc <= 1 and not model.training
-
-
-def test_split_steps_uses_the_whole_budget():
-    from cnnedu.experiments import split_steps
-
-    assert split_steps(800, 469) == (2, 400)
-    assert split_steps(469, 469) == (1, 469)
-    assert split_steps(100, 469) == (1, 100)
-    assert split_steps(1500, 469) == (4, 375)
-    assert split_steps(0, 469) == (1, 1)
-
-
 def test_compare_over_seeds_repeats_compare_training_per_seed():
     from cnnedu.experiments import compare_over_seeds
 

@@ -71,3 +71,39 @@ def break_even_workers(compute: float, nbytes: float, bandwidth: float, latency:
     """The N with the shortest predicted step: beyond it, more workers make each step slower."""
     n = np.arange(1, max_workers + 1)
     return int(n[np.argmin(step_seconds(n, compute, nbytes, bandwidth, latency))])
+
+
+GOYAL_IMAGES_PER_WORKER = 32   # Goyal et al. 2017: 32 images per GPU, 8,192 on 256 GPUs
+
+
+def largest_worker_count(global_batch: int, per_worker: int = GOYAL_IMAGES_PER_WORKER) -> int:
+    """The most workers a fixed ``global_batch`` can be split over while each keeps at least
+    ``per_worker`` images (below that BatchNorm's statistics and the per-step overheads change
+    the picture, and the model's compute / N no longer holds)."""
+    if global_batch < 1 or per_worker < 1:
+        raise ValueError(f"global_batch and per_worker must be >= 1, got {global_batch}, "
+                         f"{per_worker}")
+    return max(1, global_batch // per_worker)
+
+
+def weak_scaling_speedup(n: int | np.ndarray, compute_per_worker: float, nbytes: float,
+                         bandwidth: float, latency: float) -> np.ndarray:
+    """Images per second of ``n`` workers over one worker's, when each keeps its own batch (the
+    global batch grows with N, as Goyal et al. scaled): N · c / (c + all-reduce(N))."""
+    n = np.asarray(n, dtype=float)
+    return n * compute_per_worker / (
+        compute_per_worker + ring_allreduce_seconds(n, nbytes, bandwidth, latency))
+
+
+def check_prediction(predicted: float, measured: float, what: str,
+                     tolerance: float = 0.5) -> tuple[bool, str]:
+    """Does a model's ``predicted`` time fall within ``tolerance`` (a share) of the ``measured``
+    one? Returns the answer and the sentence a lesson prints: a model that misses the one check
+    a machine allows is not used to predict further on that check's authority."""
+    if predicted <= 0 or measured <= 0:
+        raise ValueError(f"times must be positive, got predicted={predicted}, measured={measured}")
+    error = predicted / measured - 1
+    ok = abs(error) <= tolerance
+    verdict = ("validated: within" if ok else "NOT validated: outside") + f" ±{tolerance:.0%}"
+    return ok, (f"{what}: predicted {predicted * 1e3:.2f} ms, measured {measured * 1e3:.2f} ms "
+                f"({error:+.0%}), {verdict}")
