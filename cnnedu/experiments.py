@@ -26,11 +26,14 @@ T = TypeVar("T")   # what one run of over_seeds returns
 def compare_training(builders: dict[str, Callable[[], nn.Module]], train: FashionMNIST,
                      test: FashionMNIST | None, epochs: int, batch_size: int = 128,
                      max_batches: int | None = None, seed: int = 0, device=None,
-                     progress: bool = True, **fit_kwargs) -> dict[str, History]:
+                     progress: bool = True, channels_last: bool = False,
+                     **fit_kwargs) -> dict[str, History]:
     """Train each model from the same seed on the same batches; return their histories.
 
     Every run starts with ``seed_everything(seed)`` and a loader seeded alike, so the models see
     identical data in identical order: differences come from the models (or ``fit_kwargs``).
+    ``channels_last`` sets the memory layout of the batches and the model alike; ``fit_kwargs``
+    go to :func:`cnnedu.train.fit` untouched (optimizer, lr, schedule ...).
     """
     device = resolve_device(device)
     histories = {}
@@ -38,10 +41,12 @@ def compare_training(builders: dict[str, Callable[[], nn.Module]], train: Fashio
         seed_everything(seed)
         model = build()
         loader = BatchLoader(train, batch_size, shuffle=True, seed=seed, device=device,
-                             channels_last=fit_kwargs.get("channels_last", False))
-        test_loader = None if test is None else BatchLoader(test, 1000, device=device)
+                             channels_last=channels_last)
+        test_loader = None if test is None else BatchLoader(test, 1000, device=device,
+                                                            channels_last=channels_last)
         histories[name] = fit(model, loader, test_loader, epochs=epochs, device=device,
-                              max_batches=max_batches, progress=progress, **fit_kwargs)
+                              max_batches=max_batches, progress=progress,
+                              channels_last=channels_last, **fit_kwargs)
     return histories
 
 
@@ -244,23 +249,31 @@ def split_steps(steps: int, batches_per_epoch: int) -> tuple[int, int]:
 
 def train_with_budget(build: Callable[[], nn.Module], train: FashionMNIST, test: FashionMNIST,
                       seconds: float, batch_size: int = 128, seed: int = 0, device=None,
-                      progress: bool = True, **fit_kwargs) -> tuple[nn.Module, History, int]:
+                      progress: bool = True, *, optimizer: str = "sgd",
+                      weight_decay: float = 5e-4, channels_last: bool = False,
+                      **fit_kwargs) -> tuple[nn.Module, History, int]:
     """Train a fresh model for about ``seconds``: the step count is sized to the budget first,
-    so the one-cycle schedule completes. Returns the model, its history and the steps taken."""
+    so the one-cycle schedule completes. Returns the model, its history and the steps taken.
+
+    ``optimizer`` and ``weight_decay`` (the defaults of :func:`cnnedu.train.fit`) are named
+    because the timing probe needs them too; ``channels_last`` sets the layout of batches and
+    model; the other ``fit_kwargs`` (lr, label smoothing ...) go to ``fit`` untouched.
+    """
+    if not isinstance(optimizer, str):
+        raise TypeError(f"optimizer must be a name such as 'sgd' or 'adamw' (the budget probe "
+                        f"builds its own), got {type(optimizer).__name__}")
     seed_everything(seed)
     device = resolve_device(device)
     model = build()
-    channels_last = fit_kwargs.get("channels_last", False)
     loader = BatchLoader(train, batch_size, shuffle=True, augment=True, shift=0, seed=seed,
                          device=device, channels_last=channels_last)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = fit_kwargs.get("optimizer", "sgd")
-    steps = steps_for_budget(model, loader, seconds, device,
-                             optimizer=optimizer if isinstance(optimizer, str) else "sgd",
-                             weight_decay=fit_kwargs.get("weight_decay", 0.0))
+    steps = steps_for_budget(model, loader, seconds, device, optimizer=optimizer,
+                             weight_decay=weight_decay)
     epochs, per_epoch = split_steps(steps, len(loader))
     test_loader = BatchLoader(test, 1000, device=device, channels_last=channels_last)
     history = fit(model, loader, test_loader, epochs=epochs, max_batches=per_epoch,
-                  device=device, progress=progress, **fit_kwargs)
+                  device=device, progress=progress, optimizer=optimizer,
+                  weight_decay=weight_decay, channels_last=channels_last, **fit_kwargs)
     return model, history, epochs * per_epoch
