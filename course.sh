@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The course's two commands (see README):
 #   ./course.sh lab    set up if needed, then open your working copies of the lessons in JupyterLab
-#   ./course.sh test   set up if needed, then run the whole test suite (CNNEDU_SMOKE=1 by default)
+#   ./course.sh test   set up if needed, then run the whole test suite (CNNEDU_QUICK=1 by default)
 # Also: ./course.sh setup       only install (and fetch the data)
 #       ./course.sh data        only fetch full Fashion-MNIST (if it is not found already)
 #       ./course.sh reset 02    replace your copy of lesson 02 with the original (old one kept)
@@ -140,7 +140,7 @@ case "${1:-}" in
     test)
         setup
         shift
-        export CNNEDU_SMOKE="${CNNEDU_SMOKE:-1}"
+        export CNNEDU_QUICK="${CNNEDU_QUICK:-1}"
         .venv/bin/ruff check cnnedu tests scripts benchmarks
         # Tests read the tracked notebooks/, never a learner's copies in $WORK/.
         exec .venv/bin/python -m pytest tests notebooks --nbval-lax \

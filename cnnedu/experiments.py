@@ -25,11 +25,14 @@ T = TypeVar("T")   # what one run of over_seeds returns
 def compare_training(builders: dict[str, Callable[[], nn.Module]], train: FashionMNIST,
                      test: FashionMNIST | None, epochs: int, batch_size: int = 128,
                      max_batches: int | None = None, seed: int = 0, device=None,
-                     progress: bool = True, **fit_kwargs) -> dict[str, History]:
+                     progress: bool = True, channels_last: bool = False,
+                     **fit_kwargs) -> dict[str, History]:
     """Train each model from the same seed on the same batches; return their histories.
 
     Every run starts with ``seed_everything(seed)`` and a loader seeded alike, so the models see
     identical data in identical order: differences come from the models (or ``fit_kwargs``).
+    ``channels_last`` sets the memory layout of the batches and the model alike; ``fit_kwargs``
+    go to :func:`cnnedu.train.fit` untouched (optimizer, lr, schedule ...).
     """
     device = resolve_device(device)
     histories = {}
@@ -37,10 +40,12 @@ def compare_training(builders: dict[str, Callable[[], nn.Module]], train: Fashio
         seed_everything(seed)
         model = build()
         loader = BatchLoader(train, batch_size, shuffle=True, seed=seed, device=device,
-                             channels_last=fit_kwargs.get("channels_last", False))
-        test_loader = None if test is None else BatchLoader(test, 1000, device=device)
+                             channels_last=channels_last)
+        test_loader = None if test is None else BatchLoader(test, 1000, device=device,
+                                                            channels_last=channels_last)
         histories[name] = fit(model, loader, test_loader, epochs=epochs, device=device,
-                              max_batches=max_batches, progress=progress, **fit_kwargs)
+                              max_batches=max_batches, progress=progress,
+                              channels_last=channels_last, **fit_kwargs)
     return histories
 
 

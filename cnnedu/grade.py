@@ -139,7 +139,7 @@ def _execute(source: Path, target: Path, limit_s: float) -> str:
     with tempfile.TemporaryDirectory(prefix="cnnedu_grade_") as work:
         copy = Path(work) / source.name
         copy.write_bytes(source.read_bytes())              # the learner's file is only read
-        env = dict(os.environ, **OFFLINE_ENV, CNNEDU_SMOKE="1", MPLBACKEND="Agg")
+        env = dict(os.environ, **OFFLINE_ENV, CNNEDU_QUICK="1", MPLBACKEND="Agg")
         env.setdefault("CNNEDU_DATA", "bundled")
         try:
             done = subprocess.run([sys.executable, "-m", "cnnedu.grade_run", str(copy),

@@ -10,15 +10,16 @@ from cnnedu.device import choose_device
 
 
 def start_lesson(quick: bool | None = None, seed: int = 0) -> tuple[bool, torch.device]:
-    """Pick the mode (``quick``, else ``CNNEDU_SMOKE``), seed everything, choose the device, and
-    print all three plus which data the lesson will use. Returns ``(smoke, device)``.
+    """Pick the mode (``quick``, else ``CNNEDU_QUICK``), seed everything, choose the device, and
+    print all three plus which data the lesson will use. Returns ``(quick, device)``: lessons
+    write ``QUICK, device = start_lesson(QUICK)``, one name for the mode before and after.
 
     Lessons that train call this from their parameters cell, so a learner sees at the top what
     their run will be (quick or full, CPU or GPU, full data or the bundled subset).
     """
-    smoke = config.smoke_mode(quick)
+    quick = config.quick_mode(quick)
     config.seed_everything(seed)
     device = choose_device().device
-    print("smoke mode" if smoke else "full mode", "| device:", device)
+    print("quick mode" if quick else "full mode", "| device:", device)
     print(data_note())
-    return smoke, device
+    return quick, device

@@ -1,6 +1,6 @@
 """Take the README's screenshots in a real JupyterLab in Chromium (images/screenshots/).
 
-    python scripts/make_screenshots.py            # smoke mode: 256x256 explorer photos, quick
+    python scripts/make_screenshots.py            # quick mode: 256x256 explorer photos, quick
     python scripts/make_screenshots.py --full     # full mode, as a learner sees the lessons
 
 Runs lessons 01 and 02 top to bottom, sets the pooling explorer to kernel 4, stride 3 on the
@@ -38,7 +38,7 @@ def take(full: bool) -> list[Path]:
     OUT.mkdir(parents=True, exist_ok=True)
     saved = []
     with tempfile.TemporaryDirectory() as tmp:
-        lab = Lab(Path(tmp), smoke=not full)
+        lab = Lab(Path(tmp), quick=not full)
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

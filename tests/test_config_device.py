@@ -12,15 +12,31 @@ from cnnedu.device import choose_device, get_device
 
 @pytest.mark.parametrize("raw, expected", [("", False), ("0", False), ("1", True),
                                            ("true", True), ("No", False)])
-def test_smoke_mode_reads_the_switch(monkeypatch, raw, expected):
-    monkeypatch.setenv("CNNEDU_SMOKE", raw)
-    assert config.smoke_mode() is expected
+def test_quick_mode_reads_the_switch(monkeypatch, raw, expected):
+    monkeypatch.delenv("CNNEDU_SMOKE", raising=False)
+    monkeypatch.setenv("CNNEDU_QUICK", raw)
+    assert config.quick_mode() is expected
 
 
-def test_smoke_mode_rejects_nonsense(monkeypatch):
-    monkeypatch.setenv("CNNEDU_SMOKE", "maybe")
-    with pytest.raises(ValueError, match="CNNEDU_SMOKE"):
-        config.smoke_mode()
+def test_quick_mode_rejects_nonsense(monkeypatch):
+    monkeypatch.setenv("CNNEDU_QUICK", "maybe")
+    with pytest.raises(ValueError, match="CNNEDU_QUICK must be 0 or 1"):
+        config.quick_mode()
+
+
+def test_the_old_switch_name_is_an_error_not_a_silent_full_run(monkeypatch):
+    monkeypatch.delenv("CNNEDU_QUICK", raising=False)
+    monkeypatch.setenv("CNNEDU_SMOKE", "1")
+    with pytest.raises(ValueError, match="CNNEDU_SMOKE was renamed CNNEDU_QUICK"):
+        config.quick_mode()
+    monkeypatch.setenv("CNNEDU_QUICK", "0")          # the new name set: it decides
+    assert config.quick_mode() is False
+
+
+def test_the_old_function_name_still_serves_old_lesson_copies(monkeypatch):
+    monkeypatch.delenv("CNNEDU_SMOKE", raising=False)
+    monkeypatch.setenv("CNNEDU_QUICK", "1")
+    assert config.smoke_mode(None) is True and config.smoke_mode(False) is False
 
 
 def test_data_dir(monkeypatch, tmp_path):
@@ -87,9 +103,9 @@ def test_model_device():
 
 
 def test_quick_from_the_parameters_cell_overrides_the_environment(monkeypatch):
-    monkeypatch.setenv("CNNEDU_SMOKE", "0")
-    assert config.smoke_mode(True) is True
-    monkeypatch.setenv("CNNEDU_SMOKE", "1")
-    assert config.smoke_mode(False) is False and config.smoke_mode(None) is True
+    monkeypatch.setenv("CNNEDU_QUICK", "0")
+    assert config.quick_mode(True) is True
+    monkeypatch.setenv("CNNEDU_QUICK", "1")
+    assert config.quick_mode(False) is False and config.quick_mode(None) is True
     with pytest.raises(ValueError, match="QUICK must be True, False or None"):
-        config.smoke_mode("yes")
+        config.quick_mode("yes")

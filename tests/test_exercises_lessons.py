@@ -750,3 +750,20 @@ def test_average_gradients_works_in_a_real_gloo_group(tmp_path):
         torch.testing.assert_close(model.weight.grad, before)
     finally:
         dist.destroy_process_group()
+
+
+def _a_function_not_a_module(*settings):
+    return lambda x: x
+
+
+@pytest.mark.parametrize(("exercise_id", "hint"), [
+    ("04.1", "return a module, e.g. nn.Identity()"),
+    ("04.2", "return a module, e.g. nn.Identity()"),
+    ("08.2", "write MyInvertedResidual as an nn.Module class"),
+])
+def test_a_block_that_is_not_a_module_gets_its_lessons_hint(exercise_id, hint, capsys):
+    """The one module runner (exercises.modules) serves lessons 04 and 08 with their own words."""
+    assert check_code(exercise_id, _a_function_not_a_module) is False
+    out = capsys.readouterr().out
+    assert out.startswith(f"❌ {exercise_id}") and "expected an nn.Module" in out, out
+    assert hint in out and "Traceback" not in out, out

@@ -133,3 +133,24 @@ def test_ablate_recipe_keeps_max_batches(monkeypatch):
     runs = experiments.ablate_recipe(recipe, {"base": {}}, train, test, epochs=1, max_batches=2,
                                      device="cpu", progress=False)
     assert len(runs["base"].step_loss) == 2
+
+
+def test_compare_training_takes_the_layout_as_a_named_argument(monkeypatch):
+    """``channels_last`` is a named argument that reaches both loaders and ``fit``; the other
+    settings reach ``fit`` untouched. (Fashion-MNIST has one channel, where both layouts have
+    the same strides, so the flag itself is what can be checked.)"""
+    seen = []
+
+    def recording_fit(model, train_loader, test_loader=None, **kwargs):
+        from cnnedu.train import History
+        seen.append((train_loader.channels_last, test_loader.channels_last,
+                     kwargs["channels_last"], kwargs["lr"]))
+        return History()
+
+    monkeypatch.setattr(experiments, "fit", recording_fit)
+    train, test = FashionMNIST("train", limit=32), FashionMNIST("test", limit=16)
+    for layout in (True, False):
+        experiments.compare_training({"a": partial(AlexNet, width=0.25)}, train, test, epochs=1,
+                                     batch_size=16, progress=False, device="cpu",
+                                     channels_last=layout, lr=0.01)
+    assert seen == [(True, True, True, 0.01), (False, False, False, 0.01)]

@@ -112,7 +112,7 @@ def test_installed_wheel_runs_lessons_00_and_01_outside_the_repository(dist, tmp
                                 check=True).stdout.strip()
     borrowed = sysconfig.get_paths()["purelib"]
     (Path(fresh_site) / "zz_borrowed_dependencies.pth").write_text(borrowed + "\n")
-    env.update(CNNEDU_SMOKE="1", CNNEDU_DATA="bundled", CNNEDU_DEVICE="cpu", OMP_NUM_THREADS="1")
+    env.update(CNNEDU_QUICK="1", CNNEDU_DATA="bundled", CNNEDU_DEVICE="cpu", OMP_NUM_THREADS="1")
     handed = subprocess.run([str(fresh / "bin" / "cnnedu"), "lessons", "my_lessons"], cwd=tmp_path,
                             env=env, capture_output=True, text=True, timeout=120)
     assert handed.returncode == 0, handed.stderr

@@ -11,21 +11,22 @@ def bundled_cpu(monkeypatch):
     monkeypatch.setenv("CNNEDU_DATA", "bundled")
     monkeypatch.setenv("CNNEDU_DEVICE", "cpu")
     monkeypatch.delenv("CNNEDU_SMOKE", raising=False)
+    monkeypatch.delenv("CNNEDU_QUICK", raising=False)
 
 
 def test_quick_overrides_the_environment_and_is_said(bundled_cpu, monkeypatch, capsys):
-    monkeypatch.setenv("CNNEDU_SMOKE", "1")
-    smoke, device = start_lesson(False)
+    monkeypatch.setenv("CNNEDU_QUICK", "1")
+    quick, device = start_lesson(False)
     out = capsys.readouterr().out.splitlines()
-    assert (smoke, device) == (False, torch.device("cpu"))
+    assert (quick, device) == (False, torch.device("cpu"))
     assert out[0] == "full mode | device: cpu"
     assert "bundled subset" in out[1] and any("NOT the full data" in line for line in out)
 
 
-def test_none_follows_cnnedu_smoke(bundled_cpu, monkeypatch, capsys):
-    monkeypatch.setenv("CNNEDU_SMOKE", "1")
+def test_none_follows_cnnedu_quick(bundled_cpu, monkeypatch, capsys):
+    monkeypatch.setenv("CNNEDU_QUICK", "1")
     assert start_lesson(None)[0] is True
-    assert capsys.readouterr().out.startswith("smoke mode | device: cpu")
+    assert capsys.readouterr().out.startswith("quick mode | device: cpu")
 
 
 def test_it_seeds_torch(bundled_cpu):

@@ -1,6 +1,6 @@
 """Every lesson's answer cells have a reference solution that the solved run can insert.
 
-The solved run itself (each lesson top to bottom on the bundled data subset, smoke mode, every
+The solved run itself (each lesson top to bottom on the bundled data subset, quick mode, every
 answer cell replaced by its reference solution, every exercise ending with ✅) is the browser's
 run of the lesson: tests/browser/test_lessons_in_browser.py with the ``lab`` fixture's solved
 copies (tests/browser/solved_lessons.py). Running it here too, in nbclient, repeated the same

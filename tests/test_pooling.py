@@ -257,3 +257,69 @@ def test_unfold_windows_view_reduces_to_torch_pooling(case, seed):
     windows = pooling_windows(x, fill=-math.inf, **kw)
     assert windows.shape[-2:] == tuple(kw["kernel_size"])
     assert torch.equal(windows.amax((-1, -2)), expected)
+
+
+def test_int_or_pair_arguments_are_typed_as_torch_types_them():
+    """Truth: torch's own ``_size_2_t`` (int or (int, int)) for every int-or-pair argument."""
+    import typing
+
+    import torch.nn.common_types
+
+    from cnnedu.backward.pooling import pool2d_backward
+    from cnnedu.pooling import pooling_windows
+
+    torch_pair = set(typing.get_args(torch.nn.common_types._size_2_t))
+    for fn in (pool2d, pooling_windows, check_settings, output_size, explain_output_pixel,
+               pool2d_backward):
+        hints = typing.get_type_hints(fn)
+        for name in ("kernel_size", "padding", "dilation"):
+            assert set(typing.get_args(hints[name])) == torch_pair, (fn.__name__, name)
+        assert set(typing.get_args(hints["stride"])) == torch_pair | {type(None)}, fn.__name__
+
+
+@pytest.mark.parametrize("call", ["pool2d", "pooling_windows", "explain", "output_size",
+                                  "backward"])
+def test_settings_are_validated_once_per_call(monkeypatch, call):
+    """Each public call checks its settings exactly once (it used to check them twice: once
+    itself, once more inside ``output_size``); the result still equals PyTorch's."""
+    import cnnedu.backward.pooling as backward
+    import cnnedu.pooling as pooling
+    import cnnedu.pooling_explain as explain
+    import cnnedu.pooling_rules as rules
+    from cnnedu.backward.pooling import pool2d_backward
+
+    calls = []
+    real = rules.check_settings
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    for module in (rules, pooling, explain, backward):
+        monkeypatch.setattr(module, "check_settings", counting)
+    x = torch.randn(1, 2, 7, 7)
+    if call == "pool2d":
+        torch.testing.assert_close(pool2d(x, 3, 2, 1), F.max_pool2d(x, 3, 2, 1))
+    elif call == "pooling_windows":
+        assert pooling.pooling_windows(x, 3, 2, 1).shape == (1, 2, 4, 4, 3, 3)
+    elif call == "explain":
+        assert explain_output_pixel(x[0], 1, 1, 3, 2, 1).value == F.max_pool2d(x, 3, 2, 1)[0, 0, 1, 1]
+    elif call == "output_size":
+        assert output_size(7, 3, 2, 1) == F.max_pool2d(x, 3, 2, 1).shape[-1]
+    else:
+        x.requires_grad_(True)
+        F.max_pool2d(x, 3, 2, 1).sum().backward()
+        torch.testing.assert_close(pool2d_backward(x.detach(), torch.ones(1, 2, 4, 4), 3, 2, 1),
+                                   x.grad)
+    assert len(calls) == 1, calls
+
+
+def test_the_split_modules_keep_every_public_import_of_cnnedu_pooling():
+    import cnnedu.pooling as pooling
+    import cnnedu.pooling_explain as explain
+    import cnnedu.pooling_rules as rules
+
+    assert pooling.output_size is rules.output_size and pooling.PoolingError is rules.PoolingError
+    assert pooling.explain_output_pixel is explain.explain_output_pixel
+    for name in pooling.__all__:
+        assert hasattr(pooling, name), name

@@ -26,13 +26,13 @@ import torch
 
 from cnnedu.pooling import (
     PoolSettings,
+    Size2,
     _avg_divisor,
     _check_input,
     _lowest,
     _pad_for,
     _shifted_slices,
     check_settings,
-    output_size,
     pool2d,
 )
 
@@ -62,8 +62,9 @@ def _winners(x4: torch.Tensor, st: PoolSettings, out_hw: tuple[int, int]) -> tor
     return winner
 
 
-def pool2d_backward(x: torch.Tensor, grad_out: torch.Tensor, kernel_size, stride=None,
-                    padding=0, dilation=1, ceil_mode: bool = False, mode: str = "max",
+def pool2d_backward(x: torch.Tensor, grad_out: torch.Tensor, kernel_size: Size2,
+                    stride: Size2 | None = None, padding: Size2 = 0, dilation: Size2 = 1,
+                    ceil_mode: bool = False, mode: str = "max",
                     count_include_pad: bool = True) -> torch.Tensor:
     """The gradient of ``pool2d(x, ...).mul(grad_out).sum()`` with respect to ``x``.
 
@@ -74,8 +75,7 @@ def pool2d_backward(x: torch.Tensor, grad_out: torch.Tensor, kernel_size, stride
     if not x.dtype.is_floating_point:
         raise TypeError(f"x must be floating point to have a gradient, got dtype {x.dtype}")
     st = check_settings(kernel_size, stride, padding, dilation, ceil_mode, mode)
-    out_hw = output_size(tuple(x.shape[-2:]), st.kernel_size, st.stride, st.padding,
-                         st.dilation, ceil_mode)
+    out_hw = st.output_hw(tuple(x.shape[-2:]))
     x4 = x if x.dim() == 4 else x.unsqueeze(0)
     g4 = grad_out if grad_out.dim() == 4 else grad_out.unsqueeze(0)
     expected = (*x4.shape[:2], *out_hw)
@@ -123,7 +123,8 @@ class Pool2dFunction(torch.autograd.Function):
         return (pool2d_backward(x, grad_out, *ctx.settings),) + (None,) * 7
 
 
-def pool2d_hand(x: torch.Tensor, kernel_size, stride=None, padding=0, dilation=1,
+def pool2d_hand(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
+                padding: Size2 = 0, dilation: Size2 = 1,
                 ceil_mode: bool = False, mode: str = "max",
                 count_include_pad: bool = True) -> torch.Tensor:
     """``pool2d`` whose gradient is :func:`pool2d_backward` (same arguments as ``pool2d``)."""

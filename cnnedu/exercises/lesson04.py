@@ -7,6 +7,7 @@ from torch import nn
 from torchvision.models import resnet as tv_resnet
 
 from .functions import Case, Exercise, Mismatch, Mistake
+from .modules import module_runner, randomise  # noqa: F401  (lessons 05, 08 import it here)
 from .registry import Numeric, register
 
 
@@ -49,43 +50,6 @@ def _torchvision_block(inplanes: int, planes: int, stride: int = 1) -> nn.Module
     return tv_resnet.BasicBlock(inplanes, planes, stride, downsample)
 
 
-def randomise(module: nn.Module, seed: int = 0) -> nn.Module:
-    """Random weights, BatchNorm scales, shifts and running statistics: any bug shows."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in module.state_dict().items():
-            if not tensor.is_floating_point():
-                continue
-            if name.endswith("running_var"):
-                tensor.copy_(0.5 + torch.rand(tensor.shape, generator=generator))
-            elif tensor.dim() > 1:                                 # conv weights, He-like scale
-                fan_in = tensor[0].numel()
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * (2 / fan_in) ** 0.5)
-            else:
-                tensor.copy_(0.5 * torch.randn(tensor.shape, generator=generator)
-                             + (1.0 if name.endswith("weight") else 0.0))
-    return module
-
-
-def module_runner(truth: type[nn.Module] | object, what: str, keys_hint) -> object:
-    """A runner that builds the reference (randomised) and the candidate with the case's
-    settings, loads the reference's state dict into the candidate and runs both on x."""
-
-    def run(candidate, case: Case):
-        settings, x, training = case.args
-        reference = randomise(truth(*settings))
-        module = candidate(*settings)
-        if not isinstance(module, nn.Module):
-            raise Mismatch(f"expected an nn.Module from {what}{settings}, got "
-                           f"{type(module).__name__}", "return a module, e.g. nn.Identity().")
-        load_weights(module, reference.state_dict(), keys_hint)
-        module.train(training)
-        with torch.no_grad():
-            return module(x.clone())
-
-    return run
-
-
 def load_weights(module: nn.Module, state: dict, keys_hint) -> None:
     """Load ``state`` into the learner's module, or raise Mismatch saying what differs."""
     own = module.state_dict()
@@ -107,6 +71,11 @@ def load_weights(module: nn.Module, state: dict, keys_hint) -> None:
                            "check each layer's channels and kernel size (3x3 in the main path, "
                            "1x1 in the shortcut).")
     module.load_state_dict(state, strict=False)
+
+
+def _loader(keys_hint):
+    """``load_weights`` with ``keys_hint``, in the form :func:`module_runner` calls."""
+    return lambda module, state, settings: load_weights(module, state, keys_hint)
 
 
 def _shortcut_keys_hint(missing, unexpected) -> str:
@@ -185,7 +154,7 @@ register(
     Exercise(
         id="04.1", name="shortcut", reference=shortcut, truth=_torchvision_shortcut,
         against="torchvision's downsample shortcut", cases=_shortcut_cases,
-        run=module_runner(_torchvision_shortcut, "shortcut", _shortcut_keys_hint),
+        run=module_runner(_torchvision_shortcut, "shortcut", _loader(_shortcut_keys_hint)),
         explanation="F(x) + x needs F(x) and x of the same shape. When the block keeps stride 1 "
                     "and the channel count, x is used as it is. Otherwise torchvision projects x "
                     "with a 1x1 convolution (no bias) with the block's stride, then BatchNorm.",
@@ -199,7 +168,8 @@ register(
     Exercise(
         id="04.2", name="MyBasicBlock", reference=MyBasicBlock, truth=_torchvision_block,
         against="torchvision's BasicBlock with the same weights", cases=_block_cases,
-        run=module_runner(_torchvision_block, "MyBasicBlock", _block_keys_hint), atol=1e-4,
+        run=module_runner(_torchvision_block, "MyBasicBlock", _loader(_block_keys_hint)),
+        atol=1e-4,
         explanation="conv3x3 (with the block's stride) - BN - ReLU - conv3x3 - BN gives F(x); "
                     "the shortcut of exercise 04.1 gives x in F(x)'s shape; the block returns "
                     "relu(F(x) + shortcut(x)). Same layer names as torchvision, so its state "

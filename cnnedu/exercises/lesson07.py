@@ -98,34 +98,21 @@ def _occlusion_cases() -> list[Case]:
     return cases
 
 
-def _cam_without_relu(model, layer, x, target):
-    caught = []
-    handle = layer.register_forward_hook(lambda m, i, o: caught.append(o))
-    logits = model(x)
-    handle.remove()
-    (grads,) = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), caught[0])
-    cam = (grads.mean(dim=(2, 3), keepdim=True) * caught[0]).sum(dim=1, keepdim=True)
-    return F.interpolate(cam, size=x.shape[-2:], mode="bilinear")
+def _cam_variant(relu: bool = True, pixelwise: bool = False, mode: str = "bilinear"):
+    """Grad-CAM with one step done wrong: no ReLU, per-pixel (not averaged) gradient weights,
+    or nearest (not bilinear) upsampling; the correct steps as in the reference."""
 
+    def cam_fn(model, layer, x, target):
+        caught = []
+        handle = layer.register_forward_hook(lambda m, i, o: caught.append(o))
+        logits = model(x)
+        handle.remove()
+        (grads,) = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), caught[0])
+        weights = grads if pixelwise else grads.mean(dim=(2, 3), keepdim=True)
+        cam = (weights * caught[0]).sum(dim=1, keepdim=True)
+        return F.interpolate(F.relu(cam) if relu else cam, size=x.shape[-2:], mode=mode)
 
-def _cam_pixelwise_weights(model, layer, x, target):
-    caught = []
-    handle = layer.register_forward_hook(lambda m, i, o: caught.append(o))
-    logits = model(x)
-    handle.remove()
-    (grads,) = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), caught[0])
-    cam = F.relu((grads * caught[0]).sum(dim=1, keepdim=True))
-    return F.interpolate(cam, size=x.shape[-2:], mode="bilinear")
-
-
-def _cam_nearest(model, layer, x, target):
-    caught = []
-    handle = layer.register_forward_hook(lambda m, i, o: caught.append(o))
-    logits = model(x)
-    handle.remove()
-    (grads,) = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), caught[0])
-    cam = F.relu((grads.mean(dim=(2, 3), keepdim=True) * caught[0]).sum(dim=1, keepdim=True))
-    return F.interpolate(cam, size=x.shape[-2:], mode="nearest")
+    return cam_fn
 
 
 def _occlusion_last_missing(model, x, target, patch, stride):
@@ -168,11 +155,11 @@ register(
                     "map is ReLU(sum_k w_k A_k), then bilinearly upsampled to the input's size.",
         mistakes=[
             Mistake("Grad-CAM keeps only positive evidence: apply ReLU to the weighted sum.",
-                    _cam_without_relu),
+                    _cam_variant(relu=False)),
             Mistake("each channel's weight is ONE number: average the gradient over space "
-                    "(dim=(2, 3)) before multiplying by the maps.", _cam_pixelwise_weights),
+                    "(dim=(2, 3)) before multiplying by the maps.", _cam_variant(pixelwise=True)),
             Mistake("upsample with mode='bilinear' (Captum's interpolate is given bilinear here).",
-                    _cam_nearest),
+                    _cam_variant(mode="nearest")),
         ],
         more="print the shapes: maps (N, K, h, w), weights (N, K, 1, 1), map (N, 1, H, W).",
     ),

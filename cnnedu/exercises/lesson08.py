@@ -9,7 +9,7 @@ from torchvision.models.mobilenetv2 import InvertedResidual as TvInvertedResidua
 
 from ..models.efficient import depthwise_separable
 from .functions import Case, Exercise, Mismatch, Mistake
-from .lesson04 import randomise
+from .modules import module_runner
 from .registry import Numeric, register
 
 
@@ -104,24 +104,13 @@ def _load(module: nn.Module, state: dict, settings) -> None:
     module.load_state_dict(state, strict=False)
 
 
-def _block_run(candidate, case: Case):
-    settings, x, training = case.args
-    reference = randomise(TvInvertedResidual(*settings))
-    module = candidate(*settings)
-    if not isinstance(module, nn.Module):
-        raise Mismatch(f"expected an nn.Module from MyInvertedResidual{settings}, got "
-                       f"{type(module).__name__}", "write MyInvertedResidual as an nn.Module class.")
-    _load(module, reference.state_dict(), settings)
-    module.train(training)
-    try:
-        with torch.no_grad():
-            return module(x.clone())
-    except RuntimeError as error:
-        if "must match the size" not in str(error):
-            raise
-        raise Mismatch("adding x to the block's output failed: they have different shapes",
-                       "add x only when stride is 1 and inp == oup; otherwise the output has "
-                       "another size or other channels, and the block returns it alone.") from None
+_block_run = module_runner(
+    TvInvertedResidual, "MyInvertedResidual", _load,
+    not_module_hint="write MyInvertedResidual as an nn.Module class.",
+    runtime_hints={"must match the size": Mismatch(
+        "adding x to the block's output failed: they have different shapes",
+        "add x only when stride is 1 and inp == oup; otherwise the output has another size or "
+        "other channels, and the block returns it alone.")})
 
 
 class _ReluAfterProjection(MyInvertedResidual):

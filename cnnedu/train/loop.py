@@ -56,7 +56,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
         on_epoch_end: Callable[[History], None] | None = None) -> History:
     """Train ``model`` for ``epochs`` and return its :class:`History`.
 
-    ``max_batches`` caps the steps per epoch (smoke runs); ``max_seconds`` stops training once
+    ``max_batches`` caps the steps per epoch (quick runs); ``max_seconds`` stops training once
     that much time has passed (the epoch in progress ends early, is evaluated, and no further
     epoch starts), so different models can get the same time budget; ``live_plot=True``
     redraws one loss / accuracy figure in place in a notebook after each epoch. ``device``

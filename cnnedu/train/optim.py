@@ -29,7 +29,7 @@ def make_scheduler(name: str | None, optimizer: torch.optim.Optimizer,
     rises to it, cosine starts from it. So one rule holds whoever built the optimizer.
 
     One-cycle needs at least 4 steps (two per phase; PyTorch divides by zero otherwise): shorter
-    runs, such as smoke runs of a few batches, train at a constant ``lr``.
+    runs, such as quick runs of a few batches, train at a constant ``lr``.
     """
     if name not in (None, "constant", "onecycle", "cosine"):
         raise ValueError(f"scheduler must be 'onecycle', 'cosine', 'constant' or None, got {name!r}")

@@ -2,7 +2,7 @@
 
 The server runs on a free loopback port with a random token, on a scratch copy of the notebooks
 (so runs never touch the committed outputs), with its own settings, workspace, config and
-runtime folders, and ``CNNEDU_SMOKE=1`` for its kernels (unless ``smoke=False``). With
+runtime folders, and ``CNNEDU_QUICK=1`` for its kernels (unless ``quick=False``). With
 ``solved=True`` the lessons' answer cells are replaced by the reference solutions
 (solved_lessons.py; their ids in ``Lab.exercises``), and ``data`` sets ``CNNEDU_DATA`` for the
 kernels (``"bundled"``: the subset inside the package). Its
@@ -60,7 +60,7 @@ def _write_settings(folder: Path, plugin: str, values: dict) -> None:
 class Lab:
     """A running JupyterLab: base URL, token, notebook folder; ``stop()`` ends it."""
 
-    def __init__(self, base: Path, smoke: bool = True, solved: bool = False,
+    def __init__(self, base: Path, quick: bool = True, solved: bool = False,
                  data: str | None = None):
         self.base = base
         self.folder = base / "notebooks"
@@ -74,7 +74,7 @@ class Lab:
             _write_settings(settings, plugin, values)
         port, self.token = _free_port(), secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, CNNEDU_SMOKE="1" if smoke else "0",
+        env = dict(os.environ, CNNEDU_QUICK="1" if quick else "0",
                    JUPYTER_CONFIG_DIR=str(base / "config"),
                    JUPYTER_RUNTIME_DIR=str(base / "runtime"))
         if data is not None:

@@ -38,7 +38,7 @@ def notebook7(tmp_path_factory):
                                    "language": "python"}
     nbformat.write(book, folder / "explorer.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, CNNEDU_SMOKE="1", JUPYTER_CONFIG_DIR=str(base / "config"),
+    env = dict(os.environ, CNNEDU_QUICK="1", JUPYTER_CONFIG_DIR=str(base / "config"),
                JUPYTER_RUNTIME_DIR=str(base / "runtime"))
     log = open(base / "notebook.log", "w")
     process = subprocess.Popen(

@@ -30,7 +30,7 @@ def site(tmp_path_factory):
         shutil.copy(path, notebooks)
     first = notebooks / "00_start_here.ipynb"
     lesson = nbformat.read(first, as_version=4)
-    env = {"CNNEDU_SMOKE": "1", "CNNEDU_DATA": "bundled"}
+    env = {"CNNEDU_QUICK": "1", "CNNEDU_DATA": "bundled"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
