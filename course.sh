@@ -145,7 +145,7 @@ case "${1:-}" in
         # Tests read the tracked notebooks/, never a learner's copies in $WORK/.
         exec .venv/bin/python -m pytest tests notebooks --nbval-lax \
             --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 \
-            -p no:cacheprovider -q -rs "$@" ;;
+            -p no:cacheprovider -q -rs --durations=25 "$@" ;;
     *)
         echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | site | torch-index | mutants" >&2
         exit 2 ;;
