@@ -414,7 +414,7 @@ from cnnedu.models.small import SmallDenseNet, SmallInception, SmallVGG
 from cnnedu.splits import hold_out
 
 full_train = FashionMNIST("train")
-train_set, val_set = hold_out(full_train, 5000 if full_train.is_full else None)
+train_set, val_set = hold_out(full_train, 500 if SMOKE else 5000 if full_train.is_full else None)
 families = {"AlexNet": AlexNet, "VGG-style": SmallVGG, "Inception-style": SmallInception,
             "ResNet-8 mini": lambda: resnet_mini(8, 16), "DenseNet-style": SmallDenseNet}
 runs = train_families(families, train_set, val_set, seconds=BUDGET_S, seeds=SEEDS,

@@ -627,7 +627,7 @@ from cnnedu.data import FashionMNIST
 from cnnedu.splits import hold_out
 
 full_train = FashionMNIST("train")
-train_set, val_set = hold_out(full_train, 5000 if full_train.is_full else None)
+train_set, val_set = hold_out(full_train, 500 if SMOKE else 5000 if full_train.is_full else None)
 runs = train_families(families, train_set, val_set, seconds=BUDGET_S, seeds=SEEDS,
                       device=device, optimizer="adamw", lr=3e-3, weight_decay=0.05,
                       label_smoothing=0.1, channels_last=True)
