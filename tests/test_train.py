@@ -168,6 +168,7 @@ def test_history_plot_draws_the_history():
     other = History(epoch=[1, 2], train_loss=[1, 0.9], train_acc=[0.5, 0.55],
                     test_loss=[1.1, 1.0], test_acc=[0.5, 0.52])
     assert plot_history_png(other) != png                        # the curves are drawn
+    assert plot_history_png(history, eval_name="validation") != png  # the legend names the split
 
 
 def test_recent_loss_is_the_mean_of_the_last_steps():

@@ -14,8 +14,8 @@ class LivePlot:
     Outside IPython it does nothing, so scripts and tests can pass ``live_plot=True`` safely.
     """
 
-    def __init__(self, epochs: int | None = None) -> None:
-        self.handle, self.epochs = None, epochs
+    def __init__(self, epochs: int | None = None, eval_name: str = "test") -> None:
+        self.handle, self.epochs, self.eval_name = None, epochs, eval_name
         try:
             from IPython import get_ipython
             from IPython.display import display
@@ -30,15 +30,17 @@ class LivePlot:
             return
         from IPython.display import Image
 
-        self.handle.update(Image(data=plot_history_png(history, self.epochs)))
+        self.handle.update(Image(data=plot_history_png(history, self.epochs, self.eval_name)))
 
 
-def plot_history_png(history: History, epochs: int | None = None) -> bytes:
+def plot_history_png(history: History, epochs: int | None = None,
+                     eval_name: str = "test") -> bytes:
     """Render the loss and accuracy curves of ``history`` to PNG bytes (Agg, no pyplot state).
 
     The loss panel also draws every step's training loss (smoothed) against fractional epochs,
     so after one epoch there is already a curve, not a single dot; ``epochs`` (the planned
-    total) fixes the x-axis, so it does not rescale around one point.
+    total) fixes the x-axis, so it does not rescale around one point. ``eval_name`` labels the
+    evaluated split ("test", or "validation" when the held-out images are a validation split).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -53,10 +55,10 @@ def plot_history_png(history: History, epochs: int | None = None) -> bytes:
         ax_loss.plot([(i + 1) / per_epoch for i in range(len(smooth))], smooth, color="C0",
                      alpha=0.5, linewidth=1, label="train (per step, smoothed)")
     ax_loss.plot(history.epoch, history.train_loss, "o-", color="C0", label="train (epoch mean)")
-    ax_loss.plot(history.epoch, history.test_loss, "s-", color="C1", label="test")
+    ax_loss.plot(history.epoch, history.test_loss, "s-", color="C1", label=eval_name)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_acc.plot(history.epoch, history.train_acc, "o-", label="train")
-    ax_acc.plot(history.epoch, history.test_acc, "s-", label="test")
+    ax_acc.plot(history.epoch, history.test_acc, "s-", label=eval_name)
     accuracies = [a for a in history.train_acc + history.test_acc if a == a]
     low = min(accuracies, default=0.0)
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy",

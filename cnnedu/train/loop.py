@@ -53,13 +53,15 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
         label_smoothing: float = 0.0, device: torch.device | str | None = None,
         channels_last: bool = False, max_batches: int | None = None,
         max_seconds: float | None = None, progress: bool = True, live_plot: bool = False,
-        on_epoch_end: Callable[[History], None] | None = None) -> History:
+        eval_name: str = "test", on_epoch_end: Callable[[History], None] | None = None) -> History:
     """Train ``model`` for ``epochs`` and return its :class:`History`.
 
     ``max_batches`` caps the steps per epoch (quick runs); ``max_seconds`` stops training once
     that much time has passed (the epoch in progress ends early, is evaluated, and no further
     epoch starts), so different models can get the same time budget; ``live_plot=True``
-    redraws one loss / accuracy figure in place in a notebook after each epoch. ``device``
+    redraws one loss / accuracy figure in place in a notebook after each epoch, its held-out
+    curve labelled ``eval_name`` (``"validation"`` when ``test_loader`` holds a validation
+    split: ``History.test_*`` always means "the held-out loader's"). ``device``
     defaults to the automatic choice (``CNNEDU_DEVICE`` or cuda > mps > cpu). The model is
     left in eval mode.
 
@@ -85,7 +87,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
     sched = make_scheduler(scheduler, optimizer, steps * epochs)
     criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     history = History()
-    plot = LivePlot(epochs) if live_plot else None
+    plot = LivePlot(epochs, eval_name) if live_plot else None
     start = time.perf_counter()
     deadline = None if max_seconds is None else start + max_seconds
     for epoch in range(1, epochs + 1):

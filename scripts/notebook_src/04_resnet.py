@@ -190,11 +190,17 @@ check_code("04.2", MyBasicBlock);
 # idea on Fashion-MNIST with the paper's CIFAR family (`resnet_mini`: depth 6n+2, widths 16-32-64
 # halved here to 8-16-32 for CPU time), plain vs residual, same data, same steps, same
 # optimiser (SGD, momentum 0.9, one-cycle up to lr 0.1), all with BatchNorm. A short budget
-# (94 steps) is noisy, so every network is trained from **three seeds** (each run seeds itself
+# (94 steps) is noisy, so every network is trained from **five seeds** (each run seeds itself
 # at its start, so nothing you do between cells changes it); the bar shows the time left.
+#
+# The runs are judged on the **training loss** (degradation is about optimisation) and on a
+# **validation split**: 5,000 training images (500 per class) held out by
+# `cnnedu.splits.hold_out` and never trained on; this section uses 2,000 of them. The test set
+# is not used to compare anything in this lesson: it is evaluated once, for the final model of
+# section 5.
 
 # %% [markdown]
-# ⏱ **About 2 minutes (6 networks × 3 seeds)** in full mode on a 2-core laptop CPU (longer when
+# ⏱ **About 3 minutes (6 networks × 5 seeds)** in full mode on a 2-core laptop CPU (longer when
 # the machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds).
 
 # %%
@@ -203,14 +209,19 @@ from functools import partial
 from cnnedu.data import FashionMNIST
 from cnnedu.experiments import compare_over_seeds, final_train_loss, spread_text
 from cnnedu.models.resnet import resnet_mini
+from cnnedu.splits import hold_out, subset
 
-train_subset = FashionMNIST("train", limit=6_000)   # 94 steps of 64 images per network
-test_subset = FashionMNIST("test", limit=2_000)
+full_train = FashionMNIST("train")
+fit_part, val_part = hold_out(full_train, 5000 if full_train.is_full else None)
+train_subset = subset(fit_part, range(min(6_000, len(fit_part))))  # 94 steps of 64 images
+val_subset = subset(val_part, range(min(2_000, len(val_part))))
 DEPTHS = [8, 20, 32]
-SEEDS = (0, 1, 2)
+SEEDS = (0, 1) if SMOKE else (0, 1, 2, 3, 4)
+print(f"{len(train_subset):,} training images, {len(val_subset):,} validation images, "
+      f"{len(SEEDS)} seeds")
 builders = {f"{kind}-{depth}": partial(resnet_mini, depth, 8, residual=(kind == "residual"))
             for kind in ("plain", "residual") for depth in DEPTHS}
-degradation = compare_over_seeds(builders, train_subset, test_subset, epochs=1, seeds=SEEDS,
+degradation = compare_over_seeds(builders, train_subset, val_subset, epochs=1, seeds=SEEDS,
                                  batch_size=64, max_batches=3 if SMOKE else None, device=device,
                                  optimizer="sgd", lr=0.1, weight_decay=1e-4)
 
@@ -231,32 +242,46 @@ axes[0].set_ylabel("training loss (smoothed)")
 fig.tight_layout()
 
 # %%
-print(f"{'network':12s} {'final train loss: mean [min, max]':>34s} {'test accuracy':>24s}")
+print(f"{'network':12s} {'final train loss: mean [min, max]':>34s} {'validation accuracy':>24s}")
 for name, runs in degradation.items():
     print(f"{name:12s} {spread_text([final_train_loss(h) for h in runs]):>34s} "
           f"{spread_text([h.final_test_acc for h in runs]):>24s}")
 
+# %% [markdown]
+# The verdicts, printed by the runs (`cnnedu.verdicts.verdict`: the per-seed difference of the
+# final training loss, its mean ± sd and range, how many of the seeds agree, and a sign test;
+# with five seeds, five of five agreeing gives p = 0.031). A run whose loss became NaN
+# (diverged) counts as the guessing loss ln 10 = 2.303, and the line says so.
 
-def seeds_where(a, b, runs):
-    """In how many seeds network a ends with a lower training loss than network b."""
-    return sum(final_train_loss(x) < final_train_loss(y) for x, y in zip(runs[a], runs[b]))
+# %%
+import math
+
+from cnnedu.findings import full_run_found
+from cnnedu.verdicts import verdict
 
 
-print()
+def loss_verdict(runs, a, b, lesson_key):
+    """Verdict on the final training loss (lower is better) of networks a and b, by seed."""
+    return verdict([final_train_loss(h) for h in runs[a]], [final_train_loss(h) for h in runs[b]],
+                   a, b, metric="final training loss", higher_is_better=False,
+                   scope="in this budget (94 steps), on Fashion-MNIST", quick=SMOKE,
+                   full_run_found=full_run_found("04", lesson_key), diverged=math.log(10))
+
+
+verdicts = {}
 for kind in ("plain", "residual"):
     for shallow, deep in zip(DEPTHS, DEPTHS[1:]):
-        wins = seeds_where(f"{kind}-{deep}", f"{kind}-{shallow}", degradation)
-        print(f"{kind}-{deep} trains to a lower loss than {kind}-{shallow} in {wins} of "
-              f"{len(SEEDS)} seeds")
-wins = seeds_where(f"residual-{DEPTHS[-1]}", f"plain-{DEPTHS[-1]}", degradation)
-print(f"residual-{DEPTHS[-1]} beats plain-{DEPTHS[-1]} in {wins} of {len(SEEDS)} seeds")
+        key = f"{kind}-{deep} vs {kind}-{shallow}"
+        verdicts[key] = loss_verdict(degradation, f"{kind}-{deep}", f"{kind}-{shallow}", key)
+        print()
+key = f"residual-{DEPTHS[-1]} vs plain-{DEPTHS[-1]}"
+verdicts[key] = loss_verdict(degradation, f"residual-{DEPTHS[-1]}", f"plain-{DEPTHS[-1]}", key)
 
 # %% [markdown]
 # **What the numbers show.** All six networks have BatchNorm. Read the verdict lines above from
-# your own run: a difference that holds in 3 of 3 seeds, with ranges that do not overlap, is one
-# this budget can show (with the caveat that 3 of 3 also happens by chance one time in eight,
-# so the gap between the ranges matters as much as the count); one that flips between seeds is
-# not. A deeper plain network could copy
+# your own run: a line that names a winner ("beat") holds in enough of the five seeds for the
+# sign test; "not separated" means this budget cannot tell the two apart. A deeper plain
+# network could copy
 # a shallower one and add identity layers, so if it ends with a *higher training* loss, SGD did
 # not find that: this is the *degradation* problem, an optimisation failure (the training loss,
 # not only the test accuracy, is worse), not overfitting. What a hundred steps on small networks
@@ -269,13 +294,13 @@ print(f"residual-{DEPTHS[-1]} beats plain-{DEPTHS[-1]} in {wins} of {len(SEEDS)}
 # ## 4. Shortcuts or BatchNorm: which is the secret?
 # Lesson 03 set up the test. Same depth (32), same data and steps, SGD with a one-cycle schedule
 # up to lr 0.05 for all four (whether the networks without BN survive it is part of what the
-# run shows), three seeds each. A fourth network answers a
+# run shows), five seeds each, the same training and validation images. A fourth network answers a
 # question the first three raise: residual without BN, but with each block's last layer
 # initialised to zero, so every block starts as the identity (the idea of Fixup, Zhang et al.
 # 2019, and of "zero-init residual", Goyal et al. 2017).
 
 # %% [markdown]
-# ⏱ **About 1.5 minutes (4 networks of depth 32)** in full mode on a 2-core laptop CPU
+# ⏱ **About 2.5 minutes (4 networks of depth 32 × 5 seeds)** in full mode on a 2-core laptop CPU
 # (longer when the machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds).
 
 # %%
@@ -286,10 +311,10 @@ claim_builders = {
                                           zero_init_residual=True),
     "residual + BN": partial(resnet_mini, 32, 8, residual=True, batchnorm=True),
 }
-claim = compare_over_seeds(claim_builders, train_subset, test_subset, epochs=1, seeds=SEEDS,
+claim = compare_over_seeds(claim_builders, train_subset, val_subset, epochs=1, seeds=SEEDS,
                            batch_size=64, max_batches=3 if SMOKE else None, device=device,
                            optimizer="sgd", lr=0.05, weight_decay=1e-4)
-print(f"{'network':28s} {'final train loss: mean [min, max]':>34s} {'test accuracy':>24s}")
+print(f"{'network':28s} {'final train loss: mean [min, max]':>34s} {'validation accuracy':>24s}")
 for name, runs in claim.items():
     print(f"{name:28s} {spread_text([final_train_loss(h) for h in runs]):>34s} "
           f"{spread_text([h.final_test_acc for h in runs]):>24s}")
@@ -304,9 +329,6 @@ ax.legend(fontsize=8)
 fig.tight_layout()
 
 # %%
-import math
-
-
 def learned(runs):
     """Seeds in which the network got clearly below guessing (ln 10 = 2.30): final loss < 2.0."""
     return sum(final_train_loss(h) < 2.0 for h in runs)
@@ -314,13 +336,11 @@ def learned(runs):
 
 for name, runs in claim.items():
     print(f"{name:28s} left guessing level (loss < 2.0) in {learned(runs)} of {len(runs)} seeds")
-best = min(claim, key=lambda n: math.inf if math.isnan(mean_loss := sum(
-    final_train_loss(h) for h in claim[n])) else mean_loss)         # a diverged run never wins
-print("lowest mean training loss:", best)
-print("residual + BN beats plain + BN in",
-      seeds_where("residual + BN", "plain + BN", claim), f"of {len(SEEDS)} seeds")
-print("residual, no BN, zero-init beats plain + BN in",
-      seeds_where("residual, no BN, zero-init", "plain + BN", claim), f"of {len(SEEDS)} seeds")
+print()
+for a in ("residual + BN", "residual, no BN, zero-init", "residual, no BN"):
+    key = f"{a} vs plain + BN"
+    verdicts[key] = loss_verdict(claim, a, "plain + BN", key)
+    print()
 
 # %% [markdown]
 # **The verdict on "BatchNorm is the major secret"**, in this budget: read it from the lines
@@ -338,18 +358,17 @@ print("residual, no BN, zero-init beats plain + BN in",
 #   adds more than zero-init (rescaled branch weights, scalar biases and multipliers) to make it
 #   reliable.
 #
-# What the committed run shows, in this budget (depth 32, lr 0.05, three seeds): **neither alone
-# suffices**. BN without shortcuts (*plain + BN*) trains in every seed, but the shortcuts added
-# to it (*residual + BN*) win in every seed and by a wide margin. Shortcuts without BN did not
-# train with the usual init, and with zero-initialised branches in one seed of three, never
-# beating *plain + BN*. So "the secret" is not one of the two: here it took both. BN keeps the
-# residual sums in scale and tolerates larger learning rates (lesson 03); the shortcuts let the
-# deeper network keep improving (section 3). With three seeds, "in every seed" is 3 of 3, which
-# a coin would also give one time in eight: the margins, not the counts, carry this verdict.
+# Read the three verdict lines above, from your own run: each compares one network with
+# *plain + BN* seed by seed. If *residual + BN* beats *plain + BN* while neither residual
+# network without BN does, then **neither alone suffices** in this budget: BN without shortcuts
+# trains but loses to both together, and shortcuts without BN do not train reliably. BN keeps
+# the residual sums in scale and tolerates larger learning rates (lesson 03); the shortcuts let
+# the deeper network keep improving (section 3). The summary at the end prints what this run
+# found.
 
 # %% [markdown]
 # ### The residual signal without BatchNorm, measured
-# One batch of 256 test images through the three depth-32 residual networks, fresh from their
+# One batch of 256 validation images through the three depth-32 residual networks, fresh from their
 # initialisation, in training mode. The spread (standard deviation) of the signal after the stem
 # and after each of the three stages:
 
@@ -357,7 +376,7 @@ print("residual, no BN, zero-init beats plain + BN in",
 from cnnedu.data import normalize
 from cnnedu.features import feature_maps
 
-probe_images = normalize(test_subset.images[:256])[:, None]
+probe_images = normalize(val_subset.images[:256])[:, None]
 stage_names = ["relu", "layer1", "layer2", "layer3"]
 print(f"{'network':28s}", " ".join(f"{n:>8s}" for n in stage_names))
 for name in ("residual, no BN", "residual, no BN, zero-init", "residual + BN"):
@@ -391,7 +410,7 @@ for name in ("residual, no BN", "residual, no BN, zero-init", "residual + BN"):
 # shape changes, a 1×1 projection replaces the 1 by its own Jacobian.)
 #
 # `cnnedu.backward.residual.block_gradient_split` measures both terms for every block, on one batch
-# of 64 test images, at initialisation: depth-20 residual networks with and without BN, over
+# of 64 validation images, at initialisation: depth-20 residual networks with and without BN, over
 # five seeds (the plain networks of the same depth for contrast, where the shortcut term is 0).
 
 # %%
@@ -400,8 +419,8 @@ import numpy as np
 from cnnedu.backward.residual import block_gradient_split
 
 GRAD_SEEDS = range(2 if SMOKE else 5)
-grad_x = normalize(test_subset.images[:64])[:, None]
-grad_y = test_subset.labels[:64]
+grad_x = normalize(val_subset.images[:64])[:, None]
+grad_y = val_subset.labels[:64]
 splits = {}
 for residual in (True, False):
     for batchnorm in (True, False):
@@ -491,13 +510,13 @@ print(f"residual nets, identity blocks: the shortcut's share of |shortcut| + |br
 # ## 5. The lesson's ResNet, trained
 # `cnnedu.recipes.RECIPES["resnet"]`: `resnet_mini(8, 16)` (three stages of one BasicBlock),
 # SGD with Nesterov momentum, one-cycle to lr 0.2, label smoothing 0.1, flips, 6 epochs, the
-# same recipe `python -m cnnedu.benchmark --lesson resnet` times;
-# `python -m cnnedu.benchmark --lesson resnet --seeds 0,1,2` measures it over three seeds,
-# one whole process each. This notebook does not run it, and the cell below trains one seed: a
-# figure that holds for one seed is not yet a result. Your run below uses seed 0 and also
-# draws the live plot and evaluates the test set after every epoch, so its training takes a
-# little longer than the benchmark (229 s in the committed run, on a machine shared with other
-# work); smoke mode runs a few batches.
+# same recipe `python -m cnnedu.benchmark --lesson resnet` times over whole processes and
+# seeds (not run here). The cell below trains one seed on the 55,000 training images (the
+# validation split of section 3 held out), draws the validation curve after every epoch, and
+# then evaluates the **test set once**, for the final model only: the test set chose nothing
+# in this lesson, so its accuracy is an honest estimate of what the model does on new images.
+# One seed: a figure that holds for one seed is not yet a result. Quick mode runs a few
+# batches.
 
 # %% [markdown]
 # ⏱ **About 3 minutes** in full mode on a 2-core laptop CPU (longer when the machine is busy;
@@ -507,19 +526,22 @@ print(f"residual nets, identity blocks: the shortcut's share of |shortcut| + |br
 import time
 
 from cnnedu.recipes import get_recipe
-from cnnedu.train import fit
+from cnnedu.train import evaluate, fit
 
 recipe = get_recipe("resnet")
-train_set, test_set = FashionMNIST("train"), FashionMNIST("test")
+test_set = FashionMNIST("test")
 config.seed_everything(0)
 model = recipe.build()
-train_loader = recipe.train_loader(train_set, device)
-test_loader = recipe.test_loader(test_set, device)
+train_loader = recipe.train_loader(fit_part, device)
 start = time.perf_counter()
-history = fit(model, train_loader, test_loader, device=device, live_plot=True,
-              max_batches=5 if SMOKE else None, **recipe.fit_kwargs())
-print(f"test accuracy {history.final_test_acc:.4f} after {len(history.epoch)} epochs, "
-      f"{time.perf_counter() - start:.0f} s of training")
+history = fit(model, train_loader, recipe.test_loader(val_part, device), device=device,
+              live_plot=True, eval_name="validation", max_batches=5 if SMOKE else None,
+              **recipe.fit_kwargs())
+seconds = time.perf_counter() - start
+_, test_acc = evaluate(model, recipe.test_loader(test_set, device), device)
+print(f"validation accuracy {history.final_test_acc:.4f} after {len(history.epoch)} epochs, "
+      f"{seconds:.0f} s of training on {len(fit_part):,} images")
+print(f"test accuracy, evaluated once for this final model: {test_acc:.4f}")
 
 # %% [markdown]
 # ### Feature maps through the stages
@@ -604,22 +626,23 @@ check(answer_2, needed, exercise="04.4", unordered=True,
 # * Our from-scratch ResNet-18 loads torchvision's state dict and gives the same outputs; so does
 #   the bottleneck block (1×1-3×3-1×1) of ResNet-50, which has many times fewer parameters than
 #   a basic block of the same width.
-# * Degradation, three seeds, in this budget (the verdict lines of section 3 are your run's).
-#   In the committed run: plain-20 ended below plain-8 in all three seeds, but plain-32 ended
-#   with a higher training loss than plain-20 in all three (ranges apart); residual-32 was no
-#   worse than residual-20 (lower in one seed of three, means 0.703 and 0.708, ranges
-#   overlapping) and beat plain-32 in all three. So plain networks (all with BN) degraded from depth 20 to 32; residual ones did not.
-# * Shortcuts vs BatchNorm, three seeds at depth 32 (section 4's verdict lines are your run's).
-#   In the committed run: residual + BN beat plain + BN in all three seeds; residual without BN
-#   did not train in any seed under the usual init (diverged or stayed at the guessing loss);
-#   with zero-initialised branches it left the
-#   guessing level in one seed of three, and it never beat plain + BN. Neither alone sufficed:
-#   in this budget it took shortcuts and BN together. Without BN and with the usual init, the residual signal grows about
-#   ninety-fold from the stem to the last stage (measured at initialisation: 0.36 to 32.8).
+# * Degradation (section 3) and shortcuts vs BatchNorm (section 4): five seeds each, judged on
+#   the training loss and a validation split; the verdicts are printed by the runs and listed
+#   again below. Without BN and with the usual init, the residual signal grows stage after stage
+#   at initialisation (measured in section 4).
 # * Backward: dL/dx = dL/dz · (1 + dF/dx). The shortcut term is a copy of the gradient at the
 #   sum (checked), so the gradient has a direct path to the first block; a plain network only
 #   has the product of its blocks' Jacobians, whose per-block factor compounds with depth
 #   (section 4's verdict lines, five seeds).
-# * The lesson's ResNet reached 0.9245 test accuracy in the committed run (seed 0, 229 s of
-#   training on a shared machine); the benchmark command above measures other seeds.
+# * The lesson's ResNet, trained on the training split with validation held out, then tested
+#   once (section 5; one seed).
 # * Next: **05 · VGG, Inception, DenseNet**, measured side by side.
+
+# %% [markdown]
+# What this run found, printed from its results:
+
+# %%
+for key, found in verdicts.items():
+    print(f"{key}: {found.text.splitlines()[0].split(':')[0]}")
+print(f"lesson ResNet, seed 0: validation {history.final_test_acc:.4f}, test {test_acc:.4f} "
+      f"({len(history.epoch)} epochs, {seconds:.0f} s of training)")
