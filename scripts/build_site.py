@@ -27,9 +27,14 @@ from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "images" / "site_widgets"
+RUN_KEY = "cnnedu-run"          # a screenshot's PNG text chunk: the mode it was taken in
+RUNS = {"quick": "taken in a quick-mode run (short training, small photos), so its figures "
+                 "differ from the full run's outputs on this page",
+        "full": "taken in a full run"}
 WIDGET = "application/vnd.jupyter.widget-view+json"
 STATE = "application/vnd.jupyter.widget-state+json"
 NOTE = ("<div class='cnnedu-widget-note' style='border:1px dashed #888;padding:6px 10px;"
@@ -104,8 +109,11 @@ def without_widgets(notebook: nbformat.NotebookNode, shots: Path | None = None,
                     copied.mkdir(parents=True, exist_ok=True)
                     shutil.copy(shots / name, copied / name)
                     what = kind.replace("-", " ")
+                    with Image.open(shots / name) as picture:
+                        run = RUNS.get(picture.info.get(RUN_KEY, ""), "")
+                    caption = f"screenshot of the {what}" + (f", {run}" if run else "")
                     output["data"] = {"text/html": SHOT.format(
-                        file=name, what=what, note=NOTE.format(what="screenshot of the " + what))}
+                        file=name, what=what, note=NOTE.format(what=caption))}
                 else:                                # an explorer without screenshot: its kind
                     output["data"] = {"text/html": NOTE.format(what=kind.replace("-", " ") or what)}
                 count += 1

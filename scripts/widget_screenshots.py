@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 
 import nbformat
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-from build_site import SHOTS, explorers  # noqa: E402
+from build_site import RUN_KEY, SHOTS, explorers  # noqa: E402
 from lab_server import CHROMIUM, CHROMIUM_ARGS, Lab  # noqa: E402
 from notebook_page import open_notebook, run_all  # noqa: E402
 
@@ -54,12 +54,16 @@ def plan(lessons: Path, prefix: str = "") -> dict[str, list[tuple[str, str]]]:
     return found
 
 
-def small_png(png: bytes, path: Path) -> None:
-    """Save ``png`` at most WIDTH pixels wide with a palette of COLOURS colours."""
+def small_png(png: bytes, path: Path, full: bool) -> None:
+    """Save ``png`` at most WIDTH pixels wide with a palette of COLOURS colours; its text chunk
+    ``cnnedu-run`` says which mode ran ("quick" or "full"), for the site's caption."""
     image = Image.open(io.BytesIO(png)).convert("RGB")
     if image.width > WIDTH:
         image = image.resize((WIDTH, round(image.height * WIDTH / image.width)), Image.LANCZOS)
-    image.quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    info = PngImagePlugin.PngInfo()
+    info.add_text(RUN_KEY, "full" if full else "quick")
+    image.quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT).save(path, optimize=True,
+                                                                         pnginfo=info)
 
 
 def take(prefix: str, full: bool) -> list[Path]:
@@ -85,7 +89,7 @@ def take(prefix: str, full: bool) -> list[Path]:
                         seen[kind] = seen.get(kind, 0) + 1
                         widget.scroll_into_view_if_needed()
                         page.wait_for_function(LOADED, arg=widget.element_handle())
-                        small_png(widget.screenshot(), SHOTS / name)
+                        small_png(widget.screenshot(), SHOTS / name, full)
                         saved.append(SHOTS / name)
                     print(f"{lesson}: {len(shots)} screenshot(s), {time.monotonic() - start:.0f} s")
                     lab.shutdown_kernels()

@@ -1,5 +1,6 @@
 """The website builder's widget outputs (scripts/build_site.py), on a hand-made notebook: each
-course explorer with a screenshot shows it (copied next to the page) with the kernel note, one
+course explorer with a screenshot shows it (copied next to the page) with the kernel note and
+the mode the screenshot was taken in, one
 without a screenshot shows the note only, and a progress bar shows its final text. The
 screenshot names follow the rule ``<lesson>-<kind>-<count>.png``, counted per kind."""
 
@@ -8,8 +9,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
-from build_site import STATE, WIDGET, build, explorers
-from PIL import Image
+from build_site import RUN_KEY, STATE, WIDGET, build, explorers
+from PIL import Image, PngImagePlugin
 
 
 def _widget_output(model_id: str) -> dict:
@@ -54,8 +55,11 @@ def test_pages_show_screenshots_or_notes(tmp_path):
     lessons.mkdir()
     shots.mkdir()
     nbformat.write(_lesson(), lessons / "09_test.ipynb")
-    for name in ("09_test-kernel-explorer-1.png", "09_test-feature-viewer-1.png"):
-        Image.new("RGB", (40, 20), "red").save(shots / name)        # no picture for the 2nd one
+    quick = PngImagePlugin.PngInfo()
+    quick.add_text(RUN_KEY, "quick")                 # as scripts/widget_screenshots.py marks it
+    Image.new("RGB", (40, 20), "red").save(shots / "09_test-kernel-explorer-1.png", pnginfo=quick)
+    Image.new("RGB", (40, 20), "red").save(shots / "09_test-feature-viewer-1.png")
+    # no picture for the second kernel explorer
     build(out, lessons, shots)
     page = BeautifulSoup((out / "09_test.html").read_text(), "html.parser")
     figures = page.select(".jp-OutputArea .cnnedu-widget-shot")
@@ -70,4 +74,5 @@ def test_pages_show_screenshots_or_notes(tmp_path):
     assert ["screenshot of the" in n for n in notes] == [True, False, True, False]
     assert "kernel explorer" in notes[0] and "feature viewer" in notes[2]
     assert "(kernel explorer)" in notes[3]
+    assert "quick-mode run" in notes[0] and "quick-mode" not in notes[2]   # the mode, if known
     assert WIDGET not in str(page) and STATE not in str(page)     # no widget left to load
