@@ -41,9 +41,10 @@ NOTE = ("<div class='cnnedu-widget-note' style='border:1px dashed #888;padding:6
         "color:#444;background:#f6f6f6'>Interactive widget ({what}): it needs a running kernel. "
         "Open this lesson in Jupyter (<code>./course.sh lab</code> or "
         "<code>cnnedu lessons DIR</code>) to use it.</div>")
-SHOT = ("<figure class='cnnedu-widget-shot' style='margin:0'><img src='widgets/{file}' "
-        "alt='screenshot of the {what}' style='max-width:100%;border:1px solid #ccc'>"
-        "<figcaption>{note}</figcaption></figure>")
+# the note first: read before anyone tries to move a slider in the picture
+SHOT = ("<figure class='cnnedu-widget-shot' style='margin:0'><figcaption>{note}</figcaption>"
+        "<img src='widgets/{file}' alt='screenshot of the {what}' "
+        "style='max-width:100%;border:1px solid #ccc'></figure>")
 STYLE = ("<style>.cnnedu-nav{font:15px sans-serif;padding:8px 16px;background:#f0f3f7;"
          "border-bottom:1px solid #ccd}.cnnedu-nav a{margin-right:18px}</style>")
 
