@@ -1,10 +1,10 @@
 """Every explorer and viewer of cnnedu.widgets readable in JupyterLab's dark theme (and its
-light one): the pooling
-explorer, the kernel explorer, the feature-map viewer and the attribution explorer, each brought
-to the state that shows its texts (a pointed pixel with its zoom table, an enlarged map, a note,
-a refused setting), then every visible text inside it must keep WCAG's 4.5:1 contrast against
-its background (notebook_page.CONTRAST, as the Notebook 7 test). A screenshot of each widget
-goes to out/browser/<theme>_<name>.png (dark_kernel_explorer.png).
+light one): the pooling explorer, the kernel explorer, the feature-map viewer and the
+attribution explorer, each brought to the state that shows its texts (a pointed pixel with its
+zoom table, an enlarged map, a note, a refused setting), then every visible text inside it must
+keep WCAG's 4.5:1 contrast against its background (notebook_page.CONTRAST, as the Notebook 7
+test). A screenshot of each widget goes to out/browser/<theme>_<name>.png
+(dark_kernel_explorer.png).
 
 The notebook is the test's own (random seeded models, the course photos at 256×256), so no
 lesson's training is needed; JupyterLab starts in the theme from user settings.
