@@ -6,6 +6,7 @@
 #       ./course.sh data        only fetch full Fashion-MNIST (if it is not found already)
 #       ./course.sh reset 02    replace your copy of lesson 02 with the original (old one kept)
 #       ./course.sh site        build a static website of the lessons in out/site
+#       ./course.sh torch-index --dry-run   the pip command setup would run for PyTorch here
 #       ./course.sh test -k pooling   (extra pytest arguments)
 #       ./course.sh mutants     mutation testing of the training side (slow; scripts/mutants.py)
 set -euo pipefail
@@ -35,16 +36,40 @@ torch_index() {
     return 0
 }
 
+torch_pip_args() {
+    # pip's arguments for PyTorch from the index torch_index chose, one a line; nothing where
+    # the choice is PyPI (torch then comes with the course package, pyproject.toml's ranges).
+    local index
+    index=$(torch_index)
+    if [ -n "$index" ]; then
+        printf '%s\n' install --progress-bar off --timeout 15 --retries 1 --index-url "$index" \
+            'torch>=2.3,<3' 'torchvision>=0.18,<1'
+    fi
+}
+
+torch_dry_run() {
+    # What setup would run for PyTorch here, without running it (./course.sh torch-index --dry-run).
+    local args arg line="would run: python -m pip"
+    mapfile -t args < <(torch_pip_args)
+    if [ ${#args[@]} -gt 0 ]; then
+        for arg in "${args[@]}"; do              # quoted where a shell would need it
+            if [[ $arg =~ ^[A-Za-z0-9_./:=-]+$ ]]; then line+=" $arg"; else line+=" '$arg'"; fi
+        done
+        echo "$line"
+    else
+        echo "would run: nothing separate: pip takes torch from PyPI's default index with the course package"
+    fi
+}
+
 install_torch() {
     # The CPU build where it fits (see torch_index); if its index cannot be reached, PyPI's torch
     # (setup never fails for this). pip then keeps whichever torch is there.
-    local index
-    index=$(torch_index)
-    if [ -n "$index" ] && ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
-        say "No NVIDIA GPU found: installing the CPU build of PyTorch (a few hundred MB, not the CUDA build's gigabytes) from $index"
-        .venv/bin/python -m pip install --progress-bar off --timeout 15 --retries 1 \
-            --index-url "$index" 'torch>=2.3,<3' 'torchvision>=0.18,<1' >>"$LOG" 2>&1 \
-            || echo "    $index could not be reached: PyTorch comes from PyPI instead (on Linux its build includes the CUDA libraries)."
+    local args
+    mapfile -t args < <(torch_pip_args)
+    if [ ${#args[@]} -gt 0 ] && ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+        say "No NVIDIA GPU found: installing the CPU build of PyTorch (a few hundred MB, not the CUDA build's gigabytes) from $(torch_index)"
+        .venv/bin/python -m pip "${args[@]}" >>"$LOG" 2>&1 \
+            || echo "    $(torch_index) could not be reached: PyTorch comes from PyPI instead (on Linux its build includes the CUDA libraries)."
     fi
 }
 
@@ -116,8 +141,8 @@ case "${1:-}" in
         shift
         .venv/bin/python scripts/build_site.py out/site "$@" ;;
     torch-index)
-        # which package index setup takes PyTorch from (empty: PyPI)
-        torch_index ;;
+        # which package index setup takes PyTorch from (empty: PyPI); --dry-run: the pip command
+        if [ "${2:-}" = --dry-run ]; then torch_dry_run; else torch_index; fi ;;
     reset)
         [ $# -eq 2 ] || { echo "usage: ./course.sh reset NN   (e.g. ./course.sh reset 02)" >&2; exit 2; }
         shopt -s nullglob
@@ -147,6 +172,6 @@ case "${1:-}" in
             --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 \
             -p no:cacheprovider -q -rs --durations=25 "$@" ;;
     *)
-        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | site | torch-index | mutants" >&2
+        echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | site | torch-index [--dry-run] | mutants" >&2
         exit 2 ;;
 esac

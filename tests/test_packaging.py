@@ -77,7 +77,7 @@ def test_requires_python_floor_is_true():
 
 
 # import name -> distribution, where they differ
-DISTRIBUTIONS = {"PIL": "pillow", "IPython": "ipython"}
+DISTRIBUTIONS = {"PIL": "pillow", "IPython": "ipython", "bs4": "beautifulsoup4"}
 
 
 def test_every_third_party_import_is_declared():

@@ -29,6 +29,9 @@ CSS = """
   outline: 2px solid #ff4020; }
 body[data-jp-theme-light="false"] .cnnedu-note, body.vscode-dark .cnnedu-note {
   color: #f0b45a !important; }
+.cnnedu-zoom-empty { color: #666; }
+body[data-jp-theme-light="false"] .cnnedu-zoom-empty, body.vscode-dark .cnnedu-zoom-empty {
+  color: #aaa; }
 .cnnedu-zoom table { border-collapse: collapse; margin: 2px 8px 2px 0; }
 .cnnedu-zoom caption { font-size: 11px; }
 """
@@ -201,4 +204,4 @@ def conv_zoom_html(win: ConvWindow, kernel: torch.Tensor, output_value: float,
 
 def stale_html(text: str = "no window: the setting above is not allowed") -> str:
     """What the zoom panel shows when there is no valid output to point at."""
-    return f"<div class='cnnedu-zoom-empty' style='color:#888'>{html.escape(text)}</div>"
+    return f"<div class='cnnedu-zoom-empty'>{html.escape(text)}</div>"

@@ -8,7 +8,8 @@ runtime folders, and ``CNNEDU_QUICK=1`` for its kernels (unless ``quick=False``)
 kernels (``"bundled"``: the subset inside the package). Its
 settings are the course's own (jupyter/overrides.json, as ``./course.sh lab`` gives learners):
 notebook windowing is off so every cell stays in the page, the preferred kernel starts without
-asking, and no news prompt covers the page.
+asking, and no news prompt covers the page; ``settings`` (plugin -> values) adds to them or
+replaces them, e.g. JupyterLab's dark theme.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Lab:
     """A running JupyterLab: base URL, token, notebook folder; ``stop()`` ends it."""
 
     def __init__(self, base: Path, quick: bool = True, solved: bool = False,
-                 data: str | None = None):
+                 data: str | None = None, settings: dict[str, dict] | None = None):
         self.base = base
         self.folder = base / "notebooks"
         shutil.copytree(NOTEBOOKS, self.folder)
@@ -69,8 +70,8 @@ class Lab:
         if solved:
             for lesson in sorted(self.folder.glob("[0-9][0-9]_*.ipynb")):
                 self.exercises[lesson.name] = solve_notebook_file(lesson)
-        settings = base / "settings"
-        for plugin, values in course_settings().items():
+        extra, settings = settings or {}, base / "settings"
+        for plugin, values in {**course_settings(), **extra}.items():
             _write_settings(settings, plugin, values)
         port, self.token = _free_port(), secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{port}"

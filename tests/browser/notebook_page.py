@@ -165,3 +165,34 @@ def wait_src_change(page: Page, root: str, index: int, before: str) -> str:
         " return img && img.getAttribute('src') !== old; }",
         arg=[root, index, before], timeout=30_000)
     return image_src(page, root, index)
+
+
+def point_at(page: Page, root: str, panel: str, row: int, col: int) -> None:
+    """Move the mouse to the centre of output pixel (row, col) of panel ``panel``."""
+    stage = page.locator(f"{root} .cnnedu-panel[data-key='{panel}'] .cnnedu-stage")
+    stage.scroll_into_view_if_needed()
+    box = stage.bounding_box()
+    height, width = stage.evaluate("s => [s.querySelector('img').naturalHeight,"
+                                   " s.querySelector('img').naturalWidth]")
+    page.mouse.move(box["x"] + (col + 0.5) * box["width"] / width,
+                    box["y"] + (row + 0.5) * box["height"] / height)
+
+
+# [text, contrast ratio] of each visible element matching a selector that has text: WCAG's
+# relative luminance of its colour against the first opaque background up its ancestors.
+CONTRAST = """(sel) => {
+  const lum = (c) => { const v = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(x => x / 255)
+      .map(x => x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  const background = (e) => { for (; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor; const a = c.match(/[\\d.]+/g);
+      if (a && (a.length < 4 || Number(a[3]) > 0.5)) return c; }
+    return getComputedStyle(document.body).backgroundColor; };
+  const out = [];
+  for (const e of document.querySelectorAll(sel)) {
+    if (!e.innerText.trim() || !e.offsetParent) continue;
+    const [a, b] = [lum(getComputedStyle(e).color), lum(background(e))];
+    out.push([e.className + ': ' + e.innerText.trim().slice(0, 40),
+              (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]);
+  }
+  return out; }"""

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
-from notebook_page import error_outputs, open_notebook, run_all, set_slider
+from notebook_page import error_outputs, open_notebook, point_at, run_all, set_slider
 from playwright.sync_api import Page
 
 from cnnedu.images import load_photo
@@ -65,17 +65,6 @@ def wait_label(page: Page, root: str, text: str) -> None:
     page.wait_for_function(
         "([sel, t]) => [...document.querySelectorAll(sel + ' .cnnedu-panel-label')]"
         ".some(e => e.innerText.includes(t))", arg=[root, text])
-
-
-def point_at(page: Page, root: str, panel: str, row: int, col: int) -> None:
-    """Move the mouse to the centre of output pixel (row, col) of panel ``panel``."""
-    stage = page.locator(f"{root} .cnnedu-panel[data-key='{panel}'] .cnnedu-stage")
-    stage.scroll_into_view_if_needed()
-    box = stage.bounding_box()
-    height, width = stage.evaluate("s => [s.querySelector('img').naturalHeight,"
-                                   " s.querySelector('img').naturalWidth]")
-    page.mouse.move(box["x"] + (col + 0.5) * box["width"] / width,
-                    box["y"] + (row + 0.5) * box["height"] / height)
 
 
 def zoom_where(page: Page, root: str, row: int, col: int, mode: str = "") -> dict:

@@ -16,7 +16,7 @@ import urllib.request
 import nbformat
 import pytest
 from lab_server import _free_port
-from notebook_page import menu, screenshot, set_slider
+from notebook_page import CONTRAST, menu, screenshot, set_slider
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -86,22 +86,6 @@ def _pixel_box(page: Page, panel: str, row: int, col: int) -> tuple[float, float
             box["y"] + (row + 0.5) * box["height"] / height)
 
 
-CONTRAST = """(sel) => {
-  const lum = (c) => { const v = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(x => x / 255)
-      .map(x => x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4);
-      return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
-  const background = (e) => { for (; e; e = e.parentElement) {
-      const c = getComputedStyle(e).backgroundColor; const a = c.match(/[\\d.]+/g);
-      if (a && (a.length < 4 || Number(a[3]) > 0.5)) return c; }
-    return getComputedStyle(document.body).backgroundColor; };
-  const out = [];
-  for (const e of document.querySelectorAll(sel)) {
-    if (!e.innerText.trim() || !e.offsetParent) continue;
-    const [a, b] = [lum(getComputedStyle(e).color), lum(background(e))];
-    out.push([e.className + ': ' + e.innerText.trim().slice(0, 40),
-              (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]);
-  }
-  return out; }"""
 TEXT = (f"{POOL} .cnnedu-panel-label, {POOL} .cnnedu-note, {POOL} .cnnedu-zoom td, "
         f"{POOL} .cnnedu-zoom th, {POOL} .cnnedu-zoom div, {POOL} .widget-label, "
         f"{POOL} .cnnedu-formula")

@@ -1,6 +1,7 @@
 """The course's website (scripts/build_site.py, ``./course.sh site``) opened in Chromium: every
-page loads, shows every stored figure (none broken), says where a widget was, and its links
-between lessons and to the contents work.
+page loads, shows every stored figure (none broken), shows each explorer or viewer as its
+screenshot (loaded, from images/site_widgets/) with a note that it needs a running kernel, says
+where any other widget was, and its links between lessons and to the contents work.
 
 Lesson 00 is run first in quick mode into a scratch folder, so the site has real stored
 figures and a widget (the progress bar) whatever the tracked notebooks hold."""
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from build_site import WIDGET, build
+from build_site import STATE, WIDGET, build
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,20 @@ def _outputs(notebook, kind: str) -> int:
     return sum(kind in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", []))
 
 
+def _interactive(notebook) -> int:
+    """Widget outputs that are not a progress bar (tqdm: an HBox holding a FloatProgress)."""
+    state = notebook.metadata.get("widgets", {}).get(STATE, {}).get("state", {})
+    count = 0
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if WIDGET in output.get("data", {}):
+                model = state.get(output["data"][WIDGET]["model_id"], {}).get("state", {})
+                kids = [state.get(k.removeprefix("IPY_MODEL_"), {}).get("model_name")
+                        for k in model.get("children", [])]
+                count += "FloatProgressModel" not in kids
+    return count
+
+
 @pytest.mark.slow
 def test_every_page_loads_with_its_figures_and_working_links(site, browser):
     base, notebooks = site
@@ -65,18 +80,31 @@ def test_every_page_loads_with_its_figures_and_working_links(site, browser):
     lessons = sorted(notebooks.glob("[0-9][0-9]_*.ipynb"))
     contents = page.eval_on_selector_all("li a", "els => els.map(e => e.getAttribute('href'))")
     assert contents == [p.with_suffix(".html").name for p in lessons]
-    checked = set()
+    checked, shown = set(), 0
     for index, path in enumerate(lessons):
         response = page.goto(f"{base}/{path.with_suffix('.html').name}")
         assert response.status == 200
         page.wait_for_load_state("load")
         notebook = nbformat.read(path, as_version=4)
         images = page.eval_on_selector_all(
-            ".jp-OutputArea img", "els => els.map(e => [e.complete, e.naturalWidth])")
+            ".jp-OutputArea img:not(.cnnedu-widget-shot img)",
+            "els => els.map(e => [e.complete, e.naturalWidth])")
         assert len(images) == _outputs(notebook, "image/png"), path.name
         assert all(done and width > 0 for done, width in images), path.name    # none broken
         notes = page.locator(".cnnedu-widget-note").count()
         assert notes == _outputs(notebook, WIDGET), path.name
+        # each explorer or viewer: its screenshot, loaded, with the note in its caption
+        shots = page.eval_on_selector_all(
+            ".jp-OutputArea .cnnedu-widget-shot",
+            "els => els.map(f => { const i = f.querySelector('img'); return [i.complete,"
+            " i.naturalWidth, i.getAttribute('src'), f.innerText]; })")
+        assert len(shots) == _interactive(notebook), \
+            f"{path.name}: {len(shots)} widget screenshots for {_interactive(notebook)} " \
+            "explorers/viewers (run scripts/widget_screenshots.py)"
+        for done, width, src, caption in shots:
+            assert done and width > 0, (path.name, src)                  # not a broken image
+            assert "needs a running kernel" in caption, (path.name, caption)
+        shown += len(shots)
         links = page.eval_on_selector_all(".cnnedu-nav a",
                                           "els => els.map(e => e.getAttribute('href'))")
         expected = ["index.html"] + [p.with_suffix(".html").name
@@ -87,6 +115,7 @@ def test_every_page_loads_with_its_figures_and_working_links(site, browser):
             assert page.request.get(f"{base}/{href}").status == 200, href
             checked.add(href)
     assert _outputs(nbformat.read(lessons[0], as_version=4), "image/png") >= 3   # real figures
+    assert shown >= 5          # the explorers of lessons 01, 02 (three) and 07, as committed
     page.goto(f"{base}/00_start_here.html")
     note = page.locator(".cnnedu-widget-note").first.inner_text()
     assert re.search(r"progress bar: .*100%", note), note
