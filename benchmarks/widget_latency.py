@@ -1,12 +1,15 @@
 """Kernel-side time of the explorers: settings and pointing at pixels.
 
-    python benchmarks/widget_latency.py [--widget pooling|kernel|attribution|all] [--updates 300]
+    python benchmarks/widget_latency.py [--widget pooling|kernel|rgb|attribution|all]
+                                        [--updates 300] [--rgb-size 256]
 
-The pooling and kernel explorers work on a 512x512 photo; the attribution explorer (lesson 07)
-on 28x28 images with the lesson's ResNet (``get_recipe("resnet").build()``, untrained: the time
-does not depend on the weights). It keeps computed maps, so its figures are printed twice: as a
-learner meets them (maps kept; random moves revisit settings) and cold (the cache emptied before
-every move: each update computes its map), per method.
+The pooling and kernel explorers work on a 512x512 grey photo, the kernel explorer's colour mode
+(``rgb``: depthwise or dense over three channels) on the same photo in colour, ``--rgb-size``
+square (256 by default, as lesson 08 shows it: seven panels at 200 px); the attribution
+explorer (lesson 07) on 28x28 images with the lesson's ResNet (``get_recipe("resnet").build()``,
+untrained: the time does not depend on the weights). It keeps computed maps, so its figures
+are printed twice: as a learner meets them (maps kept; random moves revisit settings) and cold
+(the cache emptied before every move: each update computes its map), per method.
 
 Pushes random settings through the widget exactly as slider moves do and prints p50/p95/max of
 the time from the value change to the new images being set on the widgets (computing,
@@ -26,8 +29,9 @@ import torch
 from cnnedu.images import load_photo
 from cnnedu.profiling import percentiles
 from cnnedu.widgets.attribution_explorer import METHODS, AttributionExplorer
-from cnnedu.widgets.kernel_explorer import KernelExplorer
+from cnnedu.widgets.kernel_explorer import PRESETS, KernelExplorer
 from cnnedu.widgets.pooling_explorer import PoolingExplorer
+from cnnedu.widgets.rgb_kernel_explorer import RGBKernelExplorer
 
 
 def pooling_moves(explorer: PoolingExplorer, rng: random.Random):
@@ -48,6 +52,14 @@ def kernel_moves(explorer: KernelExplorer, rng: random.Random):
             (explorer.preset, lambda: rng.choice(list(explorer.presets))),
             (explorer.size, lambda: rng.choice([3, 5])),
             (explorer.cells[6], lambda: str(round(rng.uniform(-2, 2), 2)))]
+
+
+def rgb_moves(explorer: RGBKernelExplorer, rng: random.Random):
+    return [(explorer.stride, lambda: rng.randint(1, 8)),
+            (explorer.padding, lambda: rng.randint(0, 8)),
+            (explorer.dilation, lambda: rng.randint(1, 4)),
+            (explorer.mode, lambda: rng.choice(["depthwise", "dense"])),
+            *((k, lambda: rng.choice(list(PRESETS))) for k in explorer.kernels)]
 
 
 def attribution_moves(explorer: AttributionExplorer, rng: random.Random):
@@ -74,14 +86,17 @@ def attribution_explorer(seed: int) -> AttributionExplorer:
 BY_METHOD: dict[str, list[float]] = {}   # attribution update times, ms, by the method shown
 
 
-def measure(name: str, updates: int, seed: int, photo: str,
-            cold: bool = False) -> tuple[list[float], list[float]]:
+def measure(name: str, updates: int, seed: int, photo: str, cold: bool = False,
+            rgb_size: int = 256) -> tuple[list[float], list[float]]:
     """Update times and pointer (select) times, ms, sorted, of explorer ``name`` (``cold``: the
     attribution explorer's cache emptied before every move)."""
     rng = random.Random(seed)
     if name == "attribution":
         explorer = attribution_explorer(seed)
         moves = attribution_moves(explorer, rng)
+    elif name == "rgb":
+        explorer = RGBKernelExplorer(images={photo: load_photo(photo, rgb_size)})
+        moves = rgb_moves(explorer, rng)
     elif name == "pooling":
         explorer = PoolingExplorer(images={photo: load_photo(photo, 512, gray=True)})
         moves = pooling_moves(explorer, rng)
@@ -107,9 +122,13 @@ def measure(name: str, updates: int, seed: int, photo: str,
     else:
         explorer.stride.value, explorer.dilation.value = 1, 1
     points = []
-    for _ in range(updates):
+    for i in range(updates):
         rows, cols = explorer.out_hw
-        explorer.panels.selected = [rng.randrange(rows), rng.randrange(cols)]
+        pixel = [rng.randrange(rows), rng.randrange(cols)]
+        if name == "rgb":         # half the time depthwise (a channel pointed at), half dense
+            explorer.mode.value = "depthwise" if i < updates // 2 else "dense"
+            pixel += [rng.randrange(3)] if i < updates // 2 else []
+        explorer.panels.selected = pixel
         points.append(explorer.last_select_ms)
     return sorted(times), sorted(points)
 
@@ -117,17 +136,20 @@ def measure(name: str, updates: int, seed: int, photo: str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--widget", choices=["pooling", "kernel", "attribution", "both", "all"],
+    parser.add_argument("--widget", choices=["pooling", "kernel", "rgb", "attribution", "both",
+                                             "all"],
                         default="all", help="both: pooling and kernel")
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--photo", default="astronaut")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rgb-size", type=int, default=256)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.photo} 512x512, "
           f"load average {os.getloadavg()[0]:.1f}")
-    names = {"both": ["pooling", "kernel"], "all": ["pooling", "kernel", "attribution"]}
+    names = {"both": ["pooling", "kernel"], "all": ["pooling", "kernel", "rgb", "attribution"]}
     for name in names.get(args.widget, [args.widget]):
-        times, points = measure(name, args.updates, args.seed, args.photo)
+        times, points = measure(name, args.updates, args.seed, args.photo,
+                                rgb_size=args.rgb_size)
         for what, values, goal in (("updates", times, 30), ("pointer", points, 10)):
             report(f"{name:11s} explorer: {len(values)} {what}", values, goal)
         if name == "attribution":

@@ -170,23 +170,26 @@ export default { render };
 """
 
 
-def data_url(rgb: np.ndarray) -> str:
-    """(H, W, 3) uint8 -> a ``data:`` URL (PNG when small, JPEG when large; see ``encode``)."""
-    data, fmt = encode(rgb)
+def data_url(rgb: np.ndarray, lossless_limit: int = 160_000) -> str:
+    """(H, W, 3) uint8 -> a ``data:`` URL (PNG up to ``lossless_limit`` pixels, else JPEG;
+    see ``encode``)."""
+    data, fmt = encode(rgb, lossless_limit)
     return f"data:image/{fmt};base64," + base64.b64encode(data).decode("ascii")
 
 
 def panel(key: str, label: str, rgb: np.ndarray, hover: bool = False,
-          stale: bool = False, click_only: bool = False, channel: int | None = None) -> dict:
+          stale: bool = False, click_only: bool = False, channel: int | None = None,
+          lossless_limit: int = 160_000) -> dict:
     """One panel's description for :class:`PixelPanels` (``rgb`` at the image's true size).
 
     ``hover``: pointing at a pixel selects it; with ``click_only`` only a click does (for
     panels where a selection is a bigger change than a highlight, e.g. a map to enlarge).
     ``channel``: the panel shows one output channel; pointing at it selects
-    ``[row, col, channel]`` and only that channel's panel outlines the selected pixel."""
-    described = {"key": key, "label": label, "src": data_url(rgb), "height": int(rgb.shape[0]),
-                 "width": int(rgb.shape[1]), "hover": hover or click_only, "stale": stale,
-                 "click_only": click_only}
+    ``[row, col, channel]`` and only that channel's panel outlines the selected pixel.
+    ``lossless_limit``: larger images are sent as JPEG (a tenth of PNG's encoding time)."""
+    described = {"key": key, "label": label, "src": data_url(rgb, lossless_limit),
+                 "height": int(rgb.shape[0]), "width": int(rgb.shape[1]),
+                 "hover": hover or click_only, "stale": stale, "click_only": click_only}
     if channel is not None:
         described["channel"] = channel
     return described

@@ -35,6 +35,7 @@ from cnnedu.widgets.render import to_rgb
 from cnnedu.widgets.zoom import conv_grids_html, conv_zoom_html, explain_conv_pixel, fmt, where_html
 
 DISPLAY = 200
+EXACT_PIXELS = 20_000   # maps up to ~141x141 are sent as PNG (exact), larger ones as JPEG (fast)
 COLOURS = ("red", "green", "blue")
 DEFAULT_KERNELS = ("Sobel x", "box blur", "Sobel y")
 MODES = [("depthwise (groups=3)", "depthwise"), ("dense (sum over channels)", "dense")]
@@ -123,7 +124,8 @@ class RGBKernelExplorer(WindowExplorer):
         key = (self.image.value, id(image))
         if self._channel_panels is None or self._channel_panels[0] != key:
             self._channel_panels = (key, [panel(f"in{c}", f"input channel {c} ({colour})",
-                                                channel_rgb(image[c], c))
+                                                channel_rgb(image[c], c),
+                                                lossless_limit=EXACT_PIXELS)
                                           for c, colour in enumerate(COLOURS)])
         return self._channel_panels[1]
 
@@ -150,7 +152,8 @@ class RGBKernelExplorer(WindowExplorer):
                      if depthwise else "<b>output</b> = Σ over the 3 channels")
             outputs.append(panel(f"out{c}" if depthwise else "out",
                                  f"{label}: {out_h}×{out_w} ({scale})", rgb, hover=True,
-                                 channel=c if depthwise else None))
+                                 channel=c if depthwise else None,
+                                 lossless_limit=EXACT_PIXELS))
         self.panels.panels = [self._input_panel(" (RGB)"), *self._channels(), *outputs]
         self._select(*self._enable_selection(out_h, out_w))
         words = (f"depthwise: weight {tuple(weight.shape)}, groups=3, {weight.numel()} weights; "
