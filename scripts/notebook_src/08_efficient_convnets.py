@@ -99,8 +99,8 @@ for mode in ("depthwise", "dense"):
         ours = depthwise_conv2d(photo, weight, padding=1)
     else:   # dense: the sum over channels of each channel filtered alone
         ours = depthwise_conv2d(photo, weight.transpose(0, 1), padding=1).sum(1, keepdim=True)
-    print(f"{mode:9s}: weight {tuple(weight.shape)}, output {tuple(rgb_explorer.output.shape)}, "
-          f"equal to the from-scratch result to 1e-5: "
+    print(f"{mode:9s}: weight {tuple(weight.shape)}, output channels "
+          f"{rgb_explorer.output.shape[0]}, equal to the from-scratch result to 1e-5: "
           f"{(ours[0] - rgb_explorer.output).abs().max().item() < 1e-5}")
 rgb_explorer.mode.value = "depthwise"
 
