@@ -3,7 +3,7 @@ would, and check what the panels show against Captum and the image itself."""
 
 import pytest
 import torch
-from captum.attr import LayerAttribution, LayerGradCam, Occlusion, Saliency
+from captum.attr import InputXGradient, LayerAttribution, LayerGradCam, Occlusion, Saliency
 
 from cnnedu.data import CLASS_NAMES
 from cnnedu.models.resnet import resnet_mini
@@ -139,3 +139,21 @@ def test_revisited_settings_show_the_same_map_without_recomputing(explorer, mode
     finally:
         hook.remove()
     assert calls == [] and torch.equal(explorer.heat, first)
+
+
+def test_gradient_methods_share_one_backward_for_every_target(explorer, model):
+    explorer.method.value = "gradient×input"
+    calls, shown = [], {}
+    hook = model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        for target in (0, 4, 9):
+            explorer.target.value = target
+            explorer.panels.selected = [6, 11]
+            shown[target] = zoom_value(explorer)
+    finally:
+        hook.remove()
+    assert len(calls) <= 1      # at most the one batched pass (none if saliency already ran it)
+    x = explorer.images["a"][None]
+    for target, value in shown.items():
+        truth = InputXGradient(model).attribute(x.clone().requires_grad_(), target=target)
+        assert value == pytest.approx(float(truth.detach()[0, 0, 6, 11]), rel=1e-4, abs=1e-7)
