@@ -11,9 +11,10 @@ Speed (the explorers' goal: a settings change drawn within 30 ms kernel-side): h
 the stored map. Every map is kept (the last ``CACHE_SIZE`` settings), so returning to a setting
 costs no forward pass; occlusion runs its occluded forwards once per image, patch and stride and
 keeps every class's map (:func:`cnnedu.attribution.occlusion_all_targets`), so changing the target
-is free; saliency and gradient × input share one batched backward pass per image that gives the
-gradient of every class. SmoothGrad uses a
-noise seed fixed per image, so its map does not flicker when a setting is revisited.
+is free; saliency and gradient × input share one gradient per image and target (one image's
+backward pass costs a few ms; a batched pass for all ten classes would cost 4-5 times as much,
+so a target change computes its own). SmoothGrad uses a noise seed fixed per image, so its map
+does not flicker when a setting is revisited.
 """
 
 from __future__ import annotations
@@ -156,16 +157,9 @@ class AttributionExplorer(WindowExplorer):
             seed = sum(map(ord, self.image.value))        # fixed per image: no flicker
             return self._cached(("smoothgrad", target), lambda: attribution.smoothgrad(
                 self.model, x, target, generator=torch.Generator().manual_seed(seed))[0].sum(0))
-        grads = self._cached(("gradients",), lambda: self._all_gradients(x))
-        grad = grads[target:target + 1]
+        grad = self._cached(("gradient", target),
+                            lambda: attribution.input_gradient(self.model, x, target))
         return (grad.abs() if method == "saliency" else grad * x)[0].sum(0)
-
-    def _all_gradients(self, x: torch.Tensor) -> torch.Tensor:
-        """d(logit k)/dx for every class k, (classes, C, H, W), in one batched backward pass
-        (copy k of the image asks for class k; images do not interact in eval mode)."""
-        classes = len(self._cached(("probs",), lambda: self._probs(x)))
-        copies = x.expand(classes, *x.shape[1:]).contiguous()
-        return attribution.input_gradient(self.model, copies, torch.arange(classes))
 
     def patch_at(self, row: int, col: int) -> tuple[range, range, int]:
         """The occlusion patch whose top-left is the last start at or before (row, col), its
