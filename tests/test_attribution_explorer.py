@@ -139,6 +139,9 @@ def test_revisited_settings_show_the_same_map_without_recomputing(explorer, mode
     finally:
         hook.remove()
     assert calls == [] and torch.equal(explorer.heat, first)
+    assert explorer.compute_ms == 0 and "kept from an earlier visit" in explorer.stats.value
+    explorer.image.value = "b"                          # a new image: computed, and says so
+    assert explorer.compute_ms > 0 and "map computed in" in explorer.stats.value
 
 
 def test_saliency_and_gradient_x_input_share_one_backward_pass(explorer, model):

@@ -20,6 +20,7 @@ does not flicker when a setting is revisited.
 from __future__ import annotations
 
 import html
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -65,6 +66,7 @@ class AttributionExplorer(WindowExplorer):
         self.layer_modules = layers or dict(model.named_children())
         self.heat: torch.Tensor | None = None
         self._cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self.compute_ms = 0.0            # time the last update spent computing (0: all kept)
         style = {"description_width": "80px"}
         layout = widgets.Layout(width="300px")
         self.image = widgets.Dropdown(options=list(images), description="image", style=style,
@@ -105,6 +107,7 @@ class AttributionExplorer(WindowExplorer):
         self.patch.disabled = self.stride.disabled = method != "occlusion"
         self.layer.disabled = method != "grad-cam"
         x = self._x()
+        self.compute_ms = 0.0
         probs = self._cached(("probs",), lambda: self._probs(x))
         predicted = int(probs.argmax())
         target = predicted if self.target.value < 0 else self.target.value
@@ -124,7 +127,11 @@ class AttributionExplorer(WindowExplorer):
         self.stats.value = (f"<div class='cnnedu-attr-probs'>predicted <b>"
                             f"{html.escape(self.classes[predicted])}</b> "
                             f"({probs[predicted]:.2f}); target "
-                            f"{html.escape(self.classes[target])} ({probs[target]:.2f})</div>")
+                            f"{html.escape(self.classes[target])} ({probs[target]:.2f})</div>"
+                            f"<div class='cnnedu-attr-cost'><small>" + (
+                                f"map computed in {self.compute_ms:.0f} ms" if self.compute_ms
+                                else "map kept from an earlier visit: no new pass")
+                            + "</small></div>")
 
     def _cached(self, key: tuple, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
         """``compute()`` for this image and ``key``, from the cache when already computed."""
@@ -132,7 +139,9 @@ class AttributionExplorer(WindowExplorer):
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
+        start = time.perf_counter()
         value = compute()
+        self.compute_ms += (time.perf_counter() - start) * 1000
         self._cache[key] = value
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
