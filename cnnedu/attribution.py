@@ -128,20 +128,46 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: Target, patch: int = 4,
     t = target_index(target, n, 1 << 62)
     total = torch.zeros_like(x)
     count = torch.zeros(1, 1, height, width, dtype=x.dtype, device=x.device)
-    masks = []
-    for r in rows:
-        for c in cols:
-            mask = torch.zeros(1, 1, height, width, dtype=x.dtype, device=x.device)
-            mask[..., r:r + patch, c:c + patch] = 1
-            masks.append(mask)
+    masks = _patch_masks(x, rows, cols, patch)
     for start in range(0, len(masks), max(1, batch_size // n)):
-        chunk = torch.cat(masks[start:start + max(1, batch_size // n)])       # (P, 1, H, W)
+        chunk = masks[start:start + max(1, batch_size // n)]                  # (P, 1, H, W)
         occluded = x[None] * (1 - chunk[:, None]) + baseline * chunk[:, None]  # (P, N, C, H, W)
         logits = model(occluded.flatten(0, 1))
         drop = base[None] - _picked(logits, t.repeat(len(chunk))).view(len(chunk), n)
         total += (drop[:, :, None, None, None] * chunk[:, None]).sum(0)
         count += chunk.sum(0, keepdim=True)[0]
     return total / count
+
+
+def _patch_masks(x: torch.Tensor, rows: list[int], cols: list[int], patch: int) -> torch.Tensor:
+    """(P, 1, H, W): 1 inside each occlusion patch (row-major over ``rows`` x ``cols``)."""
+    masks = torch.zeros(len(rows) * len(cols), 1, *x.shape[-2:], dtype=x.dtype, device=x.device)
+    for i, (r, c) in enumerate((r, c) for r in rows for c in cols):
+        masks[i, :, r:r + patch, c:c + patch] = 1
+    return masks
+
+
+@torch.no_grad()
+def occlusion_all_targets(model: nn.Module, x: torch.Tensor, patch: int = 4, stride: int = 2,
+                          baseline: float = 0.0, batch_size: int = 256) -> torch.Tensor:
+    """:func:`occlusion` of one image ``x`` (1, C, H, W) for every class at once: (classes, C,
+    H, W), row k equal to ``occlusion(model, x, k, ...)``. The occluded forwards give all the
+    logits anyway, so an explorer that switches the target needs no new forward pass."""
+    check_input(x)
+    if x.shape[0] != 1:
+        raise ValueError(f"x must hold one image, shape (1, C, H, W), got {tuple(x.shape)}")
+    height, width = x.shape[-2:]
+    rows, cols = window_starts(height, patch, stride), window_starts(width, patch, stride)
+    base = model(x)                                                    # (1, classes)
+    masks = _patch_masks(x, rows, cols, patch)                         # (P, 1, H, W)
+    drops = []
+    for start in range(0, len(masks), max(1, batch_size)):
+        chunk = masks[start:start + batch_size]
+        drops.append(base - model(x * (1 - chunk) + baseline * chunk))  # (p, classes)
+    drop = torch.cat(drops)
+    total = torch.einsum("pk,phw->khw", drop, masks[:, 0])
+    maps = total / masks.sum(0)                                         # (classes, H, W)
+    return maps[:, None].expand(-1, x.shape[1], -1, -1).contiguous()
 
 
 def layer_activation_and_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,

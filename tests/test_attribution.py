@@ -69,6 +69,22 @@ def test_occlusion_equals_captum(case, patch, stride):
     close(A.occlusion(model, x, t, patch=patch, stride=stride, batch_size=7), theirs)
 
 
+@pytest.mark.parametrize("patch,stride", [(3, 1), (4, 3)])
+def test_occlusion_for_all_targets_equals_captum_per_target(case, patch, stride):
+    model, x, _, _ = case
+    one = x[1:2]
+    maps = A.occlusion_all_targets(model, one, patch=patch, stride=stride, batch_size=5)
+    classes = model(one).shape[1]
+    assert maps.shape == (classes, *one.shape[1:])
+    for k in range(classes):
+        theirs = Occlusion(model).attribute(one, sliding_window_shapes=(1, patch, patch),
+                                            strides=(1, stride, stride), baselines=0.0,
+                                            target=k)
+        close(maps[k:k + 1], theirs)
+    with pytest.raises(ValueError, match="x must hold one image"):
+        A.occlusion_all_targets(model, x, patch=patch, stride=stride)
+
+
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
 def test_grad_cam_equals_captum(case, mode):
     model, x, t, layer = case

@@ -3,7 +3,7 @@ would, and check what the panels show against Captum and the image itself."""
 
 import pytest
 import torch
-from captum.attr import LayerAttribution, LayerGradCam, Occlusion, Saliency
+from captum.attr import InputXGradient, LayerAttribution, LayerGradCam, Occlusion, Saliency
 
 from cnnedu.data import CLASS_NAMES
 from cnnedu.models.resnet import resnet_mini
@@ -106,3 +106,62 @@ def test_explorer_images_puts_confused_ones_first():
     assert list(chosen) == ["confused: #0 a predicted b", "confused: #2 a predicted b",
                             "validation #0: a", "validation #1: b"]
     assert float(chosen["confused: #2 a predicted b"][0, 0, 0]) == 2.0
+
+
+def test_target_change_reuses_the_occluded_forwards_and_stays_captums(explorer, model):
+    explorer.method.value = "occlusion"
+    explorer.patch.value, explorer.stride.value = 4, 2
+    shown, calls = {}, []
+    hook = model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        for target in (1, 6):
+            explorer.target.value = target
+            explorer.panels.selected = [13, 20]
+            shown[target] = zoom_value(explorer)
+    finally:
+        hook.remove()
+    assert calls == []          # both targets read the maps computed for the patch setting
+    for target, value in shown.items():
+        truth = Occlusion(model).attribute(
+            explorer.images["a"][None], sliding_window_shapes=(1, 4, 4), strides=(1, 2, 2),
+            target=target)[0, 0, 13, 20]
+        assert value == pytest.approx(float(truth), rel=1e-4, abs=1e-6)
+
+
+def test_revisited_settings_show_the_same_map_without_recomputing(explorer, model):
+    explorer.method.value = "smoothgrad"
+    first = explorer.heat.clone()
+    explorer.method.value = "saliency"
+    calls = []
+    hook = model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        explorer.method.value = "smoothgrad"
+    finally:
+        hook.remove()
+    assert calls == [] and torch.equal(explorer.heat, first)
+    assert explorer.compute_ms == 0 and "kept from an earlier visit" in explorer.stats.value
+    explorer.image.value = "b"                          # a new image: computed, and says so
+    assert explorer.compute_ms > 0 and "map computed in" in explorer.stats.value
+
+
+def test_saliency_and_gradient_x_input_share_one_backward_pass(explorer, model):
+    explorer.target.value = 4
+    explorer.method.value = "saliency"
+    explorer.panels.selected = [6, 11]
+    shown = {"saliency": zoom_value(explorer)}
+    calls = []
+    hook = model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        explorer.method.value = "gradient×input"
+        explorer.panels.selected = [6, 11]
+        shown["gradient×input"] = zoom_value(explorer)
+    finally:
+        hook.remove()
+    assert calls == []          # the second method reads the first one's gradient
+    x = explorer.images["a"][None]
+    truth = {"saliency": Saliency(model).attribute(x.clone().requires_grad_(), target=4),
+             "gradient×input": InputXGradient(model).attribute(x.clone().requires_grad_(),
+                                                               target=4)}
+    for method, value in shown.items():
+        assert value == pytest.approx(float(truth[method].detach()[0, 0, 6, 11]), rel=1e-4,
+                                      abs=1e-7)

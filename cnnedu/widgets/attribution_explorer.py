@@ -6,11 +6,23 @@ The image and its heat map are shown side by side at one on-screen size
 attribution value; for occlusion, the patch at that pixel is drawn on the image. Settings that
 make no sense (a patch larger than the image, a stride that leaves pixels never occluded, a
 Grad-CAM layer without spatial maps) are refused with a note, and the old map is removed.
+
+Speed (the explorers' goal: a settings change drawn within 30 ms kernel-side): hovering only reads
+the stored map. Every map is kept (the last ``CACHE_SIZE`` settings), so returning to a setting
+costs no forward pass; occlusion runs its occluded forwards once per image, patch and stride and
+keeps every class's map (:func:`cnnedu.attribution.occlusion_all_targets`), so changing the target
+is free; saliency and gradient × input share one gradient per image and target (one image's
+backward pass costs a few ms; a batched pass for all ten classes would cost 4-5 times as much,
+so a target change computes its own). SmoothGrad uses a noise seed fixed per image, so its map
+does not flicker when a setting is revisited.
 """
 
 from __future__ import annotations
 
 import html
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import numpy as np
@@ -26,6 +38,7 @@ from cnnedu.widgets.zoom import fmt
 DISPLAY = 336
 METHODS = ["saliency", "smoothgrad", "gradient×input", "occlusion", "grad-cam"]
 SIGNED = {"gradient×input", "occlusion"}   # maps with both signs: drawn blue (-) to red (+)
+CACHE_SIZE = 64                             # computed maps kept, by setting
 
 
 def overlay(image: torch.Tensor, heat: torch.Tensor, signed: bool) -> np.ndarray:
@@ -52,6 +65,8 @@ class AttributionExplorer(WindowExplorer):
         self.images, self.classes = images, list(classes)
         self.layer_modules = layers or dict(model.named_children())
         self.heat: torch.Tensor | None = None
+        self._cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self.compute_ms = 0.0            # time the last update spent computing (0: all kept)
         style = {"description_width": "80px"}
         layout = widgets.Layout(width="300px")
         self.image = widgets.Dropdown(options=list(images), description="image", style=style,
@@ -92,19 +107,11 @@ class AttributionExplorer(WindowExplorer):
         self.patch.disabled = self.stride.disabled = method != "occlusion"
         self.layer.disabled = method != "grad-cam"
         x = self._x()
-        with torch.no_grad():
-            probs = self.model(x).softmax(1)[0]
+        self.compute_ms = 0.0
+        probs = self._cached(("probs",), lambda: self._probs(x))
         predicted = int(probs.argmax())
         target = predicted if self.target.value < 0 else self.target.value
-        if method == "occlusion":
-            heat = attribution.occlusion(self.model, x, target, patch=self.patch.value,
-                                         stride=self.stride.value)
-        elif method == "grad-cam":
-            heat = attribution.grad_cam(self.model, self.layer_modules[self.layer.value], x,
-                                        target)
-        else:
-            heat = attribution.attribute(method, self.model, x, target)
-        self.heat = heat[0].sum(0)
+        self.heat = self._map(method, x, target)
         height, width = self.heat.shape
         self.out_hw = (height, width)
         setting = (f"patch {self.patch.value}, stride {self.stride.value}"
@@ -120,7 +127,48 @@ class AttributionExplorer(WindowExplorer):
         self.stats.value = (f"<div class='cnnedu-attr-probs'>predicted <b>"
                             f"{html.escape(self.classes[predicted])}</b> "
                             f"({probs[predicted]:.2f}); target "
-                            f"{html.escape(self.classes[target])} ({probs[target]:.2f})</div>")
+                            f"{html.escape(self.classes[target])} ({probs[target]:.2f})</div>"
+                            f"<div class='cnnedu-attr-cost'><small>" + (
+                                f"map computed in {self.compute_ms:.0f} ms" if self.compute_ms
+                                else "map kept from an earlier visit: no new pass")
+                            + "</small></div>")
+
+    def _cached(self, key: tuple, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """``compute()`` for this image and ``key``, from the cache when already computed."""
+        key = (self.image.value, id(self.images[self.image.value]), *key)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        start = time.perf_counter()
+        value = compute()
+        self.compute_ms += (time.perf_counter() - start) * 1000
+        self._cache[key] = value
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return value
+
+    @torch.no_grad()
+    def _probs(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).softmax(1)[0]
+
+    def _map(self, method: str, x: torch.Tensor, target: int) -> torch.Tensor:
+        """The (H, W) map of ``method`` for ``target`` (summed over the input's channels)."""
+        if method == "occlusion":
+            patch, stride = self.patch.value, self.stride.value
+            maps = self._cached(("occlusion", patch, stride), lambda: attribution.
+                                occlusion_all_targets(self.model, x, patch, stride).sum(1))
+            return maps[target]
+        if method == "grad-cam":
+            layer = self.layer.value
+            return self._cached(("grad-cam", layer, target), lambda: attribution.grad_cam(
+                self.model, self.layer_modules[layer], x, target)[0].sum(0))
+        if method == "smoothgrad":
+            seed = sum(map(ord, self.image.value))        # fixed per image: no flicker
+            return self._cached(("smoothgrad", target), lambda: attribution.smoothgrad(
+                self.model, x, target, generator=torch.Generator().manual_seed(seed))[0].sum(0))
+        grad = self._cached(("gradient", target),
+                            lambda: attribution.input_gradient(self.model, x, target))
+        return (grad.abs() if method == "saliency" else grad * x)[0].sum(0)
 
     def patch_at(self, row: int, col: int) -> tuple[range, range, int]:
         """The occlusion patch whose top-left is the last start at or before (row, col), its

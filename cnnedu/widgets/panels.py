@@ -5,9 +5,10 @@ JPEG, at the image's true size) and the browser scales them to ``size`` pixels w
 ``image-rendering: pixelated``, so a 171×171 output sits beside its 512×512 input at the same
 size, each block one true pixel. Moving the pointer over (or clicking) an output panel sets
 ``selected`` to that pixel's (row, col); Python answers with ``window`` (drawn on the input as
-a box plus the sampled pixels) and ``zoom`` (HTML showing the window's arithmetic). Hover and
-window boxes are drawn in the browser, so pointing never re-encodes an image. No computation
-happens here: the explorers compute with the package's own code.
+a box plus the sampled pixels; ``window["panels"]`` may name other panels, e.g. one colour
+channel's) and ``zoom`` (HTML showing the window's arithmetic). Hover and window boxes are
+drawn in the browser, so pointing never re-encodes an image. No computation happens here: the
+explorers compute with the package's own code.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ function render({ model, el }) {
   let inflight = null, pending = null;
   function send(pixel) {
     const old = model.get("selected");
-    if (old.length === 2 && old[0] === pixel[0] && old[1] === pixel[1]) return;
+    if (old.length === pixel.length && old.every((v, i) => v === pixel[i])) return;
     model.set("selected", pixel);
     model.save_changes();
     inflight = setTimeout(done, 1000);   // never wait forever for an answer
@@ -92,7 +93,8 @@ function render({ model, el }) {
           const col = Math.floor((ev.clientX - r.left) / s);
           const rw = Math.floor((ev.clientY - r.top) / s);
           if (rw < 0 || col < 0 || rw >= p.height || col >= p.width) return;
-          request([rw, col]);
+          // a panel of one channel (depthwise) names it: [row, col, channel]
+          request(p.channel === undefined ? [rw, col] : [rw, col, p.channel]);
         };
         if (!p.click_only) stage.addEventListener("pointermove", pick);
         stage.addEventListener("click", pick);
@@ -128,11 +130,12 @@ function render({ model, el }) {
     for (const { p, s, marks } of built) {
       marks.replaceChildren();
       if (p.stale) continue;
-      if (p.hover && sel.length === 2) {
+      if (p.hover && sel.length >= 2 && (sel.length === 2 || sel[2] === p.channel)) {
         grown(marks, sel[0] * s, sel[1] * s, s, s, "outline:2px solid #ff4020",
               "cnnedu-selected");
       }
-      if (p.key === "input" && win && win.rows) {
+      // the window is drawn on the input, or on the panels the window names (one channel's)
+      if (win && win.rows && (win.panels || ["input"]).includes(p.key)) {
         const rows = win.rows, cols = win.cols;
         const top = rows[0] * s, left = cols[0] * s;
         const h = (rows[rows.length - 1] - rows[0] + 1) * s;
@@ -167,21 +170,29 @@ export default { render };
 """
 
 
-def data_url(rgb: np.ndarray) -> str:
-    """(H, W, 3) uint8 -> a ``data:`` URL (PNG when small, JPEG when large; see ``encode``)."""
-    data, fmt = encode(rgb)
+def data_url(rgb: np.ndarray, lossless_limit: int = 160_000) -> str:
+    """(H, W, 3) uint8 -> a ``data:`` URL (PNG up to ``lossless_limit`` pixels, else JPEG;
+    see ``encode``)."""
+    data, fmt = encode(rgb, lossless_limit)
     return f"data:image/{fmt};base64," + base64.b64encode(data).decode("ascii")
 
 
 def panel(key: str, label: str, rgb: np.ndarray, hover: bool = False,
-          stale: bool = False, click_only: bool = False) -> dict:
+          stale: bool = False, click_only: bool = False, channel: int | None = None,
+          lossless_limit: int = 160_000) -> dict:
     """One panel's description for :class:`PixelPanels` (``rgb`` at the image's true size).
 
     ``hover``: pointing at a pixel selects it; with ``click_only`` only a click does (for
-    panels where a selection is a bigger change than a highlight, e.g. a map to enlarge)."""
-    return {"key": key, "label": label, "src": data_url(rgb), "height": int(rgb.shape[0]),
-            "width": int(rgb.shape[1]), "hover": hover or click_only, "stale": stale,
-            "click_only": click_only}
+    panels where a selection is a bigger change than a highlight, e.g. a map to enlarge).
+    ``channel``: the panel shows one output channel; pointing at it selects
+    ``[row, col, channel]`` and only that channel's panel outlines the selected pixel.
+    ``lossless_limit``: larger images are sent as JPEG (a tenth of PNG's encoding time)."""
+    described = {"key": key, "label": label, "src": data_url(rgb, lossless_limit),
+                 "height": int(rgb.shape[0]), "width": int(rgb.shape[1]),
+                 "hover": hover or click_only, "stale": stale, "click_only": click_only}
+    if channel is not None:
+        described["channel"] = channel
+    return described
 
 
 class PixelPanels(anywidget.AnyWidget):

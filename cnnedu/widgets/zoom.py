@@ -177,9 +177,10 @@ def pooling_zoom_html(info: WindowExplanation, mode: str, output_value: float,
             + f"<div class='cnnedu-zoom-result'>{result}</div>")
 
 
-def conv_zoom_html(win: ConvWindow, kernel: torch.Tensor, output_value: float,
-                   dilation: int) -> str:
-    """Zoom panel for convolution: window ⊙ kernel = products, their sum = the output value."""
+def conv_grids_html(win: ConvWindow, kernel: torch.Tensor, dilation: int,
+                    window_caption: str = "window of the input",
+                    kernel_caption: str = "kernel") -> str:
+    """The three grids of one window: window × kernel = products (``data-value`` on each cell)."""
     size = kernel.shape[-1]
     window = [[_cell(fmt(float(win.values[i, j])) if bool(win.inside[i, j])
                      else "0<br><small>pad</small>", float(win.values[i, j]),
@@ -190,12 +191,20 @@ def conv_zoom_html(win: ConvWindow, kernel: torch.Tensor, output_value: float,
     products = [[_cell(fmt(float(win.products[i, j])), float(win.products[i, j]),
                        "cnnedu-product") for j in range(size)] for i in range(size)]
     sign = "<span style='font-size:20px;margin:0 6px'>{}</span>"
-    grids = (_grid(window, dilation, "window of the input") + sign.format("×")
-             + _grid(weights, 1, "kernel") + sign.format("=")
-             + _grid(products, 1, "products"))
+    return (_grid(window, dilation, window_caption) + sign.format("×")
+            + _grid(weights, 1, kernel_caption) + sign.format("=")
+            + _grid(products, 1, "products"))
+
+
+def conv_zoom_html(win: ConvWindow, kernel: torch.Tensor, output_value: float,
+                   dilation: int, window_caption: str = "window of the input",
+                   kernel_caption: str = "kernel", output_name: str = "output") -> str:
+    """Zoom panel for convolution: window ⊙ kernel = products, their sum = the output value."""
+    size = kernel.shape[-1]
+    grids = conv_grids_html(win, kernel, dilation, window_caption, kernel_caption)
     result_value = (f"<span class='cnnedu-zoom-value' data-value='{output_value!r}'>"
                     f"{fmt(output_value)}</span>")
-    result = (f"sum of the {size * size} products = {fmt(win.value)} = output "
+    result = (f"sum of the {size * size} products = {fmt(win.value)} = {output_name} "
               f"({win.row}, {win.col}) = {result_value}")
     return (where_html(win.row, win.col, win.rows, win.cols)
             + f"<div style='display:flex;align-items:center;flex-wrap:wrap'>{grids}</div>"

@@ -172,6 +172,18 @@ show_images([photo] + per_channel + [reference],
             size=2.4);
 
 # %% [markdown]
+# The same sum, live: the kernel explorer's **colour mode**, in *dense* mode (one output channel,
+# a 3×3 slice per colour, no bias). **Point at a pixel of the output**: the window is outlined on
+# all three channels, and below each channel's window × its slice = products gives one partial
+# sum; the three partial sums add up to the output pixel. (Its *depthwise* mode, which keeps the
+# channels apart, comes back in lesson 08.)
+
+# %%
+from cnnedu.widgets.rgb_kernel_explorer import RGBKernelExplorer
+
+RGBKernelExplorer(photo_size=128 if SMOKE else 256, mode="dense")
+
+# %% [markdown]
 # So a layer with C_out output channels has C_out × C_in × k × k weights and C_out biases. Every
 # parameter count in this course rests on that; torchvision's first AlexNet layer, checked:
 

@@ -64,36 +64,47 @@ for c, k, stride, padding in [(3, 3, 1, 1), (32, 7, 1, 3), (16, 3, 2, 1)]:
 
 # %% [markdown]
 # ### A depthwise step on an RGB photo
-# Lesson 02's kernel explorer works on one grey channel, and its multi-channel convolution
-# summed over channels. A depthwise step on a colour photo keeps the three channels apart:
-# below, red gets a vertical-edge kernel (Sobel x), green a blur, blue a horizontal-edge
-# kernel (Sobel y). Each output is its own channel filtered; no output sees another channel.
-# (This is a static figure: the explorer would need a colour mode to show it live.)
+# Lesson 02's kernel explorer works on one grey channel. Its colour mode takes a photo's three
+# channels and one kernel per channel. In **depthwise** mode (`groups=3`) output channel c is
+# input channel c filtered by kernel c: red gets a vertical-edge kernel (Sobel x), green a
+# blur, blue a horizontal-edge kernel (Sobel y), unless you pick others.
+#
+# **Point at a pixel of an output channel**: its window is outlined on *that* input channel
+# only, and below you see that channel's window × its kernel = the products, whose sum is the
+# output pixel; no other channel takes part. Switch the **mode** to *dense* to compare with the
+# ordinary convolution of lesson 02: one output channel, whose value is the three channels'
+# window sums added up (the window is then outlined on all three input channels).
+#
+# * **Try this:** pick `chelsea` (the cat), depthwise: point at the whiskers in output channel
+#   0 and then at the same place in output channel 2: which input channel does the zoom panel
+#   read each time, and which kernel?
+# * **Try this:** dense, set all three kernels to `box blur`: what is the output now, and why
+#   is it brighter than any one input channel?
 
 # %%
-import matplotlib.pyplot as plt
+from cnnedu.widgets.rgb_kernel_explorer import RGBKernelExplorer
 
-from cnnedu.images import load_photo
+rgb_explorer = RGBKernelExplorer(photo_size=128 if SMOKE else 256)
+rgb_explorer
 
-photo = load_photo("chelsea", 256)                                  # (3, 256, 256) in [0, 1]
-sobel_x = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
-kernels = torch.stack([sobel_x, torch.full((3, 3), 1 / 9), sobel_x.T])[:, None]  # (3, 1, 3, 3)
-out = depthwise_conv2d(photo[None], kernels, padding=1)[0]
-fig, axes = plt.subplots(2, 4, figsize=(13, 6.6))
-axes[0, 0].imshow(photo.permute(1, 2, 0))
-axes[0, 0].set_title("the photo (RGB)")
-axes[1, 0].axis("off")
-for c, (name, kernel_name, cmap) in enumerate([("red", "Sobel x", "Reds_r"),
-                                              ("green", "blur", "Greens_r"),
-                                              ("blue", "Sobel y", "Blues_r")]):
-    axes[0, c + 1].imshow(photo[c], cmap=cmap)
-    axes[0, c + 1].set_title(f"input channel {c} ({name})")
-    axes[1, c + 1].imshow(out[c], cmap="gray")
-    axes[1, c + 1].set_title(f"output channel {c} = {name} * {kernel_name}")
-for ax in axes.flat:
-    ax.set_xticks([])
-    ax.set_yticks([])
-fig.tight_layout()
+# %% [markdown]
+# The explorer computes with PyTorch's own convolution; checked here against the from-scratch
+# `depthwise_conv2d` above, on the photo it shows, in both modes:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+photo = rgb_explorer.images[rgb_explorer.image.value][None]      # (1, 3, H, W) in [0, 1]
+for mode in ("depthwise", "dense"):
+    rgb_explorer.mode.value = mode
+    weight = rgb_explorer.weight()
+    if mode == "depthwise":
+        ours = depthwise_conv2d(photo, weight, padding=1)
+    else:   # dense: the sum over channels of each channel filtered alone
+        ours = depthwise_conv2d(photo, weight.transpose(0, 1), padding=1).sum(1, keepdim=True)
+    print(f"{mode:9s}: weight {tuple(weight.shape)}, output channels "
+          f"{rgb_explorer.output.shape[0]}, equal to the from-scratch result to 1e-5: "
+          f"{(ours[0] - rgb_explorer.output).abs().max().item() < 1e-5}")
+rgb_explorer.mode.value = "depthwise"
 
 # %% [markdown]
 # Depthwise filtering alone cannot combine colours (or features). MobileNet (Howard et al.,
@@ -477,6 +488,8 @@ for m in measured:
           f"{m.spec.intensity:10.1f} {m.gflops:8.1f} {m.gflops / roof:10.0%} {m.gflops / peak:10.0%}")
 
 # %%
+import matplotlib.pyplot as plt
+
 fig, ax = plt.subplots(figsize=(8, 5))
 roofline.plot_roofline(ax, measured, peak, bandwidth)
 
