@@ -14,6 +14,7 @@ NOT_RECORDED = ("not recorded yet: run this lesson in full mode (QUICK = False) 
                 "read the committed notebook's output here")
 
 FULL_RUN: dict[str, dict[str, str]] = {
+    "02": {},
     "04": {},
     "05": {},
     "08": {},
