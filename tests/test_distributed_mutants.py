@@ -294,3 +294,214 @@ def test_a_failing_command_still_raises(torchrun_env, monkeypatch):
     monkeypatch.setattr(demo, "by_hand", broken)
     with pytest.raises(RuntimeError, match="boom"):
         cli.main(["by-hand"])
+
+
+# --- the scaling model ----------------------------------------------------------------------
+
+def ring_by_hand(n, nbytes, bandwidth, latency):
+    """2 (N - 1) hops of latency plus 2 (N - 1) / N of the bytes through the bandwidth."""
+    return 2 * (n - 1) * latency + 2 * (n - 1) / n * nbytes / bandwidth
+
+
+def test_plot_speedup_draws_each_network_against_the_ideal():
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from cnnedu.distributed.scaling import NETWORKS, plot_speedup
+
+    ax = Figure().subplots()
+    plot_speedup(ax, compute=0.5, nbytes=4e6, label="ResNet, 4 MB of gradients", max_workers=64)
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == [*NETWORKS, "ideal (N times)"]
+    n = lines[0].get_xdata()
+    assert n[0] == 1 and n[-1] == 64 and list(n) == sorted(set(n))
+    assert set(n) >= {1, 2, 4, 8, 16, 32, 64} and all(float(v).is_integer() for v in n)
+    for line, (bandwidth, latency) in zip(lines, NETWORKS.values(), strict=False):
+        expected = [0.5 / (0.5 / k + ring_by_hand(k, 4e6, bandwidth, latency)) for k in n]
+        assert list(line.get_ydata()) == pytest.approx(expected)
+    assert list(lines[-1].get_ydata()) == list(n) and lines[-1].get_linestyle() == ":"
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == \
+        ("workers N", "speed-up over 1 worker", "ResNet, 4 MB of gradients")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [*NETWORKS, "ideal (N times)"]
+    other = Figure().subplots()
+    plot_speedup(other, 1.0, 0.0, "one network", networks={"slow": (1e6, 1e-2)})
+    assert [line.get_label() for line in other.get_lines()] == ["slow", "ideal (N times)"]
+    assert other.get_lines()[0].get_xdata()[-1] == 1024          # default: up to 1024 workers
+    assert np.argmax(other.get_lines()[0].get_ydata()) < len(other.get_lines()[0].get_xdata()) - 1
+
+
+def test_the_ring_model_refuses_impossible_settings_and_says_which():
+    from cnnedu.distributed.scaling import ring_allreduce_seconds
+
+    with pytest.raises(ValueError, match=r"n must be >= 1, got 0"):
+        ring_allreduce_seconds(0, 1e6, 1e9, 1e-5)
+    for args in ((2, 1e6, -1.0, 1e-5), (2, 1e6, 1e9, -1e-5), (2, -1.0, 1e9, 1e-5)):
+        with pytest.raises(ValueError, match=r"need bandwidth > 0, latency >= 0, nbytes >= 0; "
+                                             r"got "):
+            ring_allreduce_seconds(*args)
+    assert ring_allreduce_seconds(2, 0.0, 1e9, 0.0) == 0.0          # zero bytes, zero latency
+
+
+def test_fit_allreduce_for_four_workers_and_its_clamps():
+    import numpy as np
+
+    from cnnedu.distributed.scaling import fit_allreduce
+
+    sizes = np.array([1e3, 1e5, 1e7])
+    latency, bandwidth = fit_allreduce(sizes, ring_by_hand(4, sizes, 5e8, 2e-5), n=4)
+    assert (latency, bandwidth) == (pytest.approx(2e-5, rel=1e-6), pytest.approx(5e8, rel=1e-6))
+    # times that fall with size: no positive latency or bandwidth fits; both are clamped
+    latency, bandwidth = fit_allreduce([1e3, 1e6], [1.0, 0.5], n=2)
+    assert latency > 0 and bandwidth == pytest.approx(1e30)
+    latency, _ = fit_allreduce([1e3, 1e6], [0.0, 1.0], n=2)
+    assert latency == 0.0
+    for args in (([1e3], [1.0]), ([1e3, 1e4], [1.0]), ([1e3, 1e4], [1.0, 2.0], 1)):
+        with pytest.raises(ValueError, match="at least two .* pairs of equal length and n >= 2"):
+            fit_allreduce(*args)
+
+
+def test_break_even_without_latency_is_the_most_workers_allowed():
+    from cnnedu.distributed.scaling import break_even_workers
+
+    # bandwidth only: t(N) = c / N + 2 (N - 1) / N b falls for ever; the limit is the answer
+    assert break_even_workers(1.0, 1e6, 1e9, 0.0, max_workers=50) == 50
+    assert break_even_workers(1e-3, 1e6, 1e12, 0.0) == 1 << 20
+
+
+# --- launching torchrun agents ---------------------------------------------------------------
+
+def test_node_command_is_one_c10d_agent_of_the_job():
+    import sys
+
+    from cnnedu.distributed.launcher import node_command
+
+    assert node_command(["train", 3], 2, "host:29500", nproc=4, rdzv_id="job") == [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc-per-node=4",
+        "--rdzv-backend=c10d", "--rdzv-endpoint=host:29500", "--rdzv-id=job",
+        "--max-restarts=0", "-m", "cnnedu.distributed", "train", "3"]
+    assert node_command([], 1, "h:1")[-2:] == ["-m", "cnnedu.distributed"]
+    assert "--rdzv-id=cnnedu" in node_command([], 1, "h:1")
+    for kwargs, message in (({"nnodes": 0}, "nnodes must be an int >= 1, got 0"),
+                            ({"nnodes": 1.5}, "nnodes must be an int >= 1, got 1.5"),
+                            ({"nproc": 0}, "nproc must be an int >= 1, got 0"),
+                            ({"endpoint": "host"}, "endpoint must be host:port, got 'host'"),
+                            ({"endpoint": "a b:1"}, "endpoint must be host:port")):
+        args = {"nnodes": 2, "endpoint": "localhost:1", **kwargs}
+        with pytest.raises(ValueError, match=re.escape(message)):
+            node_command([], args.pop("nnodes"), args.pop("endpoint"), **args)
+
+
+def test_torchrun_command_refuses_bad_counts_and_names_them():
+    from cnnedu.distributed.launcher import torchrun_command
+
+    with pytest.raises(ValueError, match=re.escape("nproc must be an int >= 1, got '2'")):
+        torchrun_command([], nproc="2")
+    with pytest.raises(ValueError, match=re.escape("max_restarts must be an int >= 0, got -1")):
+        torchrun_command([], max_restarts=-1)
+    command = torchrun_command(["x"], nproc=1, max_restarts=2, module="m")
+    assert command[3:] == ["--standalone", "--nproc-per-node=1", "--max-restarts=2", "-m", "m",
+                           "x"]
+
+
+def fake_agents(monkeypatch, code):
+    """launch_nodes starts ``python -c code`` per agent instead of torchrun; what it asked for."""
+    import sys
+
+    from cnnedu.distributed import launcher
+
+    asked = []
+
+    def fake(args, nnodes, endpoint, nproc=1, rdzv_id="cnnedu", module="cnnedu.distributed"):
+        asked.append((list(args), nnodes, endpoint, nproc, rdzv_id))
+        return [sys.executable, "-c", code]
+
+    monkeypatch.setattr(launcher, "node_command", fake)
+    return asked
+
+
+def test_launch_nodes_prefixes_each_agents_lines_and_shares_the_cores(monkeypatch, capsys):
+    from cnnedu.distributed import launcher
+
+    monkeypatch.setattr(launcher.os, "cpu_count", lambda: 8)
+    asked = fake_agents(monkeypatch, "import os; print('threads', os.environ['OMP_NUM_THREADS'],"
+                                     " os.environ['CNNEDU_THREADS_FROM_USER'], "
+                                     "os.environ['PYTHONUNBUFFERED'], os.environ.get('EXTRA'))")
+    result = launcher.launch_nodes(["train"], nnodes=2, nproc=2, env={"EXTRA": "yes"})
+    assert sorted(result.lines) == ["[node 0] threads 2 1 1 yes", "[node 1] threads 2 1 1 yes"]
+    assert result.returncode == 0 and not result.timed_out and result.seconds > 0
+    (args, nnodes, endpoint, nproc, rdzv_id), = asked
+    assert (args, nnodes, nproc) == (["train"], 2, 2)
+    host, port = endpoint.split(":")
+    assert host == "localhost" and rdzv_id == f"cnnedu-{os.getpid()}-{port}"
+    assert sorted(capsys.readouterr().out.splitlines()) == sorted(result.lines)
+
+
+def test_launch_nodes_reports_a_failed_agent_with_every_exit_code(monkeypatch):
+    from cnnedu.distributed import launcher
+
+    fake_agents(monkeypatch, "import sys; print('broken'); sys.exit(4)")
+    with pytest.raises(RuntimeError, match=r"torchrun agents exited with \[4, 4\](.|\n)*broken"):
+        launcher.launch_nodes([], nnodes=2, echo=False)
+    result = launcher.launch_nodes([], nnodes=2, echo=False, check=False)
+    assert result.returncode == 4 and not result.timed_out
+
+
+def test_launch_nodes_kills_silent_agents_at_the_timeout(monkeypatch, capsys):
+    import time
+
+    from cnnedu.distributed import launcher
+
+    fake_agents(monkeypatch, "import time; time.sleep(30)")
+    start = time.perf_counter()
+    with pytest.raises(TimeoutError, match=r"passed their timeout of 1 s and were killed"):
+        launcher.launch_nodes([], nnodes=2, timeout=1, echo=False)
+    result = launcher.launch_nodes([], nnodes=1, timeout=1, check=False)
+    assert time.perf_counter() - start < 15
+    assert result.timed_out and result.returncode != 0
+    assert result.lines[-1] == ("[launch_nodes] timeout: killed the agents and their workers "
+                                "after 1 s")
+    assert capsys.readouterr().out.strip().endswith(result.lines[-1])
+
+
+def test_launch_hides_torchruns_thread_advice_unless_asked(monkeypatch, capsys):
+    import sys
+
+    from cnnedu.distributed import launcher
+
+    code = ("import os; print('*' * 5); print('Setting OMP_NUM_THREADS environment variable'); "
+            "print('loss 1.5'); print(os.environ['PYTHONUNBUFFERED'], os.environ.get('EXTRA'))")
+    monkeypatch.setattr(launcher, "torchrun_command",
+                        lambda args, nproc=2, max_restarts=0: [sys.executable, "-c", code])
+    result = launcher.launch([], env={"EXTRA": "x"})
+    assert capsys.readouterr().out.splitlines() == ["loss 1.5", "1 x"]
+    assert result.lines == ["*****", "Setting OMP_NUM_THREADS environment variable",
+                            "loss 1.5", "1 x"]
+    assert result.grep(r"^loss") == ["loss 1.5"] and result.grep("nothing") == []
+    launcher.launch([], quiet_noise=False)
+    assert len(capsys.readouterr().out.splitlines()) == 4
+    launcher.launch([], echo=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_a_timed_out_launch_says_so_in_its_last_line(monkeypatch, capsys):
+    import sys
+
+    from cnnedu.distributed import launcher
+
+    monkeypatch.setattr(launcher, "torchrun_command",
+                        lambda args, nproc=2, max_restarts=0: [sys.executable, "-c",
+                                                               "import time; time.sleep(30)"])
+    result = launcher.launch([], timeout=1, check=False)
+    assert result.lines[-1] == ("[launch] timeout: killed torchrun and its workers after 1 s "
+                                "(the limit was timeout=1 s)")
+    assert capsys.readouterr().out.strip() == result.lines[-1]
+
+
+def test_free_port_can_be_listened_on():
+    import socket
+
+    port = free_port()
+    assert isinstance(port, int) and 0 < port < 65536
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("localhost", port))
