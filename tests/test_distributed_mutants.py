@@ -505,3 +505,67 @@ def test_free_port_can_be_listened_on():
     assert isinstance(port, int) and 0 < port < 65536
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
         server.bind(("localhost", port))
+
+
+# --- what the worker logs, checkpoints and returns --------------------------------------------
+
+WORKER = dict(global_batch=32, max_steps_per_epoch=3, train_limit=256, augment=False,
+              model="resnet-nobn", epochs=1)
+
+
+def test_the_worker_logs_every_nth_step_and_the_last(monkeypatch, capsys):
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    result = worker.train(worker.TrainConfig(**WORKER, log_every=2))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (f"world size 1, backend none, device cpu, {torch.get_num_threads()} "
+                        f"thread(s) per process, 3 steps/epoch of 32 images per rank")
+    steps = [line for line in lines if line.startswith("step ")]
+    assert [s.split(" loss")[0] for s in steps] == ["step 2/3", "step 3/3"]   # 2, and the last
+    for line, index in zip(steps, (1, 2), strict=True):
+        loss, ms = re.fullmatch(r"step \d/3 loss (\d+\.\d{4}) \((\d+) ms, all-reduce 0 ms\)",
+                                line).groups()
+        assert float(loss) == pytest.approx(result["losses"][index], abs=1e-4)
+        assert abs(int(ms) - result["step_seconds"][index] * 1000) <= 1
+
+
+def test_the_worker_checkpoints_every_nth_step_with_what_a_resume_needs(monkeypatch, capsys,
+                                                                       tmp_path):
+    from cnnedu.train import load_checkpoint
+
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    path = tmp_path / "run.pt"
+    cfg = dict(WORKER, max_steps_per_epoch=4, epochs=2, log_every=0, checkpoint=str(path))
+    worker.train(worker.TrainConfig(**cfg, checkpoint_every=3))       # 8 steps
+    assert capsys.readouterr().out.splitlines()[1:] == [f"checkpoint at step {k} -> {path}"
+                                                        for k in (3, 6)]
+    extra = load_checkpoint(path, worker.build_model("resnet-nobn"))
+    assert extra["step"] == 6 and extra["world_size"] == 1
+    assert extra["scheduler"]["last_epoch"] == 6 and torch.is_tensor(extra["rng"])
+    resumed = worker.train(worker.TrainConfig(**cfg))
+    assert capsys.readouterr().out.splitlines()[0] == f"resumed from {path} at step 6 (epoch 1)"
+    assert len(resumed["losses"]) == 8 - 6
+
+
+def test_the_worker_result_names_everything_it_measured(monkeypatch):
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "2")
+    cfg = worker.TrainConfig(**{**WORKER, "max_steps_per_epoch": 1}, log_every=0, seed=3)
+    result = worker.train(cfg)
+    assert set(result) == {"config", "rank", "world_size", "threads", "device", "step_seconds",
+                           "comm_seconds", "losses", "grad_bytes", "restart_count", "state"}
+    assert result["config"] == {f.name: getattr(cfg, f.name)
+                                for f in __import__("dataclasses").fields(cfg)}
+    assert (result["rank"], result["world_size"], result["device"]) == (0, 1, "cpu")
+    assert result["threads"] == torch.get_num_threads() and result["restart_count"] == 2
+    assert len(result["losses"]) == 1 and result["losses"][0] > 0
+
+
+def test_only_rank_0_logs_writes_and_evaluates(monkeypatch, capsys, tmp_path):
+    """Rank 1 of 2 (no group here: it trains its shard alone) keeps quiet and writes nothing."""
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    result = worker.train(worker.TrainConfig(**{**WORKER, "max_steps_per_epoch": 1},
+                                             log_every=1, out=str(tmp_path / "out"),
+                                             evaluate=True),
+                          group.Context(rank=1, world_size=2))
+    assert capsys.readouterr().out == "" and not (tmp_path / "out").exists()
+    assert "test_acc" not in result and result["rank"] == 1 and len(result["losses"]) == 1
