@@ -569,3 +569,57 @@ def test_only_rank_0_logs_writes_and_evaluates(monkeypatch, capsys, tmp_path):
                           group.Context(rank=1, world_size=2))
     assert capsys.readouterr().out == "" and not (tmp_path / "out").exists()
     assert "test_acc" not in result and result["rank"] == 1 and len(result["losses"]) == 1
+
+
+def test_allreduce_bench_writes_only_from_rank_0_and_only_when_asked(one_rank, tmp_path, capsys):
+    out = tmp_path / "deep" / "bench.json"
+    result = demo.allreduce_bench(one_rank, None, repeats=1, sizes_kib=(1,))
+    assert result["world_size"] == 1 and result["backend"] == "gloo"
+    line = capsys.readouterr().out
+    assert re.fullmatch(r"all_reduce      1 KiB: best +\d+\.\d{3} ms, median +\d+\.\d{3} ms\n",
+                        line)
+    demo.allreduce_bench(group.Context(rank=1), str(out), repeats=1, sizes_kib=(1,))
+    assert not out.parent.exists() and capsys.readouterr().out == ""
+    demo.allreduce_bench(one_rank, str(out), repeats=1, sizes_kib=(1,))
+    assert out.is_file()                                # its folder is made
+
+
+def test_launch_flushes_each_line_as_it_comes(monkeypatch):
+    """In a notebook the lines must appear while torchrun runs, not at its end."""
+    import sys
+
+    from cnnedu.distributed import launcher
+
+    class Recorder:
+        def __init__(self):
+            self.events = []
+
+        def write(self, text):
+            self.events.append(("write", text))
+
+        def flush(self):
+            self.events.append(("flush", None))
+
+    code = "print('one'); print('two')"
+    monkeypatch.setattr(launcher, "torchrun_command",
+                        lambda args, nproc=2, max_restarts=0: [sys.executable, "-c", code])
+    recorder = Recorder()
+    monkeypatch.setattr(sys, "stdout", recorder)
+    launcher.launch([])
+    written = [i for i, (kind, text) in enumerate(recorder.events) if kind == "write"
+               and text in ("one", "two")]
+    assert len(written) == 2
+    for index in written:               # each line is followed by a flush before the next line
+        assert ("flush", None) in recorder.events[index:index + 3]
+
+
+@pytest.mark.parametrize(("field", "message"), [
+    ("epochs", "epochs must be at least 1, got 0"),
+    ("global_batch", "global_batch must be at least 1, got 0")])
+def test_train_config_names_a_count_below_one(field, message):
+    with pytest.raises(ValueError, match=message):
+        worker.TrainConfig(**{field: 0}).check()
+    worker.TrainConfig(**{field: 1}).check()
+    with pytest.raises(ValueError, match=r"model must be one of \('resnet', 'resnet-nobn'\), "
+                                         r"got 'vgg'"):
+        worker.TrainConfig(model="vgg").check()

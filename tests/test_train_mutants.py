@@ -195,3 +195,21 @@ def test_the_checkpoint_is_renamed_from_a_hidden_file_in_its_own_folder(tmp_path
     assert name.startswith(".model.pt.") and name.endswith(".tmp")
     assert os.listdir(tmp_path / "elsewhere") == [] and os.listdir(target.parent) == ["model.pt"]
     assert torch.load(target, weights_only=True)["extra"] == {"step": 1}
+
+
+def test_both_panels_plot_against_the_epoch_numbers(drawn):
+    plot_history_png(History(epoch=[2, 3], train_loss=[1.0, 0.5], train_acc=[0.5, 0.7],
+                             test_loss=[1.1, 0.6], test_acc=[0.55, 0.75]))
+    for ax in drawn[0].axes:
+        assert [list(line.get_xdata()) for line in ax.get_lines()] == [[2, 3], [2, 3]]
+
+
+def test_extra_tensors_land_where_map_location_says(tmp_path):
+    """The worker keeps its RNG state in ``extra``; a checkpoint must load onto the asked
+    device (``meta`` here stands for "another device than the one it was saved from")."""
+    from cnnedu.train import load_checkpoint
+
+    path = save_checkpoint(tmp_path / "m.pt", nn.Linear(2, 2), rng=torch.get_rng_state())
+    extra = load_checkpoint(path, nn.Linear(2, 2, device="meta"), map_location="meta")
+    assert extra["rng"].device.type == "meta"
+    assert load_checkpoint(path, nn.Linear(2, 2))["rng"].device.type == "cpu"

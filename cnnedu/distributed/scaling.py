@@ -37,7 +37,7 @@ def ring_allreduce_seconds(n: int | np.ndarray, nbytes: float, bandwidth: float,
 def step_seconds(n: int | np.ndarray, compute: float, nbytes: float, bandwidth: float,
                  latency: float) -> np.ndarray:
     """Predicted step time: compute shared by ``n`` workers plus one gradient all-reduce."""
-    return np.asarray(compute) / np.asarray(n, dtype=float) + ring_allreduce_seconds(
+    return np.asarray(compute) / np.asarray(n) + ring_allreduce_seconds(
         n, nbytes, bandwidth, latency)
 
 

@@ -194,7 +194,6 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
         train_one_epoch(net, batches, optimizer, criterion, ctx.device, scheduler=scheduler,
                         max_batches=steps_per_epoch - first, before_step=before_step,
                         after_step=after_step)
-        done = (epoch + 1) * steps_per_epoch
     result = {
         "config": asdict(cfg), "rank": ctx.rank, "world_size": ctx.world_size,
         "threads": torch.get_num_threads(), "device": str(ctx.device),
