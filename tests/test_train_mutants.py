@@ -9,6 +9,7 @@ inside one folder.
 from __future__ import annotations
 
 import io
+import math
 import os
 import sys
 import types
@@ -213,3 +214,214 @@ def test_extra_tensors_land_where_map_location_says(tmp_path):
     extra = load_checkpoint(path, nn.Linear(2, 2, device="meta"), map_location="meta")
     assert extra["rng"].device.type == "meta"
     assert load_checkpoint(path, nn.Linear(2, 2))["rng"].device.type == "cpu"
+
+
+# --- the loop: what a learner watches, and the hooks ------------------------------------------
+
+from cnnedu.train import loop as loop_module  # noqa: E402  (kept beside its tests)
+
+
+class Bar:
+    """Stands in for tqdm's context manager: keeps what it was told."""
+
+    made: list = []
+
+    def __init__(self, *args, **kwargs):
+        self.kwargs, self.updates, self.postfix = kwargs, 0, []
+        Bar.made.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n=1):
+        self.updates += n
+
+    def set_postfix(self, **kwargs):
+        self.postfix.append(kwargs)
+
+
+def batches(count, size=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(size, 1, 4, 4, generator=g), torch.randint(0, 3, (size,), generator=g))
+            for _ in range(count)]
+
+
+def small_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+
+
+def test_fit_shows_one_bar_per_epoch_with_the_loss_every_tenth_step(monkeypatch):
+    Bar.made = []
+    monkeypatch.setattr(loop_module, "tqdm", Bar)
+    history = loop_module.fit(small_model(), batches(12), epochs=2, scheduler=None,
+                              device="cpu")
+    first, second = Bar.made
+    assert first.kwargs == {"total": 12, "desc": "epoch 1/2", "disable": False, "leave": True,
+                            "unit": "batch"}
+    assert second.kwargs["desc"] == "epoch 2/2" and first.updates == second.updates == 12
+    shown = [float(p["loss"]) for p in first.postfix]          # steps 0 and 10
+    assert list(first.postfix[0]) == ["loss"] and len(shown) == 2
+    assert shown == pytest.approx([history.step_loss[0], history.step_loss[10]], abs=1e-3)
+    assert all(len(p["loss"].split(".")[1]) == 3 for p in first.postfix)
+    Bar.made = []
+    loop_module.fit(small_model(), batches(3), epochs=1, max_batches=2, progress=False,
+                    device="cpu")
+    assert Bar.made[0].kwargs["total"] == 2 and Bar.made[0].kwargs["disable"] is True
+
+
+def test_fit_calls_back_after_each_epoch_and_redraws_the_live_plot(monkeypatch):
+    seen, drawn, made = [], [], []
+
+    class FakePlot:
+        def __init__(self, epochs):
+            made.append(epochs)
+
+        def update(self, history):
+            drawn.append(list(history.epoch))
+
+    monkeypatch.setattr(loop_module, "LivePlot", FakePlot)
+    loop_module.fit(small_model(), batches(2), batches(1), epochs=3, device="cpu",
+                    progress=False, live_plot=True,
+                    on_epoch_end=lambda h: seen.append((list(h.epoch), len(h.test_acc))))
+    assert made == [3] and drawn == [[1], [1, 2], [1, 2, 3]]
+    assert seen == [([1], 1), ([1, 2], 2), ([1, 2, 3], 3)]
+    loop_module.fit(small_model(), batches(2), epochs=1, device="cpu", progress=False)
+    assert made == [3]                                        # no live plot unless asked
+
+
+def test_fit_refuses_no_epochs_and_names_the_value():
+    with pytest.raises(ValueError, match="epochs must be at least 1, got 0"):
+        loop_module.fit(small_model(), batches(1), epochs=0)
+
+
+def test_an_optimizer_object_with_lr_is_refused_naming_both_rates():
+    model = small_model()
+    sgd = torch.optim.SGD([{"params": [model[1].weight], "lr": 0.3},
+                           {"params": [model[1].bias], "lr": 0.1}])
+    with pytest.raises(ValueError) as info:
+        loop_module.fit(model, batches(1), optimizer=sgd, lr=0.05, device="cpu")
+    assert str(info.value) == ("lr=0.05 was given with an optimizer object, whose own learning "
+                               "rate (lr=0.1, 0.3) is the schedule's peak: set it in the "
+                               "optimizer, or pass the optimizer's name with lr")
+
+
+def test_fit_trains_with_label_smoothing_and_weight_decay_as_asked():
+    """Truth: a hand loop with torch.optim.SGD (Nesterov 0.9) and F.cross_entropy."""
+    data = batches(3)
+    history = loop_module.fit(small_model(), data, epochs=1, lr=0.1, weight_decay=0.01,
+                              label_smoothing=0.2, scheduler=None, device="cpu",
+                              progress=False)
+    model = small_model()
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True,
+                          weight_decay=0.01)
+    losses = []
+    for x, y in data:
+        loss = nn.functional.cross_entropy(model(x), y, label_smoothing=0.2)
+        sgd.zero_grad()
+        loss.backward()
+        sgd.step()
+        losses.append(loss.item())
+    assert history.step_loss == pytest.approx(losses, rel=1e-6)
+    assert history.train_loss == pytest.approx([sum(losses) / 3], rel=1e-6)
+
+
+def test_fit_uses_the_default_rate_of_0_05_with_an_optimizer_name(monkeypatch):
+    made = []
+    real = loop_module.make_optimizer
+    monkeypatch.setattr(loop_module, "make_optimizer",
+                        lambda name, params, lr, wd: made.append((name, lr, wd))
+                        or real(name, params, lr, wd))
+    loop_module.fit(small_model(), batches(1), device="cpu", progress=False)
+    assert made == [("sgd", 0.05, 5e-4)]
+
+
+def test_train_one_epoch_calls_its_hooks_around_each_step_and_weights_by_batch_size():
+    events = []
+    model = small_model()
+    data = [batches(1, size=2)[0], batches(1, size=6, seed=1)[0]]
+    result = loop_module.train_one_epoch(
+        model, data, torch.optim.SGD(model.parameters(), lr=0.0), nn.CrossEntropyLoss(), "cpu",
+        before_step=lambda i: events.append(("before", i)),
+        after_step=lambda i, loss: events.append(("after", i, loss)))
+    assert [e[:2] for e in events] == [("before", 0), ("after", 0), ("before", 1), ("after", 1)]
+    assert [e[2] for e in events if e[0] == "after"] == result.step_loss
+    with torch.no_grad():                                    # lr 0: the same model throughout
+        per_batch = [(nn.functional.cross_entropy(model(x), y).item(), len(y),
+                      (model(x).argmax(1) == y).sum().item()) for x, y in data]
+    assert result.loss == pytest.approx(sum(loss * n for loss, n, _ in per_batch) / 8, rel=1e-6)
+    assert result.accuracy == sum(c for _, _, c in per_batch) / 8
+
+
+def test_a_nan_step_stops_the_epoch_after_its_hook():
+    events = []
+    model = small_model()
+    data = batches(3)
+    data[1] = (torch.full_like(data[1][0], float("nan")), data[1][1])
+    result = loop_module.train_one_epoch(
+        model, data, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(), "cpu",
+        after_step=lambda i, loss: events.append(i))
+    assert result.diverged and events == [0, 1] and len(result.step_loss) == 2
+    assert math.isnan(result.loss) and math.isnan(result.accuracy)
+
+
+def test_evaluate_counts_only_the_first_max_batches_and_names_an_empty_loader():
+    from cnnedu.train import evaluate
+
+    model = small_model()
+    data = batches(4)
+    x = torch.cat([b[0] for b in data[:2]])
+    y = torch.cat([b[1] for b in data[:2]])
+    with torch.no_grad():
+        logits = model(x)
+    loss, acc = evaluate(model, data, max_batches=2)
+    assert loss == pytest.approx(nn.functional.cross_entropy(logits, y).item(), rel=1e-6)
+    assert acc == (logits.argmax(1) == y).double().mean().item()
+    with pytest.raises(ValueError, match=r"evaluate\(\) got an empty loader"):
+        evaluate(model, [])
+
+
+def test_make_scheduler_rules_by_hand():
+    from cnnedu.train import make_optimizer, make_scheduler
+
+    def rates(name, total, lr=1.0):
+        opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=lr)
+        sched = make_scheduler(name, opt, total)
+        out = []
+        for _ in range(total):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            if sched is not None:
+                sched.step()
+        return out
+
+    assert rates(None, 3) == rates("constant", 3) == [1.0] * 3
+    assert rates("onecycle", 3) == [1.0] * 3                 # under 4 steps: constant
+    def one_cycle(total, pct_start):
+        opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+        ref = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=total,
+                                                  pct_start=pct_start)
+        out = []
+        for _ in range(total):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            ref.step()
+        return out
+
+    # PyTorch's one-cycle rising for max(25 %, 2 steps) of the run, peaking at the given lr
+    assert rates("onecycle", 8) == pytest.approx(one_cycle(8, 0.25))
+    assert rates("onecycle", 5) == pytest.approx(one_cycle(5, 2 / 5))   # 2 steps > 25 %
+    assert one_cycle(5, 2 / 5) != pytest.approx(one_cycle(5, 0.25))
+    assert max(rates("onecycle", 8, lr=0.3)) == pytest.approx(0.3)
+    cosine = rates("cosine", 4)
+    assert cosine == pytest.approx([1.0, (1 + math.cos(math.pi / 4)) / 2, 0.5,
+                                    (1 + math.cos(3 * math.pi / 4)) / 2])
+    with pytest.raises(ValueError, match=r"scheduler must be 'onecycle', 'cosine', 'constant' "
+                                         r"or None, got 'step'"):
+        make_scheduler("step", torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), 4)
+    with pytest.raises(ValueError, match=r"optimizer must be 'sgd', 'adamw' or 'adam', got "
+                                         r"'lbfgs'"):
+        make_optimizer("lbfgs", [nn.Parameter(torch.zeros(1))], 0.1, 0.0)
