@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from cnnedu.data import FashionMNIST
 from cnnedu.distributed import __main__ as cli
 from cnnedu.distributed import demo, group, results, worker
 from cnnedu.distributed.commhook import CommTimer, timed_allreduce_hook
@@ -535,7 +536,7 @@ def test_the_worker_checkpoints_every_nth_step_with_what_a_resume_needs(monkeypa
     monkeypatch.setenv("CNNEDU_DATA", "bundled")
     path = tmp_path / "run.pt"
     cfg = dict(WORKER, max_steps_per_epoch=4, epochs=2, log_every=0, checkpoint=str(path))
-    worker.train(worker.TrainConfig(**cfg, checkpoint_every=3))       # 8 steps
+    whole = worker.train(worker.TrainConfig(**cfg, checkpoint_every=3))       # 8 steps
     assert capsys.readouterr().out.splitlines()[1:] == [f"checkpoint at step {k} -> {path}"
                                                         for k in (3, 6)]
     extra = load_checkpoint(path, worker.build_model("resnet-nobn"))
@@ -544,6 +545,8 @@ def test_the_worker_checkpoints_every_nth_step_with_what_a_resume_needs(monkeypa
     resumed = worker.train(worker.TrainConfig(**cfg))
     assert capsys.readouterr().out.splitlines()[0] == f"resumed from {path} at step 6 (epoch 1)"
     assert len(resumed["losses"]) == 8 - 6
+    # the one-cycle schedule resumes where it was: the same last two steps as the whole run
+    assert resumed["losses"] == pytest.approx(whole["losses"][6:], rel=1e-5)
 
 
 def test_the_worker_result_names_everything_it_measured(monkeypatch):
@@ -623,3 +626,79 @@ def test_train_config_names_a_count_below_one(field, message):
     with pytest.raises(ValueError, match=r"model must be one of \('resnet', 'resnet-nobn'\), "
                                          r"got 'vgg'"):
         worker.TrainConfig(model="vgg").check()
+
+
+def test_the_worker_step_numbers_run_on_over_epochs(monkeypatch, capsys):
+    import time
+
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    start = time.perf_counter()
+    result = worker.train(worker.TrainConfig(**{**WORKER, "epochs": 2}, log_every=2))
+    wall = time.perf_counter() - start
+    steps = [line.split(" loss")[0] for line in capsys.readouterr().out.splitlines()
+             if line.startswith("step ")]
+    assert steps == ["step 2/6", "step 4/6", "step 6/6"]
+    assert all(0 < s for s in result["step_seconds"]) and sum(result["step_seconds"]) < wall
+
+
+def test_the_fault_switch_stops_the_run_at_the_global_step(monkeypatch, capsys):
+    class Stopped(Exception):
+        pass
+
+    def fake_exit(code):
+        raise Stopped(code)
+
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    monkeypatch.setenv("CNNEDU_FAULT_STEP", "4")
+    monkeypatch.setenv("CNNEDU_FAULT_RANK", "0")
+    monkeypatch.delenv("TORCHELASTIC_RESTART_COUNT", raising=False)
+    monkeypatch.setattr(worker.os, "_exit", fake_exit)
+    with pytest.raises(Stopped):
+        worker.train(worker.TrainConfig(**{**WORKER, "epochs": 2}, log_every=1))
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" loss")[0] for line in lines if line.startswith("step ")] == \
+        ["step 1/6", "step 2/6", "step 3/6", "step 4/6"]           # steps 0-3 done
+    assert lines[-1] == "[rank 0] fault switch: exiting at step 4"
+
+
+def test_the_worker_draws_its_batches_as_the_recipe_and_seed_say(monkeypatch):
+    """Truth: one step by hand on the seeded, augmented ShardedLoader's first batch."""
+    from cnnedu import config
+    from cnnedu.distributed.sharding import ShardedLoader
+
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    cfg = worker.TrainConfig(**{**WORKER, "max_steps_per_epoch": 1, "augment": True},
+                             log_every=0, seed=2, scheduler=None)
+    result = worker.train(cfg)
+    config.seed_everything(2)
+    model = worker.build_model("resnet-nobn").to(memory_format=torch.channels_last)
+    loader = ShardedLoader(FashionMNIST("train", limit=256), 32, augment=True,
+                           shift=cfg.recipe().shift, channels_last=True, seed=2)
+    x, y = next(iter(loader))
+    loss = nn.functional.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
+    assert result["losses"] == pytest.approx([loss.item()], rel=1e-5)
+    state = result["state"]
+    conv = next(k for k, v in state.items() if v.dim() == 4)
+    assert state[conv].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_without_a_step_cap_an_epoch_is_the_whole_shard(monkeypatch):
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    uncapped = dict(WORKER, max_steps_per_epoch=None, train_limit=70)     # 70 // 32 = 2 steps
+    assert len(worker.train(worker.TrainConfig(**uncapped, log_every=0))["losses"]) == 2
+    capped = dict(uncapped, max_steps_per_epoch=5)                          # a cap above it
+    assert len(worker.train(worker.TrainConfig(**capped, log_every=0))["losses"]) == 2
+
+
+def test_sync_bn_converts_the_model_only_when_asked(monkeypatch):
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    converted = []
+    real = worker.convert_sync_batchnorm
+    monkeypatch.setattr(worker, "convert_sync_batchnorm",
+                        lambda model, device: converted.append(device) or real(model, device))
+    cfg = dict(WORKER, model="resnet", max_steps_per_epoch=1, log_every=0)
+    plain = worker.train(worker.TrainConfig(**cfg))
+    assert converted == []
+    synced = worker.train(worker.TrainConfig(**cfg, sync_bn=True))
+    assert converted == [torch.device("cpu")]
+    assert synced["losses"] == pytest.approx(plain["losses"], rel=1e-5)   # one rank: same
