@@ -702,3 +702,47 @@ def test_sync_bn_converts_the_model_only_when_asked(monkeypatch):
     synced = worker.train(worker.TrainConfig(**cfg, sync_bn=True))
     assert converted == [torch.device("cpu")]
     assert synced["losses"] == pytest.approx(plain["losses"], rel=1e-5)   # one rank: same
+
+
+def test_each_restart_attempt_keeps_its_own_keys_in_the_store(torchrun_env, monkeypatch):
+    """After a restart the failed attempt's addresses may still be in torchrun's store; each
+    attempt reads and writes under its own prefix, ``attempt<restart count>/``."""
+    joined = []
+    monkeypatch.setattr(group.dist, "init_process_group",
+                        lambda backend, **kwargs: joined.append((backend, kwargs)))
+    for attempt in ("0", "2"):
+        monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", attempt)
+        monkeypatch.setenv("MASTER_PORT", str(free_port()))
+        group.setup()
+        backend, kwargs = joined[-1]
+        assert backend == "gloo" and (kwargs["rank"], kwargs["world_size"]) == (0, 1)
+        assert kwargs["device_id"] is None
+        kwargs["store"].set("address", "here")
+        assert kwargs["store"].underlying_store.get(f"attempt{attempt}/address") == b"here"
+    monkeypatch.delenv("TORCHELASTIC_RESTART_COUNT")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
+    group.setup()
+    joined[-1][1]["store"].set("k", "v")
+    assert joined[-1][1]["store"].underlying_store.get("attempt0/k") == b"v"
+
+
+def test_by_hand_shards_and_averages_over_the_world_it_is_told(one_rank, capsys):
+    """Rank 0 of a world of 2 (in a group of one, whose all-reduce is the identity): it takes
+    samples 0, 2, 4, 6 and divides the summed gradient by 2, as the closed formula says."""
+    demo.by_hand(group.Context(rank=0, world_size=2), global_batch=8)
+    lines = capsys.readouterr().out.splitlines()
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    torch.manual_seed(1)
+    model = nn.Linear(4, 1)
+    w, b = model.weight.detach(), model.bias.detach()
+    local = mse_weight_grad(x[0::2], y[0::2], w, b).flatten()
+    assert lines[0].startswith("rank 0: 4 samples [0, 2, 4, 6], local grad [")
+    before, after = lines[0].split("->")
+    assert numbers(before.split("local grad")[1]) == pytest.approx(local.tolist(), abs=1e-4)
+    assert numbers(after) == pytest.approx((local / 2).tolist(), abs=1e-4)
+    whole = mse_weight_grad(x, y, w, b).flatten()
+    assert numbers(lines[1]) == pytest.approx(whole.tolist(), abs=1e-4)
+    ddp, single = (float(line.rsplit("=", 1)[1]) for line in lines[2:4])
+    assert ddp == pytest.approx((local / 2).abs().max().item(), rel=0.05)   # DDP: a world of 1
+    assert single == pytest.approx((whole - local / 2).abs().max().item(), rel=0.05)

@@ -161,9 +161,10 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
     timer = None
     net: nn.Module = model
     if ctx.distributed:
+        cuda = ctx.device.type == "cuda"  # pragma: no mutate (CUDA only: False on a CPU)
         net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None)
-        timer = CommTimer(ctx.world_size, ctx.device.type == "cuda")
+            model, device_ids=[ctx.local_rank] if cuda else None)  # pragma: no mutate (CUDA only)
+        timer = CommTimer(ctx.world_size, cuda)
         net.register_comm_hook(timer, timed_allreduce_hook)
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     _log(ctx, f"world size {ctx.world_size}, backend "
