@@ -746,3 +746,93 @@ def test_by_hand_shards_and_averages_over_the_world_it_is_told(one_rank, capsys)
     ddp, single = (float(line.rsplit("=", 1)[1]) for line in lines[2:4])
     assert ddp == pytest.approx((local / 2).abs().max().item(), rel=0.05)   # DDP: a world of 1
     assert single == pytest.approx((whole - local / 2).abs().max().item(), rel=0.05)
+
+
+# --- sharding and synchronised BatchNorm ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_data():
+    return FashionMNIST("train", "bundled", limit=100)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"world_size": 0}, "world_size must be an int >= 1, got 0"),
+    ({"world_size": 1.0}, "world_size must be an int >= 1, got 1.0"),
+    ({"rank": 2, "world_size": 2}, "rank must be in 0..1, got 2"),
+    ({"rank": -1, "world_size": 2}, "rank must be in 0..1, got -1"),
+    ({"batch_size": 60, "world_size": 2}, "100 samples do not fill one global batch of "
+                                          "60 x 2 = 120"),
+])
+def test_sharding_settings_are_refused_with_the_rule(small_data, kwargs, message):
+    from cnnedu.distributed.sharding import ShardedLoader
+
+    kwargs = {"batch_size": 10, **kwargs}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ShardedLoader(small_data, kwargs.pop("batch_size"), **kwargs)
+
+
+def test_a_shard_is_distributed_samplers_share_cut_to_whole_global_batches(small_data):
+    """Truth: torch's DistributedSampler (drop_last, same seed and epoch), first 3 x 16 of it."""
+    from torch.utils.data import DistributedSampler
+
+    from cnnedu.distributed.sharding import ShardedLoader
+
+    loader = ShardedLoader(small_data, 16, rank=1, world_size=2, seed=5)
+    loader.set_epoch(3)
+    sampler = DistributedSampler(range(100), num_replicas=2, rank=1, shuffle=True, seed=5,
+                                 drop_last=True)
+    sampler.set_epoch(3)
+    assert len(loader) == 3 and loader.indices().tolist() == list(sampler)[:48]
+    labels = torch.cat([y for _, y in loader])
+    assert torch.equal(labels, small_data.labels[loader.indices()])
+    in_order = ShardedLoader(small_data, 16, rank=0, world_size=2, shuffle=False)
+    assert in_order.indices().tolist() == list(range(0, 96, 2))
+    with pytest.raises(ValueError, match=re.escape("epoch must be an int >= 0, got 1.5")):
+        loader.set_epoch(1.5)
+
+
+def identity_group(monkeypatch):
+    import cnnedu.distributed.syncbn as syncbn
+
+    monkeypatch.setattr(syncbn, "_distributed", lambda: True)
+    monkeypatch.setattr(syncbn.dist, "all_reduce", lambda tensor, op=None: None)
+
+
+def test_sync_bn_without_affine_and_in_eval_mode_matches_pytorch(monkeypatch):
+    from cnnedu.distributed.syncbn import SyncBatchNorm2d
+
+    identity_group(monkeypatch)
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 2, 2) * 2 + 1
+    ours, ref = SyncBatchNorm2d(3, affine=False), nn.BatchNorm2d(3, affine=False)
+    torch.testing.assert_close(ours(x), ref(x))
+    with torch.no_grad():
+        for layer in (ours, ref):
+            layer.running_mean.fill_(0.5)
+            layer.running_var.fill_(4.0)
+    ours.eval()
+    ref.eval()
+    torch.testing.assert_close(ours(x), ref(x))            # eval: the running statistics
+
+
+def test_sync_bn_refuses_one_value_per_channel_and_says_so(monkeypatch):
+    from cnnedu.distributed.syncbn import SyncBatchNorm2d
+
+    identity_group(monkeypatch)
+    with pytest.raises(ValueError, match=re.escape(
+            "SyncBatchNorm2d needs more than 1 value per channel over all ranks when training, "
+            "got input shape (1, 3, 1, 1)")):
+        SyncBatchNorm2d(3)(torch.randn(1, 3, 1, 1))
+    SyncBatchNorm2d(3)(torch.randn(2, 3, 1, 1))             # two values: fine
+    assert "(from scratch, synchronised)" in repr(SyncBatchNorm2d(3))
+
+
+def test_convert_keeps_the_settings_and_mode_of_each_batchnorm():
+    from cnnedu.distributed.syncbn import SyncBatchNorm2d, convert_sync_batchnorm
+
+    source = nn.BatchNorm2d(3, eps=1e-3, momentum=0.3, affine=False).eval()
+    synced = convert_sync_batchnorm(source)
+    assert isinstance(synced, SyncBatchNorm2d) and not synced.training
+    assert (synced.eps, synced.momentum, synced.affine) == (1e-3, 0.3, False)
+    already = SyncBatchNorm2d(2)
+    assert convert_sync_batchnorm(already) is already
