@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import sys
 import types
 
@@ -425,3 +426,33 @@ def test_make_scheduler_rules_by_hand():
     with pytest.raises(ValueError, match=r"optimizer must be 'sgd', 'adamw' or 'adam', got "
                                          r"'lbfgs'"):
         make_optimizer("lbfgs", [nn.Parameter(torch.zeros(1))], 0.1, 0.0)
+
+
+def test_checkpoints_in_new_nested_folders_and_without_optional_parts(tmp_path):
+    from cnnedu.train import load_checkpoint
+
+    model = nn.Linear(2, 2)
+    path = save_checkpoint(tmp_path / "a" / "b" / "m.pt", model)    # folders made as needed
+    assert path == tmp_path / "a" / "b" / "m.pt"
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    before = sgd.state_dict()
+    assert load_checkpoint(path, nn.Linear(2, 2), sgd) == {}        # no optimizer state saved
+    assert sgd.state_dict() == before
+    plain = tmp_path / "plain.pt"
+    torch.save({"model": model.state_dict()}, plain)                # no "extra" at all
+    assert load_checkpoint(plain, nn.Linear(2, 2)) == {}
+    with pytest.raises(FileNotFoundError, match=re.escape(f"no checkpoint at {tmp_path}")):
+        load_checkpoint(tmp_path / "a", nn.Linear(2, 2))            # a folder is no checkpoint
+    (tmp_path / "bad.pt").write_bytes(b"junk")
+    with pytest.raises(RuntimeError, match=re.escape(f"{tmp_path / 'bad.pt'} is not a readable "
+                                                     "cnnedu checkpoint: ")):
+        load_checkpoint(tmp_path / "bad.pt", nn.Linear(2, 2))
+
+
+def test_history_final_accuracy_and_recent_loss_by_hand():
+    assert math.isnan(History().final_test_acc)
+    assert History(test_acc=[0.5, 0.75]).final_test_acc == 0.75
+    history = History(step_loss=[1.0, 2.0, 6.0])
+    assert history.recent_loss(1) == 6.0 and history.recent_loss(3) == 3.0
+    with pytest.raises(ValueError, match="steps must be at least 1, got 0"):
+        history.recent_loss(0)
