@@ -836,3 +836,46 @@ def test_convert_keeps_the_settings_and_mode_of_each_batchnorm():
     assert (synced.eps, synced.momentum, synced.affine) == (1e-3, 0.3, False)
     already = SyncBatchNorm2d(2)
     assert convert_sync_batchnorm(already) is already
+
+
+def test_bn_check_on_half_the_batch_reports_the_difference(one_rank, capsys):
+    """Told it is rank 0 of 2 (in a group of one), the BatchNorm sees half the batch: its
+    statistics are not the whole batch's, and the check must say so, naming 2 ranks."""
+    worst = demo.bn_check(group.Context(rank=0, world_size=2), steps=1)
+    assert worst["output"] > 1e-3 and worst["running mean"] > 1e-4
+    assert capsys.readouterr().out.startswith("max |sync BN on 2 ranks - one process|, output")
+
+
+def test_launch_errors_show_the_arguments_and_the_last_15_lines(monkeypatch):
+    import sys
+
+    from cnnedu.distributed import launcher
+
+    code = "import sys\nfor i in range(20): print(f'line {i}')\nsys.exit(3)"
+    monkeypatch.setattr(launcher, "torchrun_command", lambda args, nproc=2, max_restarts=0:
+                        [sys.executable, "-c", code, *args])
+    with pytest.raises(RuntimeError) as info:
+        launcher.launch(["train", "--epochs", "1"], echo=False)
+    lines = str(info.value).splitlines()
+    assert lines[0] == "torchrun exited with 3: train --epochs 1"
+    assert lines[1:] == [f"line {i}" for i in range(5, 20)]
+    monkeypatch.setattr(launcher, "torchrun_command", lambda args, nproc=2, max_restarts=0:
+                        [sys.executable, "-c", "print('hi'); import time; time.sleep(30)", *args])
+    with pytest.raises(TimeoutError) as info:
+        launcher.launch(["bench"], echo=False, timeout=1)
+    lines = str(info.value).splitlines()
+    assert lines[0] == "torchrun passed its timeout of 1 s and was killed: bench"
+    assert lines[1:] == ["hi", "[launch] timeout: killed torchrun and its workers after 1 s "
+                               "(the limit was timeout=1 s)"]
+
+
+def test_launch_nodes_gives_each_process_at_least_one_thread(monkeypatch):
+    from cnnedu.distributed import launcher
+
+    monkeypatch.setattr(launcher.os, "cpu_count", lambda: 2)
+    fake_agents(monkeypatch, "import os; print(os.environ['OMP_NUM_THREADS'])")
+    result = launcher.launch_nodes([], nnodes=2, nproc=2, echo=False)   # 4 processes, 2 cores
+    assert sorted(result.lines) == ["[node 0] 1", "[node 1] 1"]
+    monkeypatch.setattr(launcher.os, "cpu_count", lambda: None)
+    result = launcher.launch_nodes([], nnodes=1, echo=False)
+    assert result.lines == ["[node 0] 1"]
