@@ -587,33 +587,53 @@ def test_allreduce_bench_writes_only_from_rank_0_and_only_when_asked(one_rank, t
     assert out.is_file()                                # its folder is made
 
 
+class FlushRecorder:
+    """Stands in for sys.stdout: the order of writes and flushes."""
+
+    def __init__(self):
+        self.events = []
+
+    def write(self, text):
+        self.events.append(("write", text))
+
+    def flush(self):
+        self.events.append(("flush", None))
+
+    def flushed(self, text):
+        """Whether ``text`` was written and flushed before anything else was written."""
+        for i, event in enumerate(self.events):
+            if event == ("write", text):
+                rest = [e for e in self.events[i + 1:] if e != ("write", "\n")]
+                return bool(rest) and rest[0] == ("flush", None)
+        return False
+
+
 def test_launch_flushes_each_line_as_it_comes(monkeypatch):
     """In a notebook the lines must appear while torchrun runs, not at its end."""
     import sys
 
     from cnnedu.distributed import launcher
 
-    class Recorder:
-        def __init__(self):
-            self.events = []
-
-        def write(self, text):
-            self.events.append(("write", text))
-
-        def flush(self):
-            self.events.append(("flush", None))
-
-    code = "print('one'); print('two')"
+    code = "print('one'); print('two', flush=True); import time; time.sleep(30)"
     monkeypatch.setattr(launcher, "torchrun_command",
                         lambda args, nproc=2, max_restarts=0: [sys.executable, "-c", code])
-    recorder = Recorder()
+    recorder = FlushRecorder()
     monkeypatch.setattr(sys, "stdout", recorder)
-    launcher.launch([])
-    written = [i for i, (kind, text) in enumerate(recorder.events) if kind == "write"
-               and text in ("one", "two")]
-    assert len(written) == 2
-    for index in written:               # each line is followed by a flush before the next line
-        assert ("flush", None) in recorder.events[index:index + 3]
+    result = launcher.launch([], timeout=2, check=False)
+    assert recorder.flushed("one") and recorder.flushed("two")
+    assert recorder.flushed(result.lines[-1]) and "timeout" in result.lines[-1]
+
+
+def test_launch_nodes_flushes_each_line_as_it_comes(monkeypatch):
+    import sys
+
+    from cnnedu.distributed import launcher
+
+    fake_agents(monkeypatch, "print('up', flush=True); import time; time.sleep(30)")
+    recorder = FlushRecorder()
+    monkeypatch.setattr(sys, "stdout", recorder)
+    result = launcher.launch_nodes([], nnodes=1, timeout=2, check=False)
+    assert recorder.flushed("[node 0] up") and recorder.flushed(result.lines[-1])
 
 
 @pytest.mark.parametrize(("field", "message"), [
