@@ -140,7 +140,7 @@ def seconds_per_training_step(build: Callable[[], nn.Module], input_shape: tuple
         synchronize(device)
         start = time.perf_counter()
         loss = nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()          # set_to_none=True, the default
         loss.backward()
         optimizer.step()
         synchronize(device)

@@ -51,9 +51,9 @@ def setup() -> Context:
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
     # One GPU per local rank; with fewer GPUs than ranks on this node, the ranks use the CPU.
     if (torch.cuda.is_available() and torch.cuda.device_count() >= local_world
-            and config.device_setting() in ("auto", "cuda")):
-        torch.cuda.set_device(local_rank)
-        device, backend = torch.device("cuda", local_rank), "nccl"
+            and config.device_setting() in ("auto", "cuda")):  # pragma: no mutate (CUDA only)
+        torch.cuda.set_device(local_rank)  # pragma: no mutate (CUDA only)
+        device, backend = torch.device("cuda", local_rank), "nccl"  # pragma: no mutate (CUDA only)
     else:
         device, backend = torch.device("cpu"), "gloo"
     if not os.environ.get("CNNEDU_THREADS_FROM_USER"):
@@ -63,9 +63,9 @@ def setup() -> Context:
     # peer's *old* address times out (measured: 2 of 3 restarted runs failed that way here).
     store, _, _ = next(dist.rendezvous("env://"))
     attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    device_id = device if device.type == "cuda" else None  # pragma: no mutate (CUDA only)
     dist.init_process_group(backend, store=dist.PrefixStore(f"attempt{attempt}", store),
-                            rank=rank, world_size=world,
-                            device_id=device if device.type == "cuda" else None)
+                            rank=rank, world_size=world, device_id=device_id)
     return Context(rank, world, local_rank, device)
 
 

@@ -25,7 +25,7 @@ NETWORKS = {  # (bytes per second per direction, seconds per hop): round assumed
 def ring_allreduce_seconds(n: int | np.ndarray, nbytes: float, bandwidth: float,
                            latency: float) -> np.ndarray:
     """Time of a ring all-reduce of ``nbytes`` over ``n`` workers (0 for a single worker)."""
-    n = np.asarray(n, dtype=float)
+    n = np.asarray(n)
     if np.any(n < 1):
         raise ValueError(f"n must be >= 1, got {n}")
     if bandwidth <= 0 or latency < 0 or np.any(np.asarray(nbytes) < 0):
@@ -37,7 +37,7 @@ def ring_allreduce_seconds(n: int | np.ndarray, nbytes: float, bandwidth: float,
 def step_seconds(n: int | np.ndarray, compute: float, nbytes: float, bandwidth: float,
                  latency: float) -> np.ndarray:
     """Predicted step time: compute shared by ``n`` workers plus one gradient all-reduce."""
-    return np.asarray(compute) / np.asarray(n, dtype=float) + ring_allreduce_seconds(
+    return np.asarray(compute) / np.asarray(n) + ring_allreduce_seconds(
         n, nbytes, bandwidth, latency)
 
 

@@ -86,8 +86,8 @@ def convert_sync_batchnorm(module: nn.Module, device: torch.device | str = "cpu"
     ``cnnedu.layers.BatchNorm2d`` becomes a :class:`SyncBatchNorm2d` with the same parameters
     and running statistics.
     """
-    if torch.device(device).type == "cuda":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    if torch.device(device).type == "cuda":  # pragma: no mutate (CUDA only)
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)  # pragma: no mutate (CUDA only)
     if isinstance(module, (nn.BatchNorm2d, BatchNorm2d)) and not isinstance(module, SyncBatchNorm2d):
         synced = SyncBatchNorm2d(module.num_features, eps=module.eps, momentum=module.momentum,
                                  affine=module.affine)

@@ -161,9 +161,10 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
     timer = None
     net: nn.Module = model
     if ctx.distributed:
+        cuda = ctx.device.type == "cuda"  # pragma: no mutate (CUDA only: False on a CPU)
         net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None)
-        timer = CommTimer(ctx.world_size, ctx.device.type == "cuda")
+            model, device_ids=[ctx.local_rank] if cuda else None)  # pragma: no mutate (CUDA only)
+        timer = CommTimer(ctx.world_size, cuda)
         net.register_comm_hook(timer, timed_allreduce_hook)
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     _log(ctx, f"world size {ctx.world_size}, backend "
@@ -194,7 +195,6 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
         train_one_epoch(net, batches, optimizer, criterion, ctx.device, scheduler=scheduler,
                         max_batches=steps_per_epoch - first, before_step=before_step,
                         after_step=after_step)
-        done = (epoch + 1) * steps_per_epoch
     result = {
         "config": asdict(cfg), "rank": ctx.rank, "world_size": ctx.world_size,
         "threads": torch.get_num_threads(), "device": str(ctx.device),

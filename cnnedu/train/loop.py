@@ -36,7 +36,8 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
     for i, (x, y) in enumerate(loader):
         if max_batches is not None and i >= max_batches:
             break
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        x = x.to(device, non_blocking=True)  # pragma: no mutate (CPU: no-op)
+        y = y.to(device, non_blocking=True)  # pragma: no mutate (CPU: no-op)
         logits = model(x)
         loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
@@ -156,7 +157,8 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
         if deadline is not None and time.perf_counter() > deadline:
             result.out_of_time = True
             break
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        x = x.to(device, non_blocking=True)  # pragma: no mutate (CPU: no-op)
+        y = y.to(device, non_blocking=True)  # pragma: no mutate (CPU: no-op)
         if before_step is not None:
             before_step(i)
         logits = model(x)
