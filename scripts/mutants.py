@@ -30,12 +30,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["cnnedu/train/*", "cnnedu/data/*", "cnnedu/experiments.py", "cnnedu/recipes.py",
-           "cnnedu/distributed/*"]
+           "cnnedu/budget.py", "cnnedu/distributed/*"]
 TESTS = ["tests/test_train.py", "tests/test_data.py", "tests/test_experiments.py",
          "tests/test_recipes.py", "tests/test_distributed.py", "tests/test_worker.py",
          "tests/test_launcher.py", "tests/test_feature_viewer_experiments.py",
          "tests/test_train_mutants.py", "tests/test_distributed_mutants.py",
-         "tests/test_experiments_mutants.py", "tests/test_data_mutants.py"]
+         "tests/test_experiments_mutants.py", "tests/test_data_mutants.py",
+         "tests/test_budget.py", "tests/test_timed_budget.py"]
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
           34: "skipped", 35: "suspicious", 36: "timeout", 24: "timeout", 152: "timeout",
           255: "timeout", -24: "timeout", -11: "killed", -9: "killed", None: "not run"}

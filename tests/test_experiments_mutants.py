@@ -209,33 +209,6 @@ def test_seconds_per_training_step_trains_in_the_asked_layout(monkeypatch):
     assert layouts == [(True, True)] * 2 + [(False, False)] * 2
 
 
-def test_steps_for_budget_divides_the_time_by_the_median_probe_step(monkeypatch):
-    from cnnedu.data import BatchLoader
-
-    made = []
-    real = experiments.make_optimizer
-    monkeypatch.setattr(experiments, "make_optimizer",
-                        lambda name, params, lr, weight_decay: made.append(
-                            (name, lr, weight_decay)) or real(name, params, lr, weight_decay))
-    fake_clock(monkeypatch, [5.0, 0.2, 0.4, 0.1])           # warm-up dropped: median 0.2
-    loader = BatchLoader(FashionMNIST("train", limit=128), 16)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
-    before = [p.detach().clone() for p in model.parameters()]
-    assert experiments.steps_for_budget(model, loader, 3.0, device="cpu", optimizer="adamw",
-                                        weight_decay=0.1) == 15
-    assert made == [("adamw", 0.0, 0.1)]
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
-    fake_clock(monkeypatch, [1.0, 0.5, 0.1, 0.4, 0.2, 0.3])   # five probes: median 0.3
-    assert experiments.steps_for_budget(model, loader, 3.0, device="cpu", probe_steps=5) == 10
-
-
-@pytest.mark.parametrize(("steps", "per_epoch", "expected"), [
-    (800, 469, (2, 400)), (100, 469, (1, 100)), (469, 469, (1, 469)), (470, 469, (2, 235)),
-    (0, 10, (1, 1)), (5, 2, (3, 1))])
-def test_split_steps_by_hand(steps, per_epoch, expected):
-    assert experiments.split_steps(steps, per_epoch) == expected
-
-
 def test_ablate_recipe_trains_each_variant_with_its_settings(monkeypatch, bars):
     from cnnedu.models.alexnet import AlexNet
     from cnnedu.recipes import get_recipe

@@ -278,8 +278,8 @@ def test_fit_calls_back_after_each_epoch_and_redraws_the_live_plot(monkeypatch):
     seen, drawn, made = [], [], []
 
     class FakePlot:
-        def __init__(self, epochs):
-            made.append(epochs)
+        def __init__(self, epochs, eval_name="test"):
+            made.append((epochs, eval_name))
 
         def update(self, history):
             drawn.append(list(history.epoch))
@@ -288,10 +288,13 @@ def test_fit_calls_back_after_each_epoch_and_redraws_the_live_plot(monkeypatch):
     loop_module.fit(small_model(), batches(2), batches(1), epochs=3, device="cpu",
                     progress=False, live_plot=True,
                     on_epoch_end=lambda h: seen.append((list(h.epoch), len(h.test_acc))))
-    assert made == [3] and drawn == [[1], [1, 2], [1, 2, 3]]
+    assert made == [(3, "test")] and drawn == [[1], [1, 2], [1, 2, 3]]
     assert seen == [([1], 1), ([1, 2], 2), ([1, 2, 3], 3)]
     loop_module.fit(small_model(), batches(2), epochs=1, device="cpu", progress=False)
-    assert made == [3]                                        # no live plot unless asked
+    assert made == [(3, "test")]                              # no live plot unless asked
+    loop_module.fit(small_model(), batches(2), batches(1), epochs=1, device="cpu",
+                    progress=False, live_plot=True, eval_name="validation")
+    assert made[-1] == (1, "validation")                      # the held-out curve's name
 
 
 def test_fit_refuses_no_epochs_and_names_the_value():
