@@ -24,50 +24,19 @@ import torch.nn.functional as F
 from cnnedu.shapes import conv_output_size
 from cnnedu.widgets.base import WindowExplorer
 from cnnedu.widgets.common import default_images, formula_html, limit_note, note_html
+from cnnedu.widgets.kernels import (  # noqa: F401 (re-exported: lessons and tests import them here)
+    CUSTOM,
+    PRESETS,
+    _resize_kernel,
+    first_layer_kernels,
+    weight_text,
+)
 from cnnedu.widgets.panels import PixelPanels, panel
 from cnnedu.widgets.render import to_rgb
 from cnnedu.widgets.zoom import conv_zoom_html, explain_conv_pixel, fmt
 
 DISPLAY = 360
 MAX_SIZE = 5
-
-
-def weight_text(value: float) -> str:
-    """A weight as shown in its box: 3 significant digits, so ``-0.0471`` fits and reads
-    (tiny weights as ``-1.2e-04``: at most 8 characters for |value| < 1000)."""
-    if value != 0 and abs(value) < 1e-3:
-        return f"{value:.1e}"
-    return f"{value:.3g}"
-
-
-def _gauss(n: int) -> torch.Tensor:
-    row = torch.tensor([math.comb(n - 1, i) for i in range(n)], dtype=torch.float32)
-    return torch.outer(row, row) / row.sum() ** 2
-
-
-PRESETS: dict[str, torch.Tensor] = {
-    "identity": torch.tensor([[0., 0, 0], [0, 1, 0], [0, 0, 0]]),
-    "box blur": torch.full((3, 3), 1 / 9),
-    "Gaussian 3×3": _gauss(3),
-    "Gaussian 5×5": _gauss(5),
-    "sharpen": torch.tensor([[0., -1, 0], [-1, 5, -1], [0, -1, 0]]),
-    "Sobel x": torch.tensor([[-1., 0, 1], [-2, 0, 2], [-1, 0, 1]]),
-    "Sobel y": torch.tensor([[-1., -2, -1], [0, 0, 0], [1, 2, 1]]),
-    "Laplacian": torch.tensor([[0., 1, 0], [1, -4, 1], [0, 1, 0]]),
-}
-CUSTOM = "custom (edited)"
-
-
-def _resize_kernel(kernel: torch.Tensor, size: int) -> torch.Tensor:
-    """Centre ``kernel`` in a ``size`` x ``size`` grid: zero-pad when growing, crop when shrinking."""
-    current = kernel.shape[-1]
-    if current == size:
-        return kernel.clone()
-    if current < size:
-        pad = (size - current) // 2
-        return F.pad(kernel, (pad, pad, pad, pad))
-    cut = (current - size) // 2
-    return kernel[cut:cut + size, cut:cut + size].clone()
 
 
 class KernelExplorer(WindowExplorer):
@@ -278,11 +247,3 @@ class KernelExplorer(WindowExplorer):
                 f"[{float(out.min()):.3f}, {float(out.max()):.3f}], mean |value| "
                 f"{float(out.abs().mean()):.3f}")
         return f"<div class='cnnedu-stats'>{html.escape(text)}</div>"
-
-
-def first_layer_kernels(model: torch.nn.Module, count: int = 8) -> dict[str, torch.Tensor]:
-    """The first ``count`` filters of a model's first Conv2d (input channel 0), by name: (k, k)
-    float32 CPU tensors, the form ``KernelExplorer(kernels=...)`` takes."""
-    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
-    weight = conv.weight.detach().float().cpu()
-    return {f"trained filter {i}": weight[i, 0] for i in range(min(count, len(weight)))}
