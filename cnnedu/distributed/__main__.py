@@ -42,7 +42,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--float64", action="store_true",
                    help="train in double precision (to tell rounding from real differences)")
     t.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
-                   help="fp32, or bf16 autocast around forward and loss (default: the recipe's)")
+                   help="fp32 (default, so runs compare exactly), or bf16 autocast around "
+                        "forward and loss")
     b = sub.add_parser("by-hand", help="all_reduce of gradients by hand, then DDP")
     b.add_argument("--global-batch", type=int, default=8)
     sub.add_parser("bn-check", help="synchronised BatchNorm vs one process on the whole batch")
