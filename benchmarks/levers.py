@@ -1,144 +1,149 @@
-"""Trial of two CPU levers on a recipe: bf16 autocast and channels-last, judged on validation.
+"""Trial of recipe levers on the validation split: each variant over seeds, time and accuracy.
 
-    python benchmarks/levers.py --lesson resnet [--seeds 0,1,2,3,4] [--epochs N]
-        [--train-limit N] [--val-per-class 500] [--levers fp32-cl,bf16-cl,fp32,bf16]
+    python benchmarks/levers.py --lesson resnet [--seeds 0,1,2] [--train-limit N]
+        [--variant NAME:field=value,field=value ...] [--json out.json]
 
-Each lever setting trains the recipe of :mod:`cnnedu.recipes` (model, optimiser, one-cycle
-schedule, label smoothing, augmentation, batch size: unchanged) once per seed on the training
-images *minus* a held-out, class-balanced validation part (``--val-per-class`` images of each
-class, the same for every setting and seed), then prints the training time and the validation
-accuracy, per seed and as mean / min / max. The test split is never read: a lever is chosen on
-validation, and only the chosen recipe is judged on test (``python -m cnnedu.benchmark``).
+A *variant* is the lesson's recipe (:mod:`cnnedu.recipes`) with some fields replaced, e.g.
+``--variant bf16:precision=bf16`` or ``--variant bf16-bs256:precision=bf16,batch_size=256,lr=0.4``.
+Any :class:`~cnnedu.recipes.Recipe` field may be set (values are converted to the field's type),
+and the model keys ``width`` and ``depth`` rebuild the lesson's model with that width (AlexNet:
+a factor; ResNet: channels of the first stage) or depth (ResNet). Without ``--variant`` the
+default trial is the precision lever: ``fp32`` (the recipe) against ``bf16``.
 
-Settings: ``fp32`` / ``bf16`` (``torch.autocast("cpu", dtype=torch.bfloat16)`` around forward
-and loss; weights, gradients and the optimiser stay fp32), each with ``-cl`` (channels-last
-model and batches, the recipes' default) or without (contiguous NCHW). Evaluation runs in the
-precision the model was trained in. The training loop is the one of ``cnnedu.train.fit``
-(forward, loss, zero_grad, backward, step, scheduler step) without its per-step bookkeeping.
+Every run trains with :func:`cnnedu.train.fit` (the loop of the lessons and the benchmark) on
+the training images *minus* the class-balanced validation split of :func:`cnnedu.splits.hold_out`
+(5,000 of the full 60,000, the same images for every variant and seed), then evaluates on that
+validation split in the variant's precision. The test split is never read: a recipe is chosen on
+validation, and only the chosen one is judged on test (``python -m cnnedu.benchmark``). Times
+are training wall times of this process: on a shared machine compare variants measured in the
+same run, or scale step counts by quiet step times.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
+import json
 import statistics
 import time
+from functools import partial
+from pathlib import Path
 
 import torch
-from torch import nn
 
 from cnnedu import config
-from cnnedu.data import BatchLoader, FashionMNIST, balanced_indices
-from cnnedu.recipes import RECIPES
-from cnnedu.train import evaluate, make_optimizer, make_scheduler
+from cnnedu.data import FashionMNIST, balanced_indices
+from cnnedu.models.alexnet import AlexNet
+from cnnedu.models.resnet import resnet_mini
+from cnnedu.recipes import RECIPES, Recipe
+from cnnedu.splits import hold_out, subset
+from cnnedu.train import evaluate, fit
 
-LEVERS = ("fp32-cl", "bf16-cl", "fp32", "bf16")
+DEFAULT_VARIANTS = ("fp32:", "bf16:precision=bf16")
+MODEL_KEYS = ("width", "depth")
 
 
-def validation_split(labels: torch.Tensor, per_class: int,
-                     seed: int = 1234) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train indices, validation indices): ``per_class`` random images of each class held out.
+def _convert(field: dataclasses.Field, text: str):
+    kind = str(field.type)
+    if text in ("None", "none") and "None" in kind:
+        return None
+    if kind.startswith("bool"):
+        if text not in ("true", "false", "True", "False", "1", "0"):
+            raise ValueError(f"{field.name} must be true or false, got {text!r}")
+        return text in ("true", "True", "1")
+    if kind.startswith("int"):
+        return int(text)
+    if kind.startswith("float"):
+        return float(text)
+    return text
 
-    The split depends only on ``seed`` (not on the training seed), so every setting and every
-    seed is judged on the same images. Both index tensors are sorted and disjoint.
+
+def parse_variant(text: str, lesson: str) -> tuple[str, Recipe]:
+    """``"NAME:key=value,..."`` -> (NAME, the lesson's recipe with those fields replaced).
+
+    A ValueError names the unknown key or the bad value, so a typo never runs the plain recipe.
     """
-    classes = labels.unique()
-    counts = torch.bincount(labels)
-    if per_class < 1 or per_class >= int(counts[classes].min()):
-        raise ValueError(f"per_class must be >= 1 and below the smallest class size "
-                         f"{int(counts[classes].min())}, got {per_class}")
-    generator = torch.Generator().manual_seed(seed)
-    held = []
-    for cls in classes:
-        members = (labels == cls).nonzero().flatten()
-        held.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
-    validation = torch.cat(held).sort().values
-    keep = torch.ones(len(labels), dtype=torch.bool)
-    keep[validation] = False
-    return keep.nonzero().flatten(), validation
+    name, _, settings = text.partition(":")
+    if not name:
+        raise ValueError(f"a variant needs a name before ':', got {text!r}")
+    recipe = RECIPES[lesson]
+    fields = {f.name: f for f in dataclasses.fields(Recipe)}
+    changes, model = {}, {}
+    for item in filter(None, settings.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ValueError(f"variant {name!r}: settings are key=value, got {item!r}")
+        if key in MODEL_KEYS:
+            model[key] = float(value) if (key == "width" and lesson == "alexnet") else int(value)
+        elif key in fields and key not in ("name", "build"):
+            changes[key] = _convert(fields[key], value)
+        else:
+            raise ValueError(f"variant {name!r}: unknown setting {key!r}; use a Recipe field "
+                             f"({', '.join(k for k in fields if k not in ('name', 'build'))}) "
+                             f"or {', '.join(MODEL_KEYS)}")
+    if model:
+        if lesson == "alexnet":
+            if set(model) != {"width"}:
+                raise ValueError(f"variant {name!r}: AlexNet takes only width, got {sorted(model)}")
+            changes["build"] = partial(AlexNet, width=model["width"])
+        else:
+            changes["build"] = partial(resnet_mini, depth=model.get("depth", 8),
+                                       width=model.get("width", 16))
+    return name, dataclasses.replace(recipe, name=f"{lesson}:{name}", **changes)
 
 
-def subset(dataset: FashionMNIST, index: torch.Tensor) -> FashionMNIST:
-    """A shallow copy of ``dataset`` holding only the images at ``index``."""
-    part = FashionMNIST.__new__(FashionMNIST)
-    part.split, part.source = dataset.split, dataset.source
-    part.images, part.labels = dataset.images[index], dataset.labels[index]
-    return part
-
-
-def train_once(lesson: str, lever: str, seed: int, train: FashionMNIST, val: FashionMNIST,
-               epochs: int | None) -> tuple[float, float]:
-    """Seconds of training and validation accuracy of one run of ``lesson`` with ``lever``."""
-    bf16, channels_last = lever.startswith("bf16"), lever.endswith("-cl")
-    recipe = dataclasses.replace(RECIPES[lesson], channels_last=channels_last)
+def train_once(recipe: Recipe, seed: int, train: FashionMNIST,
+               val: FashionMNIST) -> tuple[float, float, int]:
+    """(training seconds, validation accuracy, steps) of one run of ``recipe``."""
     config.seed_everything(seed)
     loader = recipe.train_loader(train, "cpu", seed=seed)
-    val_loader = BatchLoader(val, 1000, channels_last=channels_last)
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    model = recipe.build().to(memory_format=layout)
-    epochs = epochs or recipe.epochs
-    optimizer = make_optimizer(recipe.optimizer, model.parameters(), recipe.lr,
-                               recipe.weight_decay)
-    scheduler = make_scheduler("onecycle", optimizer, recipe.lr, len(loader) * epochs)
-    criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-
-    def precision():
-        return (torch.autocast("cpu", dtype=torch.bfloat16) if bf16
-                else contextlib.nullcontext())
-
+    model = recipe.build()
     start = time.perf_counter()
-    model.train()
-    for _ in range(epochs):
-        for x, y in loader:
-            with precision():
-                loss = criterion(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
+    fit(model, loader, None, device="cpu", progress=False, **recipe.fit_kwargs())
     seconds = time.perf_counter() - start
-    with precision():
-        _, accuracy = evaluate(model, val_loader, "cpu")
-    return seconds, accuracy
+    _, accuracy = evaluate(model, recipe.test_loader(val, "cpu"), "cpu",
+                           precision=recipe.precision)
+    return seconds, accuracy, len(loader) * recipe.epochs
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lesson", required=True, choices=sorted(RECIPES))
-    parser.add_argument("--seeds", default="0,1,2,3,4")
-    parser.add_argument("--levers", default=",".join(LEVERS))
-    parser.add_argument("--epochs", type=int, help="override the recipe (reduced trials)")
-    parser.add_argument("--train-limit", type=int, help="train on a balanced subset")
-    parser.add_argument("--val-per-class", type=int, default=500)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--variant", action="append", help="NAME:field=value,... (repeatable)")
+    parser.add_argument("--train-limit", type=int, help="train on a balanced subset (trials)")
+    parser.add_argument("--json", type=Path, help="append every run as one JSON line here")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
-    levers = args.levers.split(",")
-    if unknown := sorted(set(levers) - set(LEVERS)):
-        parser.error(f"--levers must be from {', '.join(LEVERS)}, got {', '.join(unknown)}")
-    full = FashionMNIST("train")
-    train_index, val_index = validation_split(full.labels, args.val_per_class)
-    train, val = subset(full, train_index), subset(full, val_index)
+    try:
+        variants = [parse_variant(v, args.lesson) for v in args.variant or DEFAULT_VARIANTS]
+    except ValueError as err:
+        parser.error(str(err))
+    train, val = hold_out(FashionMNIST("train"))
     if args.train_limit:
         train = subset(train, balanced_indices(train.labels, args.train_limit, 0))
     print(f"{args.lesson}: {len(train)} training / {len(val)} validation images "
-          f"(from {full.source}), epochs {args.epochs or RECIPES[args.lesson].epochs}, "
-          f"{torch.get_num_threads()} threads, seeds {seeds}")
-    results = {}
-    for lever in levers:
-        runs = [train_once(args.lesson, lever, seed, train, val, args.epochs) for seed in seeds]
-        results[lever] = runs
-        print(f"  {lever:8}: " + ", ".join(f"seed {s} {a:.4f} in {t:.0f} s"
-                                           for s, (t, a) in zip(seeds, runs, strict=True)),
-              flush=True)
-    print("lever     val acc mean [min, max]      train time mean (ratio to first)")
-    base = statistics.fmean(t for t, _ in results[levers[0]])
-    for lever, runs in results.items():
-        accs, times = [a for _, a in runs], [t for t, _ in runs]
-        print(f"{lever:8}  {statistics.fmean(accs):.4f} [{min(accs):.4f}, {max(accs):.4f}]"
-              f"    {statistics.fmean(times):6.1f} s ({statistics.fmean(times) / base:.2f}x)")
+          f"(from {train.source}), {torch.get_num_threads()} threads, seeds {seeds}", flush=True)
+    summary = []
+    for name, recipe in variants:
+        runs = []
+        for seed in seeds:
+            seconds, accuracy, steps = train_once(recipe, seed, train, val)
+            runs.append((seconds, accuracy))
+            print(f"  {name}: seed {seed} val {accuracy:.4f} in {seconds:.0f} s "
+                  f"({steps} steps)", flush=True)
+            if args.json:
+                with args.json.open("a") as handle:
+                    handle.write(json.dumps({"lesson": args.lesson, "variant": name,
+                                             "seed": seed, "val_accuracy": accuracy,
+                                             "seconds": seconds, "steps": steps}) + "\n")
+        accs = [a for _, a in runs]
+        summary.append((name, statistics.fmean(accs), min(accs), max(accs),
+                        statistics.fmean(t for t, _ in runs), steps))
+    print("variant            val acc mean [min, max]     train s (busy-machine wall)  steps")
+    for name, mean, low, high, seconds, steps in summary:
+        print(f"{name:18} {mean:.4f} [{low:.4f}, {high:.4f}]   {seconds:8.1f}   {steps:6d}")
     return 0
 
 

@@ -10,7 +10,9 @@
    optimiser's elementwise work is not counted, as the counter counts matmuls and convolutions
    only), times the steps, divided by their wall time, on synthetic batches (random images of
    the recipe's batch size, in the recipe's memory layout, so data loading is left out); in
-   fp32, and under ``torch.autocast("cpu", dtype=torch.bfloat16)`` where bf16 is native.
+   the recipe's own precision (``Recipe.precision``: fp32, or bf16 autocast via
+   :func:`cnnedu.train.precision.autocast`, as ``fit`` trains it), and in the other precision
+   for comparison where bf16 is native.
 3. Each training figure as a percentage of the peak of the same precision.
 
 All figures come from the same process, minutes apart: on a shared machine compare them with
@@ -21,7 +23,6 @@ each other, not with figures of another run. Accuracy under bf16 is not measured
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnnedu.recipes import RECIPES
 from cnnedu.train import make_optimizer
+from cnnedu.train.precision import autocast
 
 
 def cpu_flags() -> set[str]:
@@ -66,8 +68,9 @@ def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 10) -> floa
     return 2 * size ** 3 / best
 
 
-def training_rate(name: str, steps: int, bf16: bool) -> dict:
-    """FLOPs per step, seconds per step and FLOP/s of ``name``'s recipe on synthetic batches."""
+def training_rate(name: str, steps: int, precision: str) -> dict:
+    """FLOPs per step, seconds per step and FLOP/s of ``name``'s recipe on synthetic batches,
+    trained in ``precision`` ("fp32" or "bf16")."""
     recipe = RECIPES[name]
     torch.manual_seed(0)
     layout = torch.channels_last if recipe.channels_last else torch.contiguous_format
@@ -79,9 +82,7 @@ def training_rate(name: str, steps: int, bf16: bool) -> dict:
     y = torch.randint(0, 10, (recipe.batch_size,))
 
     def step() -> None:
-        cast = (torch.autocast("cpu", dtype=torch.bfloat16) if bf16
-                else contextlib.nullcontext())
-        with cast:
+        with autocast(precision, "cpu"):
             loss = criterion(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -97,7 +98,8 @@ def training_rate(name: str, steps: int, bf16: bool) -> dict:
     for _ in range(steps):
         step()
     seconds = (time.perf_counter() - start) / steps
-    return {"recipe": name, "precision": "bf16 autocast" if bf16 else "fp32",
+    return {"recipe": name, "precision": precision,
+            "recipe_precision": precision == recipe.precision,
             "batch": recipe.batch_size, "flops_per_step": flops, "ms_per_step": seconds * 1e3,
             "images_per_s": recipe.batch_size / seconds, "flops_per_s": flops / seconds}
 
@@ -115,19 +117,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}, native bf16: {bf16} "
           f"(flags: {sorted({'avx512_bf16', 'amx_bf16', 'amx_tile'} & cpu_flags()) or 'none'})")
-    precisions = [("fp32", torch.float32, False)] + ([("bf16", torch.bfloat16, True)] if bf16
-                                                     else [])
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    native = ["fp32"] + (["bf16"] if bf16 else [])
+    wanted = set(native) | {recipe.precision for recipe in RECIPES.values()}
     peaks = {}
-    for label, dtype, _ in precisions:
-        peaks[label] = matmul_peak(dtype, args.size)
-        print(f"matmul peak {label}: {peaks[label] / 1e9:.0f} GFLOP/s ({args.size}^2, best of 10)")
+    for label in [p for p in dtypes if p in wanted]:
+        peaks[label] = matmul_peak(dtypes[label], args.size)
+        print(f"matmul peak {label}: {peaks[label] / 1e9:.0f} GFLOP/s ({args.size}^2, best of 10)"
+              f"{'' if label in native else ' (not native on this CPU)'}")
     rows = []
-    for name in RECIPES:
-        for label, _, cast in precisions:
-            row = training_rate(name, args.steps, cast)
+    for name, recipe in RECIPES.items():
+        # the recipe's own precision first (what fit trains), then the other one where native
+        for label in [recipe.precision] + [p for p in native if p != recipe.precision]:
+            row = training_rate(name, args.steps, label)
             row["percent_of_peak"] = 100 * row["flops_per_s"] / peaks[label]
             rows.append(row)
-            print(f"{name:8} {row['precision']:13}: {row['flops_per_step'] / 1e9:.2f} GFLOP/step, "
+            mark = "recipe" if row["recipe_precision"] else "other"
+            print(f"{name:8} {label} ({mark}): {row['flops_per_step'] / 1e9:.2f} GFLOP/step, "
                   f"{row['ms_per_step']:.1f} ms/step, {row['images_per_s']:.0f} img/s, "
                   f"{row['flops_per_s'] / 1e9:.0f} GFLOP/s = {row['percent_of_peak']:.0f} % of "
                   f"the {label} matmul peak")

@@ -1,7 +1,8 @@
 """``python -m cnnedu.benchmark --lesson alexnet|resnet [--seeds 0,1,2] [--json out.json]``.
 
 Trains a lesson's model with its full-mode recipe on the full Fashion-MNIST (60k/10k) and
-reports the test accuracy and the wall time of the *whole process* (imports and data loading
+reports the test accuracy (evaluated in the recipe's precision, fp32 or bf16 autocast) and the
+wall time of the *whole process* (imports and data loading
 included), so the figure is what a learner waits for. ``--seeds 0,1,2`` runs one fresh process
 per seed (so each time is still a whole process) and reports every run, the mean and the
 minimum: a claim about a recipe must hold for any seed, not for the one that was tried.
@@ -81,12 +82,14 @@ def run(lesson: str, device: str | None = None, seed: int = 0, progress: bool = 
     if epochs is not None:
         kwargs["epochs"] = epochs
     fit(model, loader, None, device=chosen.device, progress=progress, **kwargs)
-    _, accuracy = evaluate(model, test_loader, chosen.device)
+    _, accuracy = evaluate(model, test_loader, chosen.device, precision=recipe.precision)
     return {
         "lesson": lesson,
         "test_accuracy": round(accuracy, 4),
         "seconds": round(time.perf_counter() - _PROCESS_START, 1),
         "epochs": kwargs["epochs"],
+        "batch_size": recipe.batch_size,
+        "precision": recipe.precision,
         "device": str(chosen.device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -179,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{result['lesson']}: test accuracy {result['test_accuracy']:.4f} in "
-          f"{result['seconds']:.1f} s ({result['epochs']} epochs, {result['device']}, "
+          f"{result['seconds']:.1f} s ({result['epochs']} epochs, batch {result['batch_size']}, "
+          f"{result['precision']}, {result['device']}, "
           f"torch {result['torch']}, {result['threads']} threads, {result['train_images']} "
           f"train / {result['test_images']} test images; data: {result['data']}"
           f"{'' if result['full_data'] else ', a SUBSET: not a benchmark result'})")

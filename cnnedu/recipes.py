@@ -15,6 +15,7 @@ from torch import nn
 from cnnedu.data import BatchLoader, FashionMNIST
 from cnnedu.models.alexnet import AlexNet
 from cnnedu.models.resnet import resnet_mini
+from cnnedu.train.precision import check_precision
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Recipe:
     ``fit(..., **recipe.fit_kwargs())``; :func:`cnnedu.experiments.ablate_recipe` varies its
     fields; the torchrun worker's ``TrainConfig`` turns into one (``TrainConfig.recipe()``), so
     all of them train alike.
+
+    ``precision`` is ``"fp32"`` or ``"bf16"`` (bfloat16 autocast around forward and loss, fp32
+    weights and optimiser: :mod:`cnnedu.train.precision`); any other value is a ValueError.
     """
 
     name: str
@@ -40,12 +44,17 @@ class Recipe:
     shift: int = 0
     channels_last: bool = True
     scheduler: str | None = "onecycle"
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision)
 
     def fit_kwargs(self) -> dict:
         """Keyword arguments for :func:`cnnedu.train.fit`."""
         return dict(epochs=self.epochs, optimizer=self.optimizer, lr=self.lr,
                     weight_decay=self.weight_decay, scheduler=self.scheduler,
-                    label_smoothing=self.label_smoothing, channels_last=self.channels_last)
+                    label_smoothing=self.label_smoothing, channels_last=self.channels_last,
+                    precision=self.precision)
 
     def train_loader(self, dataset: FashionMNIST, device: torch.device | str,
                      seed: int = 0) -> BatchLoader:

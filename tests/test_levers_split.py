@@ -1,10 +1,14 @@
-"""benchmarks/levers.py: the held-out validation split (balanced, disjoint, seed-fixed)."""
+"""benchmarks/levers.py: variants of a recipe, trained on the training images minus the
+validation split of cnnedu.splits, judged on that split; the test split is never read."""
 
 import importlib.util
+import json
+from functools import partial
 from pathlib import Path
 
 import pytest
-import torch
+
+from cnnedu.recipes import RECIPES
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "levers.py"
 spec = importlib.util.spec_from_file_location("levers", SCRIPT)
@@ -12,21 +16,62 @@ levers = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(levers)
 
 
-def test_validation_split_is_balanced_disjoint_and_complete():
-    labels = torch.tensor([0] * 7 + [1] * 5 + [2] * 9)
-    train, val = levers.validation_split(labels, per_class=2, seed=3)
-    assert torch.bincount(labels[val]).tolist() == [2, 2, 2]          # 2 of each class
-    assert set(train.tolist()).isdisjoint(val.tolist())
-    assert sorted(train.tolist() + val.tolist()) == list(range(21))     # nothing lost
-    again = levers.validation_split(labels, per_class=2, seed=3)[1]
-    assert torch.equal(again, val)                                      # fixed by its seed
-    other = levers.validation_split(labels, per_class=2, seed=4)[1]
-    assert not torch.equal(other, val)                                  # and moved by it
+def test_a_variant_replaces_the_named_fields_with_their_types():
+    name, recipe = levers.parse_variant(
+        "fast:precision=bf16,batch_size=256,lr=0.4,augment=false,scheduler=None", "resnet")
+    base = RECIPES["resnet"]
+    assert name == "fast"
+    assert (recipe.precision, recipe.batch_size, recipe.lr, recipe.augment, recipe.scheduler) == \
+        ("bf16", 256, 0.4, False, None)
+    assert (recipe.epochs, recipe.optimizer, recipe.weight_decay) == \
+        (base.epochs, base.optimizer, base.weight_decay)              # the rest unchanged
+    assert levers.parse_variant("plain:", "alexnet")[1].fit_kwargs() == \
+        RECIPES["alexnet"].fit_kwargs()
 
 
-@pytest.mark.parametrize("per_class", [0, 5])
-def test_validation_split_rejects_a_bad_size(per_class):
-    labels = torch.tensor([0] * 7 + [1] * 5)
-    with pytest.raises(ValueError, match=f"per_class must be >= 1 and below the smallest class "
-                                         f"size 5, got {per_class}"):
-        levers.validation_split(labels, per_class)
+def test_model_keys_rebuild_the_lessons_model():
+    _, resnet = levers.parse_variant("narrow:width=12", "resnet")
+    model = resnet.build()
+    assert model.conv1.out_channels == 12 and model.fc.in_features == 48 and model.depth == 8
+    _, alexnet = levers.parse_variant("half:width=0.5", "alexnet")
+    assert isinstance(alexnet.build, partial) and alexnet.build.keywords == {"width": 0.5}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("x:epoch=3", "variant 'x': unknown setting 'epoch'"),
+    ("x:build=3", "variant 'x': unknown setting 'build'"),
+    ("x:precision=fp16", "precision must be one of 'fp32', 'bf16', got 'fp16'"),
+    ("x:augment=maybe", "augment must be true or false, got 'maybe'"),
+    ("x:lr", "variant 'x': settings are key=value, got 'lr'"),
+    (":lr=0.1", "a variant needs a name before ':'"),
+])
+def test_a_bad_variant_is_refused_by_name(text, message):
+    with pytest.raises(ValueError, match=message):
+        levers.parse_variant(text, "resnet")
+
+
+def test_a_trial_trains_on_train_minus_validation_and_never_reads_test(monkeypatch, tmp_path,
+                                                                      capsys):
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    splits = []
+    real = levers.FashionMNIST
+
+    def recording(split="train", *args, **kwargs):
+        splits.append(split)
+        return real(split, *args, **kwargs)
+
+    monkeypatch.setattr(levers, "FashionMNIST", recording)
+    out = tmp_path / "runs.jsonl"
+    assert levers.main(["--lesson", "alexnet", "--seeds", "0,1", "--train-limit", "100",
+                        "--variant", "tiny:epochs=1,batch_size=50,width=0.25",
+                        "--json", str(out)]) == 0
+    assert splits == ["train"]
+    printed = capsys.readouterr().out
+    # the bundled 2,000 training images: 167 held out (1/12, as 5,000 of 60,000)
+    assert "100 training / 167 validation images" in printed
+    runs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["variant"], r["seed"], r["steps"]) for r in runs] == [("tiny", 0, 2), ("tiny", 1, 2)]
+    for run in runs:
+        assert 0.0 <= run["val_accuracy"] <= 1.0
+        # accuracy is a count of 167 images
+        assert abs(run["val_accuracy"] * 167 - round(run["val_accuracy"] * 167)) < 1e-6

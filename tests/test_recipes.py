@@ -46,7 +46,8 @@ def test_fit_kwargs_carry_every_training_setting_of_the_recipe(lesson):
     assert recipe.fit_kwargs() == {
         "epochs": recipe.epochs, "optimizer": recipe.optimizer, "lr": recipe.lr,
         "weight_decay": recipe.weight_decay, "scheduler": recipe.scheduler,
-        "label_smoothing": recipe.label_smoothing, "channels_last": recipe.channels_last}
+        "label_smoothing": recipe.label_smoothing, "channels_last": recipe.channels_last,
+        "precision": recipe.precision}
 
 
 def test_a_recipe_without_shift_only_flips(data):

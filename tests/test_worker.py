@@ -3,6 +3,7 @@ resumed run ends where an uninterrupted one does."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import pytest
@@ -25,17 +26,20 @@ def test_train_config_defaults_are_the_resnet_recipe():
         (0.05, 0.0, 64, 3)
 
 
-def test_worker_steps_with_the_recipes_optimizer_and_schedule(monkeypatch):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_worker_steps_with_the_recipes_optimizer_and_schedule(monkeypatch, precision):
     """The worker's losses are those of the same model trained by hand with torch.optim.SGD
-    (Nesterov, the recipe's weight decay) and a one-cycle schedule over all steps."""
+    (Nesterov, the recipe's weight decay) and a one-cycle schedule over all steps, with the
+    forward pass and loss under bf16 autocast when the precision says so."""
     from cnnedu import config
     from cnnedu.data import FashionMNIST
     from cnnedu.distributed.sharding import ShardedLoader
     from cnnedu.distributed.worker import build_model
 
     monkeypatch.setenv("CNNEDU_DATA", "bundled")
-    cfg = TrainConfig(epochs=2, **SMALL)
+    cfg = TrainConfig(epochs=2, precision=precision, **SMALL)
     result = train(cfg)
+    assert result["config"]["precision"] == precision
     config.seed_everything(cfg.seed)
     model = build_model(cfg.model).to(memory_format=torch.channels_last)
     sgd = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
@@ -47,7 +51,10 @@ def test_worker_steps_with_the_recipes_optimizer_and_schedule(monkeypatch):
     for epoch in range(2):
         loader.set_epoch(epoch)
         for _, (x, y) in zip(range(3), loader, strict=False):
-            loss = torch.nn.functional.cross_entropy(model(x), y, label_smoothing=0.1)
+            cast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
+                    else contextlib.nullcontext())
+            with cast:
+                loss = torch.nn.functional.cross_entropy(model(x), y, label_smoothing=0.1)
             sgd.zero_grad()
             loss.backward()
             sgd.step()
@@ -147,3 +154,13 @@ def test_a_global_batch_the_ranks_cannot_share_is_refused():
 
     with pytest.raises(ValueError, match="global_batch 32 is not divisible by the world size 3"):
         train(TrainConfig(**SMALL), Context(world_size=3))
+
+
+def test_precision_is_fp32_unless_asked_and_bad_values_are_named():
+    assert TrainConfig().precision == "fp32"       # lesson 06's equality runs need fp32
+    assert TrainConfig(precision="bf16").recipe().precision == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of 'fp32', 'bf16', got 'fp16'"):
+        TrainConfig(precision="fp16").check()
+    with pytest.raises(ValueError, match="float64=True trains in double precision; it excludes "
+                                         "precision='bf16'"):
+        TrainConfig(float64=True, precision="bf16").check()

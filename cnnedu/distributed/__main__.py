@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from cnnedu.distributed import demo, group, worker
+from cnnedu.train.precision import PRECISIONS
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,6 +41,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--log-every", type=int, default=defaults.log_every)
     t.add_argument("--float64", action="store_true",
                    help="train in double precision (to tell rounding from real differences)")
+    t.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
+                   help="fp32 (default, so runs compare exactly), or bf16 autocast around "
+                        "forward and loss")
     b = sub.add_parser("by-hand", help="all_reduce of gradients by hand, then DDP")
     b.add_argument("--global-batch", type=int, default=8)
     sub.add_parser("bn-check", help="synchronised BatchNorm vs one process on the whole batch")

@@ -47,6 +47,7 @@ from cnnedu.train import (
     save_checkpoint,
     train_one_epoch,
 )
+from cnnedu.train.precision import check_precision
 
 MODELS = ("resnet", "resnet-nobn")
 
@@ -79,8 +80,15 @@ class TrainConfig:
     evaluate: bool = False
     log_every: int = 10
     float64: bool = False
+    # fp32 by default, whatever the recipe says: lesson 06 compares runs to ~1e-8, and bf16
+    # rounding differs with the per-rank batch shape; ``--precision bf16`` opts in
+    precision: str = "fp32"
 
     def check(self) -> None:
+        check_precision(self.precision)
+        if self.float64 and self.precision != "fp32":
+            raise ValueError(f"float64=True trains in double precision; it excludes "
+                             f"precision={self.precision!r} (use precision='fp32' with it)")
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         for name in ("epochs", "global_batch"):
@@ -94,7 +102,8 @@ class TrainConfig:
         return replace(_RECIPE, build=partial(build_model, self.model), epochs=self.epochs,
                        batch_size=self.global_batch, lr=self.lr, optimizer=self.optimizer,
                        weight_decay=self.weight_decay, label_smoothing=self.label_smoothing,
-                       scheduler=self.scheduler, augment=self.augment)
+                       scheduler=self.scheduler, augment=self.augment,
+                       precision=self.precision)
 
 
 def build_model(name: str) -> nn.Module:
@@ -194,7 +203,7 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
         batches = ((x.to(dtype), y) for x, y in loader.batches(first))
         train_one_epoch(net, batches, optimizer, criterion, ctx.device, scheduler=scheduler,
                         max_batches=steps_per_epoch - first, before_step=before_step,
-                        after_step=after_step)
+                        after_step=after_step, precision=recipe.precision)
     result = {
         "config": asdict(cfg), "rank": ctx.rank, "world_size": ctx.world_size,
         "threads": torch.get_num_threads(), "device": str(ctx.device),
@@ -204,7 +213,8 @@ def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
     }
     if cfg.evaluate and ctx.rank == 0:
         test = BatchLoader(FashionMNIST("test"), 1024, device=ctx.device, channels_last=True)
-        result["test_loss"], result["test_acc"] = evaluate(model, test, ctx.device)
+        result["test_loss"], result["test_acc"] = evaluate(model, test, ctx.device,
+                                                           precision=recipe.precision)
     result["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if cfg.out and ctx.rank == 0:
         write_result(cfg.out, result)

@@ -21,15 +21,21 @@ from cnnedu.device import model_device, resolve_device
 from cnnedu.train.history import History
 from cnnedu.train.liveplot import LivePlot
 from cnnedu.train.optim import make_optimizer, make_scheduler
+from cnnedu.train.precision import autocast, check_precision
 
 DEFAULT_LR = 0.05   # fit's learning rate when it builds the optimizer from its name
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | None = None,
-             max_batches: int | None = None) -> tuple[float, float]:
-    """Mean cross-entropy loss and accuracy of ``model`` over ``loader`` (in eval mode)."""
+             max_batches: int | None = None, precision: str = "fp32") -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy of ``model`` over ``loader`` (in eval mode).
+
+    ``precision`` (``"fp32"`` or ``"bf16"``, see :mod:`cnnedu.train.precision`) is the one the
+    model was trained in: a bf16-trained model is evaluated under the same autocast.
+    """
     device = torch.device(device) if device is not None else model_device(model)
+    cast = autocast(precision, device)   # checks precision and device before any work
     was_training = model.training
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
@@ -38,7 +44,8 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
             break
         x = x.to(device, non_blocking=True)  # pragma: no mutate (CPU: no-op)
         y = y.to(device, non_blocking=True)  # pragma: no mutate (CPU: no-op)
-        logits = model(x)
+        with cast:
+            logits = model(x).float()
         loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
         count += len(y)
@@ -52,7 +59,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
         epochs: int = 1, *, optimizer: str | torch.optim.Optimizer = "sgd", lr: float | None = None,
         weight_decay: float = 5e-4, scheduler: str | None = "onecycle",
         label_smoothing: float = 0.0, device: torch.device | str | None = None,
-        channels_last: bool = False, max_batches: int | None = None,
+        channels_last: bool = False, precision: str = "fp32", max_batches: int | None = None,
         max_seconds: float | None = None, progress: bool = True, live_plot: bool = False,
         eval_name: str = "test", on_epoch_end: Callable[[History], None] | None = None) -> History:
     """Train ``model`` for ``epochs`` and return its :class:`History`.
@@ -70,10 +77,16 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
     rises to it, cosine starts from it, ``None`` keeps it). With an optimizer *name*, ``lr``
     (default 0.05) is that rate; an optimizer *object* brings its own, and giving ``lr`` as well
     is an error rather than a silent override of one by the other.
+
+    ``precision="bf16"`` runs forward and loss (in training and in evaluation) under
+    ``torch.autocast`` with bfloat16; weights, gradients and optimiser stay fp32
+    (:mod:`cnnedu.train.precision`). ``"fp32"`` trains exactly as without the argument.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
+    check_precision(precision)
     device = resolve_device(device)
+    autocast(precision, device)   # a device autocast cannot serve fails here, before training
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
     steps = len(train_loader) if max_batches is None else min(max_batches, len(train_loader))
@@ -96,7 +109,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
                   leave=True, unit="batch") as bar:
             result = train_one_epoch(model, train_loader, optimizer, criterion, device,
                                      scheduler=sched, max_batches=steps, deadline=deadline,
-                                     bar=bar)
+                                     bar=bar, precision=precision)
         history.step_loss.extend(result.step_loss)
         history.epoch.append(epoch)
         if result.diverged:        # NaN: the run diverged, stop and report honestly
@@ -107,7 +120,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
         history.train_loss.append(result.loss)
         history.train_acc.append(result.accuracy)
         if test_loader is not None:
-            test_loss, test_acc = evaluate(model, test_loader, device)
+            test_loss, test_acc = evaluate(model, test_loader, device, precision=precision)
         else:
             test_loss, test_acc = float("nan"), float("nan")
         history.test_loss.append(test_loss)
@@ -140,14 +153,17 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
                     max_batches: int | None = None, deadline: float | None = None,
                     bar: tqdm | None = None,
                     before_step: Callable[[int], None] | None = None,
-                    after_step: Callable[[int, float], None] | None = None) -> EpochResult:
+                    after_step: Callable[[int, float], None] | None = None,
+                    precision: str = "fp32") -> EpochResult:
     """One pass of SGD-style steps over ``loader`` (at most ``max_batches``), in train mode.
 
     ``deadline`` is a ``time.perf_counter()`` value: no step starts after it. A NaN loss stops
     the epoch at once (the step's loss is kept, so the divergence is visible in the history).
     ``before_step(i)`` and ``after_step(i, loss)`` run around step ``i`` (0-based in this
     pass): the torchrun worker times, logs and checkpoints there, with this same loop.
+    ``precision`` (``"fp32"``/``"bf16"``) sets the autocast around forward and loss.
     """
+    cast = autocast(precision, device)
     model.train()
     result = EpochResult(float("nan"), float("nan"), [])
     loss_sum, correct, count = 0.0, 0, 0
@@ -161,8 +177,9 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
         y = y.to(device, non_blocking=True)  # pragma: no mutate (CPU: no-op)
         if before_step is not None:
             before_step(i)
-        logits = model(x)
-        loss = criterion(logits, y)
+        with cast:
+            logits = model(x)
+            loss = criterion(logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -1,0 +1,37 @@
+"""benchmarks/utilization.py: each recipe's training step is timed in the precision it trains in."""
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "utilization.py"
+spec = importlib.util.spec_from_file_location("utilization", SCRIPT)
+utilization = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(utilization)
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [("fp32", torch.float32),
+                                                   ("bf16", torch.bfloat16)])
+def test_training_rate_steps_in_the_asked_precision(monkeypatch, precision, dtype):
+    seen = []
+
+    def build():
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Flatten(),
+                              nn.Linear(4 * 28 * 28, 10))
+        model[0].register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+        return model
+
+    recipe = dataclasses.replace(utilization.RECIPES["resnet"], build=build, batch_size=8,
+                                 precision="bf16")
+    monkeypatch.setitem(utilization.RECIPES, "resnet", recipe)
+    row = utilization.training_rate("resnet", 2, precision)
+    assert set(seen) == {dtype} and len(seen) == 1 + 3 + 2     # counted, warm-up, timed steps
+    # FLOPs of one step by hand: conv forward 2*8*4*9*784, linear 2*8*3136*10; backward twice
+    # each (input and weight gradients), but the first layer's input needs no gradient
+    conv, linear = 2 * 8 * 4 * 9 * 784, 2 * 8 * 3136 * 10
+    assert row["flops_per_step"] == conv * 2 + linear * 3
+    assert row["precision"] == precision and row["recipe_precision"] == (precision == "bf16")
