@@ -3,6 +3,7 @@
     python scripts/widget_screenshots.py            # quick mode (256x256 photos, short training)
     python scripts/widget_screenshots.py 02         # only lessons whose name starts with 02
     python scripts/widget_screenshots.py --full     # full mode, as the stored outputs
+    python scripts/widget_screenshots.py 02 --plan-from /tmp/nb   # widgets listed by other copies
 
 Runs each lesson that has one (exercises solved, bundled data) top to bottom in a real
 JupyterLab in Chromium and saves every course widget as it first appears, under the name
@@ -66,11 +67,11 @@ def small_png(png: bytes, path: Path, full: bool) -> None:
                                                                          pnginfo=info)
 
 
-def take(prefix: str, full: bool) -> list[Path]:
+def take(prefix: str, full: bool, plan_from: Path | None = None) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    todo, saved = plan(ROOT / "notebooks", prefix), []
+    todo, saved = plan(plan_from or ROOT / "notebooks", prefix), []
     with tempfile.TemporaryDirectory() as tmp:
         lab = Lab(Path(tmp), quick=not full, solved=True, data=None if full else "bundled")
         try:
@@ -104,8 +105,11 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("prefix", nargs="?", default="", help="only lessons starting with this")
     parser.add_argument("--full", action="store_true", help="full mode (as the stored outputs)")
+    parser.add_argument("--plan-from", type=Path, default=None,
+                        help="list the widgets from executed copies in this folder instead of "
+                             "notebooks/ (e.g. a quick trial build of a lesson not yet rebuilt)")
     args = parser.parse_args()
-    for path in take(args.prefix, args.full):
+    for path in take(args.prefix, args.full, args.plan_from):
         print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
 
 

@@ -24,7 +24,7 @@
 # Every lesson reads its switches here, once, and says which data it uses. Quick mode cuts
 # every training to a few batches (seconds instead of minutes; the figures then differ from the
 # text): set `QUICK = True` below and run the lessons from the top. `QUICK = None` follows
-# `CNNEDU_SMOKE=1`, which the tests set.
+# `CNNEDU_QUICK=1`, which the tests set.
 
 # %%
 try:
@@ -36,10 +36,10 @@ except ModuleNotFoundError as err:   # say how to install the course, not only w
         "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.data import data_note
 
-QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
-SMOKE = config.smoke_mode(QUICK)
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_QUICK decides
+QUICK = config.quick_mode(QUICK)
 SEED = config.seed_everything(0)
-print("smoke mode" if SMOKE else "full mode", "| seed", SEED)
+print("quick mode" if QUICK else "full mode", "| seed", SEED)
 print(data_note())
 
 # %% [markdown]
@@ -145,7 +145,7 @@ tiny = nn.Sequential(
 train_loader = BatchLoader(train_set, batch_size=128, shuffle=True, device=device)
 test_loader = BatchLoader(test_set, batch_size=1000, device=device)
 history = fit(tiny, train_loader, test_loader, epochs=2, lr=0.05, device=device,
-              max_batches=5 if SMOKE else 150, live_plot=True)
+              max_batches=5 if QUICK else 150, live_plot=True)
 print(f"test accuracy after {len(history.epoch)} short epochs: {history.final_test_acc:.3f}")
 
 # %% [markdown]
@@ -158,7 +158,7 @@ print(f"test accuracy after {len(history.epoch)} short epochs: {history.final_te
 # * **Lessons** are the numbered notebooks. Run them top to bottom (Run → Run All Cells).
 # * **Full vs quick mode.** By default you get the full run (real training, a few minutes per
 #   lesson on a 2-core CPU; the expected time is written above each long cell). `QUICK = True` in
-#   a lesson's parameters cell (or `CNNEDU_SMOKE=1` before starting, as the tests do) cuts every
+#   a lesson's parameters cell (or `CNNEDU_QUICK=1` before starting, as the tests do) cuts every
 #   run to a few batches. While a cell trains, the kernel is busy: widgets answer once it ends.
 # * **Your copies.** `./course.sh lab` opens your own copies of the lessons (`my_lessons/`):
 #   change anything; `./course.sh reset 02` brings back the original lesson 02.

@@ -22,11 +22,11 @@ except ModuleNotFoundError as err:   # say how to install the course, not only w
         "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.data import data_note
 
-QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
-SMOKE = config.smoke_mode(QUICK)
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_QUICK decides
+QUICK = config.quick_mode(QUICK)
 config.seed_everything(0)
 PHOTO_SIZE = 256   # photos are measured at this size (the same in every mode: no training here)
-print("smoke mode" if SMOKE else "full mode")
+print("quick mode" if QUICK else "full mode")
 print(data_note())
 
 # %% [markdown]
@@ -347,7 +347,7 @@ print("darkest pixel after avg pooling:", round(pool2d(dark_line, 3, 1, 1, mode=
 # %%
 from cnnedu.widgets.pooling_explorer import PoolingExplorer
 
-explorer = PoolingExplorer(photo_size=256 if SMOKE else 512)
+explorer = PoolingExplorer(photo_size=256 if QUICK else 512)
 explorer
 
 # %% [markdown]
@@ -567,9 +567,9 @@ from cnnedu.backward.training import train_side_by_side
 from cnnedu.data import BatchLoader, FashionMNIST
 
 train_set = FashionMNIST("train")
-STEPS = 5 if SMOKE else 150
+STEPS = 5 if QUICK else 150
 exact = train_side_by_side(BatchLoader(train_set, 64, shuffle=True), ["pool"],
-                           steps=3 if SMOKE else 10, dtype=torch.float64)
+                           steps=3 if QUICK else 10, dtype=torch.float64)
 gap = max(abs(a - b) for a, b in zip(exact[0].losses, exact[1].losses))
 print(f"float64, first {len(exact[0].losses)} steps: largest loss difference {gap:.1e}")
 

@@ -22,8 +22,8 @@ except ModuleNotFoundError as err:   # say how to install the course, not only w
         "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.lesson import start_lesson
 
-QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
-SMOKE, device = start_lesson(QUICK)
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_QUICK decides
+QUICK, device = start_lesson(QUICK)
 
 # %% [markdown]
 # ## 1. AlexNet by the numbers
@@ -117,7 +117,7 @@ for name, model in [("2012 paper", paper), ("torchvision", tv_alexnet)]:
 # %%
 from cnnedu.widgets.kernel_explorer import KernelExplorer
 
-kernel_explorer = KernelExplorer(photo_size=256 if SMOKE else 512)
+kernel_explorer = KernelExplorer(photo_size=256 if QUICK else 512)
 kernel_explorer
 
 # %% [markdown]
@@ -181,7 +181,7 @@ show_images([photo] + per_channel + [reference],
 # %%
 from cnnedu.widgets.rgb_kernel_explorer import RGBKernelExplorer
 
-RGBKernelExplorer(photo_size=128 if SMOKE else 256, mode="dense")
+RGBKernelExplorer(photo_size=128 if QUICK else 256, mode="dense")
 
 # %% [markdown]
 # So a layer with C_out output channels has C_out × C_in × k × k weights and C_out biases. Every
@@ -311,7 +311,7 @@ from cnnedu.data import BatchLoader, FashionMNIST
 
 side_train = FashionMNIST("train")
 exact = train_side_by_side(BatchLoader(side_train, 64, shuffle=True), ["conv", "pool"],
-                           steps=3 if SMOKE else 10, dtype=torch.float64)
+                           steps=3 if QUICK else 10, dtype=torch.float64)
 gap = max(abs(a - b) for a, b in zip(exact[0].losses, exact[1].losses))
 print(f"float64, first {len(exact[0].losses)} steps: largest loss difference {gap:.1e}")
 
@@ -326,7 +326,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 runs = train_side_by_side(BatchLoader(side_train, 64, shuffle=True), ["conv", "pool"],
-                          steps=5 if SMOKE else 150)
+                          steps=5 if QUICK else 150)
 fig, ax = plt.subplots(figsize=(7, 3))
 for run, style in zip(runs, ["-", "--"]):
     ax.plot(run.losses, style, label=run.name)
@@ -417,7 +417,7 @@ check_code("02.2", receptive_field);
 from cnnedu.experiments import seconds_per_training_step
 from cnnedu.models.alexnet import AlexNet
 
-layout_steps = 3 if SMOKE else 15
+layout_steps = 3 if QUICK else 15
 default_s = seconds_per_training_step(AlexNet, (128, 1, 28, 28), channels_last=False,
                                       steps=layout_steps, device=device)
 last_s = seconds_per_training_step(AlexNet, (128, 1, 28, 28), channels_last=True,
@@ -445,7 +445,7 @@ config.seed_everything(0)
 model = recipe.build()
 start = time.perf_counter()
 history = fit(model, train_loader, recipe.test_loader(val_set, device), device=device,
-              live_plot=True, eval_name="validation", max_batches=5 if SMOKE else None,
+              live_plot=True, eval_name="validation", max_batches=5 if QUICK else None,
               **recipe.fit_kwargs())
 seconds = time.perf_counter() - start
 _, test_acc = evaluate(model, recipe.test_loader(test_set, device), device)
@@ -541,13 +541,13 @@ variants = {
     "constant learning rate (no one-cycle)": {"scheduler": None, "lr": 1e-3},
     "SGD + Nesterov, one-cycle to 0.05": {"optimizer": "sgd", "lr": 0.05, "weight_decay": 5e-4},
 }
-ABLATION_SEEDS = (0, 1) if SMOKE else (0, 1, 2, 3, 4)
+ABLATION_SEEDS = (0, 1) if QUICK else (0, 1, 2, 3, 4)
 ablation_train = subset(train_set, range(min(12_000, len(train_set))))
 ablation_val = subset(val_set, range(min(2_000, len(val_set))))
 ablation = {name: [] for name in variants}
 for seed in tqdm(ABLATION_SEEDS, desc="seeds", unit="seed"):
     runs_of_seed = ablate_recipe(recipe, variants, ablation_train, ablation_val, epochs=2,
-                                 seed=seed, max_batches=3 if SMOKE else None, device=device,
+                                 seed=seed, max_batches=3 if QUICK else None, device=device,
                                  progress=False)
     for name, h in runs_of_seed.items():
         ablation[name].append(h.final_test_acc)
@@ -561,7 +561,7 @@ ablation_verdicts = {}
 for name in list(variants)[1:]:
     key = f"{name} vs recipe"
     ablation_verdicts[key] = verdict(ablation[name], ablation[base_name], name, "recipe",
-                                     metric="validation accuracy", quick=SMOKE,
+                                     metric="validation accuracy", quick=QUICK,
                                      scope="in this short budget (2 epochs, 12,000 images)",
                                      full_run_found=full_run_found("02", key))
     print()
@@ -588,7 +588,7 @@ for name in list(variants)[1:]:
 base_accuracy = statistics.fmean(ablation[base_name])
 for n_models in (5, 25, 100):
     optimism = simulate_pick_on_test(n_models, base_accuracy, n_pick=2_000, n_fresh=5_000,
-                                     trials=200 if not SMOKE else 20)
+                                     trials=200 if not QUICK else 20)
     print(f"best of {n_models:3d} equally good models, picked on 2,000 images: looks "
           f"{optimism:+.4f} better than it is on fresh images")
 
@@ -722,7 +722,7 @@ from cnnedu.experiments import compare_over_seeds, final_train_loss, spread_text
 from cnnedu.splits import subset
 
 depth_train = subset(train_set, range(min(12_000, len(train_set))))
-SEEDS = (0, 1) if SMOKE else (0, 1, 2, 3, 4)
+SEEDS = (0, 1) if QUICK else (0, 1, 2, 3, 4)
 EXTRA = (0, 8)
 SGD_LR = {"pytorch": 0.02, "he": 0.01}     # per init, see above
 setups = {
@@ -737,7 +737,7 @@ with tqdm(total=4, desc="settings", unit="setting") as settings_bar:
             builders = {f"+{n}": partial(AlexNet, extra_convs=n, init=init) for n in EXTRA}
             runs[(init, opt_name)] = compare_over_seeds(
                 builders, depth_train, ablation_val, seeds=SEEDS,
-                max_batches=3 if SMOKE else None, device=device,
+                max_batches=3 if QUICK else None, device=device,
                 channels_last=recipe.channels_last, **kwargs)
             settings_bar.update(1)
 
@@ -788,7 +788,7 @@ for (init, opt_name), setting in runs.items():
     key = f"{init} init, {opt_name}: +8 vs +0"
     depth_verdicts[key] = verdict(
         [final_train_loss(h, 20) for h in deep], [final_train_loss(h, 20) for h in shallow],
-        "+8", "+0", metric="final training loss", higher_is_better=False, quick=SMOKE,
+        "+8", "+0", metric="final training loss", higher_is_better=False, quick=QUICK,
         scope=f"with {init} init and {opt_name}, in this budget", diverged=math.log(10),
         full_run_found=full_run_found("02", key))
     print()

@@ -22,8 +22,8 @@ except ModuleNotFoundError as err:   # say how to install the course, not only w
         "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.lesson import start_lesson
 
-QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
-SMOKE, device = start_lesson(QUICK)
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_QUICK decides
+QUICK, device = start_lesson(QUICK)
 
 # %% [markdown]
 # ## 1. What BatchNorm computes
@@ -279,7 +279,7 @@ from cnnedu.splits import hold_out
 side_train, side_val = hold_out(FashionMNIST("train"))
 print(f"training split {len(side_train):,} images, validation {len(side_val):,} (held out)")
 exact = train_side_by_side(BatchLoader(side_train, 64, shuffle=True), HAND_KINDS,
-                           steps=3 if SMOKE else 10, dtype=torch.float64)
+                           steps=3 if QUICK else 10, dtype=torch.float64)
 gap = max(abs(a - b) for a, b in zip(exact[0].losses, exact[1].losses))
 print(f"float64, first {len(exact[0].losses)} steps: largest loss difference {gap:.1e}")
 
@@ -294,7 +294,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 runs = train_side_by_side(BatchLoader(side_train, 64, shuffle=True), HAND_KINDS,
-                          steps=5 if SMOKE else None)   # None: the whole epoch
+                          steps=5 if QUICK else None)   # None: the whole epoch
 fig, ax = plt.subplots(figsize=(7, 3))
 for run, style in zip(runs, ["-", "--"]):
     ax.plot(run.losses, style, label=run.name[:40])
@@ -334,7 +334,7 @@ for batchnorm in (False, True):
         runs = compare_training({"net": partial(resnet_mini, 14, 8, residual=False,
                                                 batchnorm=batchnorm)},
                                 train_subset, test_subset, epochs=1,
-                                max_batches=3 if SMOKE else None, device=device,
+                                max_batches=3 if QUICK else None, device=device,
                                 progress=False, optimizer="sgd", lr=lr, scheduler=None,
                                 weight_decay=0.0)
         lr_runs[(batchnorm, lr)] = runs["net"]
@@ -423,7 +423,7 @@ from cnnedu.train import evaluate, fit
 config.seed_everything(0)
 bn_net = resnet_mini(14, 8, residual=False, batchnorm=True)
 fit(bn_net, BatchLoader(train_subset, 128, shuffle=True, seed=0, device=device), epochs=1,
-    max_batches=3 if SMOKE else None, device=device, progress=False, optimizer="sgd", lr=0.1,
+    max_batches=3 if QUICK else None, device=device, progress=False, optimizer="sgd", lr=0.1,
     scheduler=None, weight_decay=0.0)
 test_loader = BatchLoader(test_subset, 1000, device=device)
 _, lagging = evaluate(bn_net, test_loader)
@@ -431,7 +431,7 @@ bn_net.train()                                  # BN uses each batch's own stati
 with torch.no_grad():
     batch_stats = sum((bn_net(x).argmax(1) == y).sum().item() for x, y in test_loader) / len(test_subset)
 reestimate_batchnorm(bn_net, BatchLoader(train_subset, 128, shuffle=True, seed=1, device=device),
-                     batches=3 if SMOKE else 50)
+                     batches=3 if QUICK else 50)
 _, refreshed = evaluate(bn_net, test_loader)
 print(f"test accuracy with the running statistics from training: {lagging:.3f}")
 print(f"test accuracy with each test batch's own statistics:     {batch_stats:.3f}")

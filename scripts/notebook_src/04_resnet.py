@@ -21,8 +21,8 @@ except ModuleNotFoundError as err:   # say how to install the course, not only w
         "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.lesson import start_lesson
 
-QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
-SMOKE, device = start_lesson(QUICK)
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_QUICK decides
+QUICK, device = start_lesson(QUICK)
 
 # %% [markdown]
 # ## 1. ResNet-18, counted
@@ -216,13 +216,13 @@ fit_part, val_part = hold_out(full_train, 5000 if full_train.is_full else None)
 train_subset = subset(fit_part, range(min(6_000, len(fit_part))))  # 94 steps of 64 images
 val_subset = subset(val_part, range(min(2_000, len(val_part))))
 DEPTHS = [8, 20, 32]
-SEEDS = (0, 1) if SMOKE else (0, 1, 2, 3, 4)
+SEEDS = (0, 1) if QUICK else (0, 1, 2, 3, 4)
 print(f"{len(train_subset):,} training images, {len(val_subset):,} validation images, "
       f"{len(SEEDS)} seeds")
 builders = {f"{kind}-{depth}": partial(resnet_mini, depth, 8, residual=(kind == "residual"))
             for kind in ("plain", "residual") for depth in DEPTHS}
 degradation = compare_over_seeds(builders, train_subset, val_subset, epochs=1, seeds=SEEDS,
-                                 batch_size=64, max_batches=3 if SMOKE else None, device=device,
+                                 batch_size=64, max_batches=3 if QUICK else None, device=device,
                                  optimizer="sgd", lr=0.1, weight_decay=1e-4)
 
 # %%
@@ -264,7 +264,7 @@ def loss_verdict(runs, a, b, lesson_key):
     """Verdict on the final training loss (lower is better) of networks a and b, by seed."""
     return verdict([final_train_loss(h) for h in runs[a]], [final_train_loss(h) for h in runs[b]],
                    a, b, metric="final training loss", higher_is_better=False,
-                   scope="in this budget (94 steps), on Fashion-MNIST", quick=SMOKE,
+                   scope="in this budget (94 steps), on Fashion-MNIST", quick=QUICK,
                    full_run_found=full_run_found("04", lesson_key), diverged=math.log(10))
 
 
@@ -312,7 +312,7 @@ claim_builders = {
     "residual + BN": partial(resnet_mini, 32, 8, residual=True, batchnorm=True),
 }
 claim = compare_over_seeds(claim_builders, train_subset, val_subset, epochs=1, seeds=SEEDS,
-                           batch_size=64, max_batches=3 if SMOKE else None, device=device,
+                           batch_size=64, max_batches=3 if QUICK else None, device=device,
                            optimizer="sgd", lr=0.05, weight_decay=1e-4)
 print(f"{'network':28s} {'final train loss: mean [min, max]':>34s} {'validation accuracy':>24s}")
 for name, runs in claim.items():
@@ -418,7 +418,7 @@ import numpy as np
 
 from cnnedu.backward.residual import block_gradient_split
 
-GRAD_SEEDS = range(2 if SMOKE else 5)
+GRAD_SEEDS = range(2 if QUICK else 5)
 grad_x = normalize(val_subset.images[:64])[:, None]
 grad_y = val_subset.labels[:64]
 splits = {}
@@ -426,7 +426,7 @@ for residual in (True, False):
     for batchnorm in (True, False):
         for seed in GRAD_SEEDS:
             config.seed_everything(seed)
-            net = resnet_mini(8 if SMOKE else 20, 16, residual=residual, batchnorm=batchnorm)
+            net = resnet_mini(8 if QUICK else 20, 16, residual=residual, batchnorm=batchnorm)
             splits[(residual, batchnorm, seed)] = block_gradient_split(net, grad_x, grad_y)
 print(len(splits), "networks measured,", len(splits[(True, True, 0)]), "blocks each")
 
@@ -535,7 +535,7 @@ model = recipe.build()
 train_loader = recipe.train_loader(fit_part, device)
 start = time.perf_counter()
 history = fit(model, train_loader, recipe.test_loader(val_part, device), device=device,
-              live_plot=True, eval_name="validation", max_batches=5 if SMOKE else None,
+              live_plot=True, eval_name="validation", max_batches=5 if QUICK else None,
               **recipe.fit_kwargs())
 seconds = time.perf_counter() - start
 _, test_acc = evaluate(model, recipe.test_loader(test_set, device), device)

@@ -23,14 +23,14 @@ from cnnedu.budget import FAMILY_BUDGET_S, FAMILY_SEEDS
 from cnnedu.data import data_note
 from cnnedu.device import choose_device
 
-QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
-SMOKE = config.smoke_mode(QUICK)
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_QUICK decides
+QUICK = config.quick_mode(QUICK)
 config.seed_everything(0)
 device = choose_device().device
-REPEATS = 1 if SMOKE else 3              # timed forwards per model for latency
-BUDGET_S = 1 if SMOKE else FAMILY_BUDGET_S   # training seconds per run in section 5 (15 s)
-SEEDS = (0, 1) if SMOKE else FAMILY_SEEDS     # five seeds in full mode
-print("smoke mode" if SMOKE else "full mode", "| device:", device)
+REPEATS = 1 if QUICK else 3              # timed forwards per model for latency
+BUDGET_S = 1 if QUICK else FAMILY_BUDGET_S   # training seconds per run in section 5 (15 s)
+SEEDS = (0, 1) if QUICK else FAMILY_SEEDS     # five seeds in full mode
+print("quick mode" if QUICK else "full mode", "| device:", device)
 print(data_note())
 
 # %% [markdown]
@@ -414,7 +414,7 @@ from cnnedu.models.small import SmallDenseNet, SmallInception, SmallVGG
 from cnnedu.splits import hold_out
 
 full_train = FashionMNIST("train")
-train_set, val_set = hold_out(full_train, 500 if SMOKE else 5000 if full_train.is_full else None)
+train_set, val_set = hold_out(full_train, 500 if QUICK else 5000 if full_train.is_full else None)
 families = {"AlexNet": AlexNet, "VGG-style": SmallVGG, "Inception-style": SmallInception,
             "ResNet-8 mini": lambda: resnet_mini(8, 16), "DenseNet-style": SmallDenseNet}
 runs = train_families(families, train_set, val_set, seconds=BUDGET_S, seeds=SEEDS,
@@ -452,7 +452,7 @@ print("ranking by mean validation accuracy:", " > ".join(ranking), "\n")
 verdicts = {}
 for name in ("AlexNet", "VGG-style", "Inception-style", "DenseNet-style"):
     key = f"{name} vs ResNet-8 mini"
-    verdicts[key] = verdict(runs, name, "ResNet-8 mini", quick=SMOKE,
+    verdicts[key] = verdict(runs, name, "ResNet-8 mini", quick=QUICK,
                             full_run_found=full_run_found("05", key))
     print()
 

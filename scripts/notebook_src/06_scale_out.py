@@ -29,13 +29,13 @@ except ModuleNotFoundError as err:   # say how to install the course, not only w
         "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 from cnnedu.data import data_note
 
-QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
-SMOKE = config.smoke_mode(QUICK)
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_QUICK decides
+QUICK = config.quick_mode(QUICK)
 SEED = config.seed_everything(0)
 WORK = Path(tempfile.mkdtemp(prefix="cnnedu_06_"))     # checkpoints and results of the runs
-TRAIN_LIMIT = 1024 if SMOKE else 8192                  # images the runs draw their batches from
-STEPS = 3 if SMOKE else 20                             # steps per epoch in the timed runs
-print("smoke mode" if SMOKE else "full mode", "| cores:", os.cpu_count(), "| runs write to", WORK)
+TRAIN_LIMIT = 1024 if QUICK else 8192                  # images the runs draw their batches from
+STEPS = 3 if QUICK else 20                             # steps per epoch in the timed runs
+print("quick mode" if QUICK else "full mode", "| cores:", os.cpu_count(), "| runs write to", WORK)
 print(data_note())
 
 # %% [markdown]

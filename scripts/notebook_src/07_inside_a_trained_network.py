@@ -29,8 +29,8 @@ except ModuleNotFoundError as err:   # say how to install the course, not only w
         "clone of the course: ./course.sh lab. Elsewhere, in a cell: %pip install followed by "
         "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 
-QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
-SMOKE, device = start_lesson(QUICK)
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_QUICK decides
+QUICK, device = start_lesson(QUICK)
 
 # %% [markdown]
 # ## 1. A validation split, and the lesson ResNet trained on the rest
@@ -64,9 +64,9 @@ recipe = get_recipe("resnet")
 torch.manual_seed(0)
 model = recipe.build()
 start = time.perf_counter()
-fit_kwargs = {**recipe.fit_kwargs(), "epochs": 1} if SMOKE else recipe.fit_kwargs()
+fit_kwargs = {**recipe.fit_kwargs(), "epochs": 1} if QUICK else recipe.fit_kwargs()
 history = fit(model, recipe.train_loader(train_set, device), device=device,
-              max_batches=5 if SMOKE else None, **fit_kwargs)
+              max_batches=5 if QUICK else None, **fit_kwargs)
 model = model.to("cpu", memory_format=torch.contiguous_format).eval()
 val_loss, val_acc = evaluate(model, recipe.test_loader(val_set, "cpu"), "cpu")
 print(f"trained in {time.perf_counter() - start:.0f} s; validation accuracy {val_acc:.4f}")
@@ -147,7 +147,7 @@ from cnnedu.data import balanced_indices
 from cnnedu.experiments import spread_text
 
 short_train = subset(train_set, balanced_indices(train_set.labels, 6_000))
-SEEDS = 2 if SMOKE else 5
+SEEDS = 2 if QUICK else 5
 print(f"{SEEDS} seeds x 2 settings, each 1 epoch on {len(short_train):,} training images")
 ece = {0.1: [], 0.0: []}
 short_rel = {}
@@ -157,7 +157,7 @@ for seed in tqdm(range(SEEDS), desc="seeds"):
         short = recipe.build()
         kwargs = {**recipe.fit_kwargs(), "epochs": 1, "label_smoothing": smoothing}
         fit(short, recipe.train_loader(short_train, device, seed=seed), device=device,
-            max_batches=3 if SMOKE else None, progress=False, **kwargs)
+            max_batches=3 if QUICK else None, progress=False, **kwargs)
         short = short.to("cpu", memory_format=torch.contiguous_format).eval()
         short_rel[smoothing] = reliability(predict(short, x_val), y_val)
         ece[smoothing].append(short_rel[smoothing].ece)
@@ -314,7 +314,7 @@ check_code("07.2", occlusion_map);
 from cnnedu.attribution_checks import cascading_randomization
 
 LAYERS_TOP_DOWN = ["fc", "layer3", "layer2", "layer1", "conv1"]
-n_sanity = 2 if SMOKE else 12
+n_sanity = 2 if QUICK else 12
 xs, ts = x_val[:n_sanity], pred[:n_sanity]
 
 
@@ -330,7 +330,7 @@ methods = {name: (lambda net, x, t, name=name: maps_for_one(name, net, x, t))
 
 start = time.perf_counter()
 runs = [cascading_randomization(model, LAYERS_TOP_DOWN, methods, xs, ts, seed=s)
-        for s in tqdm(range(1 if SMOKE else 3), desc="randomisation seeds")]
+        for s in tqdm(range(1 if QUICK else 3), desc="randomisation seeds")]
 print(f"{time.perf_counter() - start:.0f} s")
 print("rank correlation with the trained map after randomising from the top down to ...")
 print(f"{'':>15}" + "".join(f"{name:>9}" for name in LAYERS_TOP_DOWN))
@@ -364,7 +364,7 @@ for name in methods:
 from cnnedu.attribution_checks import area_under, deletion_curve
 
 fractions = [i / 20 for i in range(11)]
-correct = (pred == y_val).nonzero().flatten()[: 8 if SMOKE else 100]
+correct = (pred == y_val).nonzero().flatten()[: 8 if QUICK else 100]
 xd, yd = x_val[correct], y_val[correct]
 black = normalize(torch.tensor(0, dtype=torch.uint8)).item()
 curves = {}

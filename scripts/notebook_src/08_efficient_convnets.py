@@ -29,13 +29,13 @@ except ModuleNotFoundError as err:   # say how to install the course, not only w
         "clone of the course: ./course.sh lab. Elsewhere, in a cell: %pip install followed by "
         "the cnnedu wheel or folder you were given; then Kernel > Restart Kernel.") from None
 
-QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_SMOKE decides
-SMOKE, device = start_lesson(QUICK)
+QUICK = None   # True: quick mode (each training cut to a few batches); None: CNNEDU_QUICK decides
+QUICK, device = start_lesson(QUICK)
 from cnnedu.budget import FAMILY_BUDGET_S, FAMILY_SEEDS  # noqa: E402 (after the install check)
 
-REPEATS = 1 if SMOKE else 3           # timed forwards per model (latency) and per layer
-BUDGET_S = 1 if SMOKE else FAMILY_BUDGET_S   # training seconds per run in section 6 (15 s)
-SEEDS = (0, 1) if SMOKE else FAMILY_SEEDS     # five seeds in full mode
+REPEATS = 1 if QUICK else 3           # timed forwards per model (latency) and per layer
+BUDGET_S = 1 if QUICK else FAMILY_BUDGET_S   # training seconds per run in section 6 (15 s)
+SEEDS = (0, 1) if QUICK else FAMILY_SEEDS     # five seeds in full mode
 
 # %% [markdown]
 # ## 1. Depthwise convolution: one kernel per channel
@@ -84,7 +84,7 @@ for c, k, stride, padding in [(3, 3, 1, 1), (32, 7, 1, 3), (16, 3, 2, 1)]:
 # %%
 from cnnedu.widgets.rgb_kernel_explorer import RGBKernelExplorer
 
-rgb_explorer = RGBKernelExplorer(photo_size=128 if SMOKE else 256)
+rgb_explorer = RGBKernelExplorer(photo_size=128 if QUICK else 256)
 rgb_explorer
 
 # %% [markdown]
@@ -605,7 +605,7 @@ for name, build in families.items():
     model = build()
     flops = total_flops(model, (1, 1, 28, 28))
     seconds = seconds_per_training_step(build, (128, 1, 28, 28), channels_last=True,
-                                        steps=2 if SMOKE else 5, device=device)
+                                        steps=2 if QUICK else 5, device=device)
     step_cost[name] = (flops, seconds)
     # a training step is about 3 forwards' worth of FLOPs (forward, and twice that backward)
     print(f"{name:18s} {count_params(model):8,} {flops / 1e6:13.1f} {seconds * 1e3:8.0f} "
@@ -640,7 +640,7 @@ from cnnedu.data import FashionMNIST
 from cnnedu.splits import hold_out
 
 full_train = FashionMNIST("train")
-train_set, val_set = hold_out(full_train, 500 if SMOKE else 5000 if full_train.is_full else None)
+train_set, val_set = hold_out(full_train, 500 if QUICK else 5000 if full_train.is_full else None)
 runs = train_families(families, train_set, val_set, seconds=BUDGET_S, seeds=SEEDS,
                       device=device, optimizer="adamw", lr=3e-3, weight_decay=0.05,
                       label_smoothing=0.1, channels_last=True)
@@ -656,7 +656,7 @@ print("ranking by mean validation accuracy:", " > ".join(ranking), "\n")
 verdicts = {}
 for a, b in [("MobileNetV2-style", "ResNet-8 mini"), ("ConvNeXt-style", "ResNet-8 mini"),
              ("MobileNetV2-style", "ConvNeXt-style")]:
-    verdicts[f"{a} vs {b}"] = verdict(runs, a, b, quick=SMOKE,
+    verdicts[f"{a} vs {b}"] = verdict(runs, a, b, quick=QUICK,
                                       full_run_found=full_run_found("08", f"{a} vs {b}"))
     print()
 
