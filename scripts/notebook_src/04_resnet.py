@@ -194,7 +194,7 @@ check_code("04.2", MyBasicBlock);
 # at its start, so nothing you do between cells changes it); the bar shows the time left.
 #
 # The runs are judged on the **training loss** (degradation is about optimisation) and on a
-# **validation split**: 5,000 training images (500 per class) held out by
+# **validation split**: 5,000 training images (balanced across the classes) held out by
 # `cnnedu.splits.hold_out` and never trained on; this section uses 2,000 of them. The test set
 # is not used to compare anything in this lesson: it is evaluated once, for the final model of
 # section 5.
@@ -300,7 +300,7 @@ verdicts[key] = loss_verdict(degradation, f"residual-{DEPTHS[-1]}", f"plain-{DEP
 # 2019, and of "zero-init residual", Goyal et al. 2017).
 
 # %% [markdown]
-# ⏱ **About 2.5 minutes (4 networks of depth 32 × 5 seeds)** in full mode on a 2-core laptop CPU
+# ⏱ **About 3 minutes (4 networks of depth 32 × 5 seeds)** in full mode on a 2-core laptop CPU
 # (longer when the machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds).
 
 # %%
