@@ -5,8 +5,8 @@
 # (2012) to ResNet (2015) and beyond. The lessons measure what they claim with code that runs in
 # front of you; where a lesson quotes a published result instead, it says so and names the source.
 #
-# This notebook checks your setup in about a minute: versions, the device, the data, a photo,
-# and a tiny model trained for a few seconds with a progress bar and a live plot.
+# This notebook checks your setup: versions, the device, the data, a photo, and a tiny model
+# trained briefly with a progress bar and a live plot.
 #
 # | lesson | what you do |
 # |---|---|
@@ -125,7 +125,7 @@ plt.title(f"astronaut, {tuple(photo.shape)}")
 plt.axis("off");
 
 # %% [markdown]
-# ## Training, for a few seconds
+# ## Training, briefly
 # A tiny convolutional network (one conv layer, one pooling layer, one linear layer).
 # `cnnedu.train.fit` shows a progress bar per epoch and redraws one loss/accuracy plot in place.
 # Batches come straight from memory (`BatchLoader`): no per-image Python, which is what makes
@@ -149,7 +149,7 @@ history = fit(tiny, train_loader, test_loader, epochs=2, lr=0.05, device=device,
 print(f"test accuracy after {len(history.epoch)} short epochs: {history.final_test_acc:.3f}")
 
 # %% [markdown]
-# The accuracy printed above comes from a few seconds of training (chance is 0.1, one class in
+# The accuracy printed above comes from a very short training (chance is 0.1, one class in
 # ten). The lessons train real AlexNet- and ResNet-style models for minutes and print how far
 # they get.
 

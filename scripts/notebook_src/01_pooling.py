@@ -5,7 +5,7 @@
 # or the **average**. AlexNet, VGG and ResNet all use it to shrink feature maps. In this lesson
 # you will
 #
-# 1. reproduce the classic 4×4 demo and compute it by hand;
+# 1. redo the classic 4×4 demo, reproducibly, and compute it by hand;
 # 2. learn the output-size formula, including the corners (`ceil_mode`, dilation, padding);
 # 3. *measure* what max and average pooling do to real photos (is "max keeps edges sharp" true?);
 # 4. play with every setting in an interactive explorer;
@@ -32,7 +32,8 @@ print(data_note())
 # %% [markdown]
 # ## 1. The classic demo, made reproducible
 # A blog post that inspired this course printed a random 4×4 tensor and its 2×2 max pooling.
-# Random numbers differ on every run unless we fix the seed, so we do:
+# Its random numbers cannot be recovered (no seed was given); here is a seeded one of our own,
+# which every run reproduces:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -286,8 +287,9 @@ print("max pooling: fewer dark pixels kept than avg:       ",
 # * "Average pooling softens the edges": **true**, in all 18 cases its edges are weaker than
 #   plain subsampling.
 # * "Max pooling keeps sharp edges": **only partly**. Its edges are stronger than average
-#   pooling's in 16 of 18 cases, but not on the cat with 4×4 and 8×8 windows: fur has a bright
-#   hair in almost every window, so the maxima are nearly uniform and the edges flatten. Against
+#   pooling's in 16 of 18 cases, but not on the cat with 4×4 and 8×8 windows (a likely reason,
+#   not measured here: fur puts a bright hair in almost every window, so the maxima are nearly
+#   uniform and the edges flatten). Against
 #   plain subsampling, max pooling is sharper on half of the cases only (brick, coffee, rocket)
 #   and softer on the other half.
 # * What the claim leaves out: max pooling **brightens** every photo and **erases dark detail**

@@ -392,18 +392,22 @@ for batchnorm in (False, True):
     print(f"{'':11s} learns at {len(learning)} of {len(LEARNING_RATES)} learning rates")
 
 # %% [markdown]
-# **What the numbers show** (79 steps of SGD on 10,000 images, one seed per rate):
+# **What the numbers show** (a short run of SGD on 10,000 images, **one seed per rate**: an
+# indication, not a verdict; the course's verdicts use five seeds, and this sweep has not been
+# repeated over seeds yet):
 #
-# * **Without BN**, this 14-layer plain network barely trains: at most a rate or two move the
-#   loss clearly below guessing, and at the large rates it stays at guessing level or blows up
-#   to NaN. Which of the two happens at a given large rate can change from machine to machine
+# * **Without BN**, this 14-layer plain network barely trains: read from the table how far
+#   below the guessing loss (ln 10) each rate got; a loss just under the 2.2 line with
+#   an accuracy near chance (0.10) is hardly learning. At the large rates it stays at guessing
+#   level or blows up to NaN. Which of the two happens at a given large rate can change from machine to machine
 #   (a diverging run is chaotic: the smallest difference in arithmetic decides it), so read
 #   your own line above.
 # * **With BN** the loss falls at every learning rate, and the larger rates reach losses the
-#   network without BN never gets near. That is the practical gift of BN: the same network
-#   trains over a much wider range of learning rates (in this budget, one seed per rate).
-# * A trap worth seeing: at the large learning rates the BN networks' **test** accuracy is far
-#   below what their training loss suggests. The suspect: evaluation uses the *running*
+#   network without BN never gets near. That is what BN is known for (Ioffe and Szegedy 2015):
+#   the same network trains over a much wider range of learning rates; this one-seed sweep
+#   agrees with it, without establishing it.
+# * A trap worth seeing: at a large learning rate a BN network's **test** accuracy can be far
+#   below what its training loss suggests (look for a rate in the table where it is). The suspect: evaluation uses the *running*
 #   statistics (section 2), moving averages collected while the weights kept changing fast, so
 #   they describe an older network. The next cell tests that.
 
@@ -493,7 +497,8 @@ for batchnorm in (False, True):
 # The sweep above varied that one global rate, so it shows the range, not a per-layer effect.
 #
 # Both networks start from He initialisation (`kaiming_normal_` with `mode="fan_out"`, as in
-# torchvision's ResNet), the init that lesson 02 found gets a deep plain network moving. He init
+# torchvision's ResNet), the init with which lesson 02's deep plain network left the guessing
+# loss in some settings. He init
 # chooses each layer's starting scale from its size; in this network, without BN, the measured
 # spread still falls with depth (the table above), so He init alone does not hold the scale
 # steady the way BN does.
@@ -588,13 +593,12 @@ check(answer_2, round(bn.running_mean.item(), 6), exercise="03.4",
 #   Our from-scratch layer equals `nn.BatchNorm2d` in outputs, gradients and running statistics.
 # * Training uses batch statistics; evaluation uses running statistics, whose variance is the
 #   unbiased one (storing the biased one is a bug that only shows at evaluation).
-# * Measured on a 14-layer plain network: without BN it trains at few learning rates; with BN
-#   the loss falls at every rate from 0.003 to 1.0 (committed run, one seed per rate: without BN
-#   the network learned at 2 of 6 rates, with BN at 6 of 6; with a single seed, a rate near the
-#   edge could go either way). After short, fast training the running
-#   statistics lag behind the weights, which costs test accuracy: in the committed run, at lr
-#   0.1, 0.353 with the running statistics from training and 0.710 after re-estimating them
-#   with the final weights (section 3 prints your run's three accuracies).
+# * Measured on a 14-layer plain network, one seed per rate (an indication, not a verdict):
+#   without BN the loss got below the 2.2 line at 2 of 6 rates, barely at one of them; with BN
+#   the loss fell at every rate from 0.003 to 1.0. At lr 0.1 (one seed) the test accuracy with
+#   the running statistics from training was 0.353, and 0.710 after re-estimating them with
+#   the final weights: the running statistics lagged behind the weights (section 3 prints your
+#   run's three accuracies).
 # * Without BN the activations shrink layer after layer (std 0.26 to 0.08) and the gradients
 #   shrink on their way back; with BN every block's output keeps about the same spread.
 # * Backward: dx = γ/σ · (g − mean(g) − x̂·mean(g·x̂)) per channel; the mean's path makes the

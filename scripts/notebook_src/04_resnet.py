@@ -1,8 +1,9 @@
 # %% [markdown]
 # # 04 · ResNet: residual blocks, ResNet-18 rebuilt, and why depth now trains
 #
-# ResNet (He, Zhang, Ren, Sun, 2015) won ImageNet 2015 with 152 layers, eight times deeper
-# than VGG (published figures, listed with their sources in `cnnedu.facts`). In this lesson you will
+# ResNet (He, Zhang, Ren, Sun, 2015) won ImageNet 2015 with an ensemble whose deepest network
+# had 152 layers (published figures, listed with their sources in `cnnedu.facts`). In this
+# lesson you will
 #
 # 1. count ResNet-18's layers by code (and correct a common miscount);
 # 2. build the residual block and ResNet-18 from scratch, and prove it equal to torchvision's;
@@ -135,8 +136,8 @@ print("max difference from torchvision's block:",
 # %% [markdown]
 # Many times fewer parameters and FLOPs than a basic block of the same width (the ratio above):
 # that is how ResNet-50 can have 50 layers (16 bottlenecks × 3 convolutions + stem +
-# classifier) at only about 2.2 times ResNet-18's FLOPs (lesson 05 measures it). Its stages end 4× wider than their
-# insides (256, 512, 1024, 2048 channels).
+# classifier) at a small multiple of ResNet-18's FLOPs (lesson 05 measures both networks).
+# Its stages end 4× wider than their insides (256, 512, 1024, 2048 channels).
 
 # %% [markdown]
 # ### Exercise 04.1 (code): the shortcut
@@ -362,9 +363,10 @@ for a in ("residual + BN", "residual, no BN, zero-init", "residual, no BN"):
 # *plain + BN* seed by seed. If *residual + BN* beats *plain + BN* while neither residual
 # network without BN does, then **neither alone suffices** in this budget: BN without shortcuts
 # trains but loses to both together, and shortcuts without BN do not train reliably. BN keeps
-# the residual sums in scale and tolerates larger learning rates (lesson 03); the shortcuts let
-# the deeper network keep improving (section 3). The summary at the end prints what this run
-# found.
+# the residual sums in scale (the next cell measures it), and lesson 03's one-seed sweep
+# suggests it tolerates larger learning rates; with shortcuts the deeper networks of section 3
+# were not worse than the shallower ones, while plain-32 lost to plain-20 (the verdict lines
+# there). The summary at the end prints what this run found.
 
 # %% [markdown]
 # ### The residual signal without BatchNorm, measured
@@ -387,7 +389,7 @@ for name in ("residual, no BN", "residual, no BN, zero-init", "residual + BN"):
 
 # %% [markdown]
 # Without BN and with the usual initialisation the spread grows stage after stage (about ninety
-# times from the stem to the last stage in the committed run): each block adds a branch of
+# times from the stem to the last stage in the committed run, one seed): each block adds a branch of
 # comparable size to what it receives. Zero-initialised branches keep the signal near the
 # stem's scale at the start (the 1×1 shortcuts where the shape changes shrink it, to about half
 # by `layer3`), and BN keeps every branch at unit scale before the sum, so after the first
@@ -406,8 +408,12 @@ for name in ("residual, no BN", "residual, no BN, zero-init", "residual + BN"):
 # Through a stack of plain layers the gradient is a *product* of Jacobians
 # $\prod_i \partial F_i/\partial x$, which can shrink or grow geometrically with depth; through
 # residual blocks it is a product of $(1 + \partial F_i/\partial x)$, and expanding it gives a sum
-# that always contains the direct path "1·1·…·1" from the loss to the first block. (Where the
-# shape changes, a 1×1 projection replaces the 1 by its own Jacobian.)
+# with a path that crosses no weight Jacobian at all. In this post-activation block (the ReLU
+# comes *after* the sum, as in the 2015 paper) that path still passes each block's ReLU mask,
+# so it can lose the entries where a sum was negative; a pure identity path from the loss to
+# the first block needs the pre-activation block of He et al.'s follow-up paper (2016,
+# "Identity Mappings in Deep Residual Networks"). Where the shape changes, a 1×1 projection
+# replaces the 1 by its own Jacobian.
 #
 # `cnnedu.backward.residual.block_gradient_split` measures both terms for every block, on one batch
 # of 64 validation images, at initialisation: depth-20 residual networks with and without BN, over
@@ -498,13 +504,13 @@ print(f"residual nets, identity blocks: the shortcut's share of |shortcut| + |br
 
 # %% [markdown]
 # How to read it. In a residual network the gradient reaching a block always contains an
-# unchanged copy of the gradient at that block's sum (the check above), so it cannot fade away
-# block after block: the branch only adds to it, and only the ReLUs' zeros and the 1×1
-# projections reshape it. A plain network has nothing but the product of its blocks' Jacobians,
-# so whatever one block does to the gradient, the next does again: the per-block factor compounds
-# with depth, and the verdict lines above say in which direction it went for each kind of
-# network at initialisation. BatchNorm changes the factor, but it does not give a plain network
-# the direct path; that is the shortcut's "+1".
+# unchanged copy of the gradient at that block's sum (the check above): the branch adds to it,
+# and only the ReLUs' zeros and the 1×1 projections reshape it. A plain network has nothing
+# but the product of its blocks' Jacobians. The lines above are measured at depth 20, at
+# initialisation: read from them which kinds of network lost gradient toward the input and
+# which grew it (with BN, residual and plain can go the same way). BatchNorm changes the
+# per-block factor, but it does not give a plain network the weight-free path; that is the
+# shortcut's "+1".
 
 # %% [markdown]
 # ## 5. The lesson's ResNet, trained
@@ -513,13 +519,16 @@ print(f"residual nets, identity blocks: the shortcut's share of |shortcut| + |br
 # same recipe `python -m cnnedu.benchmark --lesson resnet` times over whole processes and
 # seeds (not run here). The cell below trains one seed on the 55,000 training images (the
 # validation split of section 3 held out), draws the validation curve after every epoch, and
-# then evaluates the **test set once**, for the final model only: the test set chose nothing
-# in this lesson, so its accuracy is an honest estimate of what the model does on new images.
+# then evaluates the **test set once**, for the final model only: nothing in this lesson is
+# chosen on it. One caveat: the recipe itself (its epoch count above all) was tuned on test
+# accuracy by an earlier version of this course, so the test figure may be slightly
+# optimistic; the validation accuracy, never used for tuning, is the cleaner figure. (Retuning
+# the recipe on validation is planned with the faster recipes.)
 # One seed: a figure that holds for one seed is not yet a result. Quick mode runs a few
 # batches.
 
 # %% [markdown]
-# ⏱ **About 3 minutes** in full mode on a 2-core laptop CPU (longer when the machine is busy;
+# ⏱ **About 3 minutes** in full mode on a quiet 2-core laptop CPU (much longer when the machine is busy;
 # quick mode, `QUICK = True` in the parameters cell: seconds).
 
 # %%
@@ -631,9 +640,10 @@ check(answer_2, needed, exercise="04.4", unordered=True,
 #   again below. Without BN and with the usual init, the residual signal grows stage after stage
 #   at initialisation (measured in section 4).
 # * Backward: dL/dx = dL/dz · (1 + dF/dx). The shortcut term is a copy of the gradient at the
-#   sum (checked), so the gradient has a direct path to the first block; a plain network only
-#   has the product of its blocks' Jacobians, whose per-block factor compounds with depth
-#   (section 4's verdict lines, five seeds).
+#   sum (checked), so the gradient has a path through no weight Jacobian (through the ReLU
+#   masks of this post-activation block); a plain network only has the product of its blocks'
+#   Jacobians. Section 4's lines (five seeds, depth 20, at initialisation) say which networks
+#   lost and which grew gradient toward the input.
 # * The lesson's ResNet, trained on the training split with validation held out, then tested
 #   once (section 5; one seed).
 # * Next: **05 · VGG, Inception, DenseNet**, measured side by side.
