@@ -128,7 +128,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: Target, patch: int = 4,
     t = target_index(target, n, 1 << 62)
     total = torch.zeros_like(x)
     count = torch.zeros(1, 1, height, width, dtype=x.dtype, device=x.device)
-    masks = _patch_masks(x, rows, cols, patch)
+    masks = patch_masks(x, rows, cols, patch)
     for start in range(0, len(masks), max(1, batch_size // n)):
         chunk = masks[start:start + max(1, batch_size // n)]                  # (P, 1, H, W)
         occluded = x[None] * (1 - chunk[:, None]) + baseline * chunk[:, None]  # (P, N, C, H, W)
@@ -139,7 +139,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: Target, patch: int = 4,
     return total / count
 
 
-def _patch_masks(x: torch.Tensor, rows: list[int], cols: list[int], patch: int) -> torch.Tensor:
+def patch_masks(x: torch.Tensor, rows: list[int], cols: list[int], patch: int) -> torch.Tensor:
     """(P, 1, H, W): 1 inside each occlusion patch (row-major over ``rows`` x ``cols``)."""
     masks = torch.zeros(len(rows) * len(cols), 1, *x.shape[-2:], dtype=x.dtype, device=x.device)
     for i, (r, c) in enumerate((r, c) for r in rows for c in cols):
@@ -159,7 +159,7 @@ def occlusion_all_targets(model: nn.Module, x: torch.Tensor, patch: int = 4, str
     height, width = x.shape[-2:]
     rows, cols = window_starts(height, patch, stride), window_starts(width, patch, stride)
     base = model(x)                                                    # (1, classes)
-    masks = _patch_masks(x, rows, cols, patch)                         # (P, 1, H, W)
+    masks = patch_masks(x, rows, cols, patch)                         # (P, 1, H, W)
     drops = []
     for start in range(0, len(masks), max(1, batch_size)):
         chunk = masks[start:start + batch_size]

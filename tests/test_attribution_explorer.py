@@ -165,3 +165,24 @@ def test_saliency_and_gradient_x_input_share_one_backward_pass(explorer, model):
     for method, value in shown.items():
         assert value == pytest.approx(float(truth[method].detach()[0, 0, 6, 11]), rel=1e-4,
                                       abs=1e-7)
+
+
+def test_a_new_occlusion_setting_draws_a_labelled_preview_then_the_exact_map(explorer, model):
+    shown = []
+    explorer.stats.observe(lambda change: shown.append(change["new"]), names="value")
+    explorer.method.value = "occlusion"
+    explorer.patch.value, explorer.stride.value = 4, 2        # 13 x 13 = 169 positions
+    previews = [s for s in shown if "preview from" in s]
+    assert previews and "preview from 16 of 169 occluded passes" in previews[0]
+    assert "map computed in" in shown[-1] and "preview" not in explorer.stats.value
+    assert explorer.first_draw_ms <= explorer.last_update_ms
+    explorer.panels.selected = [13, 20]                       # the exact map is what stays
+    x = explorer.images["a"][None]
+    predicted = int(model(x).argmax())                        # target: the predicted class
+    truth = Occlusion(model).attribute(x, sliding_window_shapes=(1, 4, 4), strides=(1, 2, 2),
+                                       target=predicted)
+    assert zoom_value(explorer) == pytest.approx(float(truth[0, 0, 13, 20]), rel=1e-4, abs=1e-6)
+    shown.clear()
+    explorer.method.value = "saliency"
+    explorer.method.value = "occlusion"                       # revisited: no preview
+    assert not [s for s in shown if "preview from" in s]

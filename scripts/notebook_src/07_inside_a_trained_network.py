@@ -424,7 +424,9 @@ show_top_units(val_set.images[[u.index for u in top]], boxes,
 # Pick a validation image (the misclassified images of the most-confused pairs come first), a
 # target class and a method; the map is drawn over the image at the same size. Point at a pixel
 # of the map to read its value; for occlusion, the patch at that pixel is drawn on the image.
-# Try: the *true* class of a misclassified image vs the predicted one; occlusion with a large
+# Occlusion needs one forward pass per patch position, so a setting you have not visited yet is
+# drawn first as a *preview* from a few of them (the line under the map says so), then as the
+# exact map; every map is kept, so going back to a setting is instant. Try: the *true* class of a misclassified image vs the predicted one; occlusion with a large
 # patch; Grad-CAM on `layer1` (28×28 maps, sharp but less about the class) vs `layer3` (7×7). A
 # setting that makes no sense (a patch larger than the image, a stride larger than the patch,
 # Grad-CAM on `fc`, which has no spatial maps) is refused with a note.
