@@ -29,7 +29,7 @@ from cnnedu.verdicts import Verdict
 from cnnedu.verdicts import verdict as paired_verdict
 
 FAMILY_BUDGET_S = 15.0               # seconds of training per run, lessons 05 and 08 alike
-FAMILY_SEEDS = (0, 1, 2, 3, 4)       # five seeds: 5 of 5 agreeing is a sign-test p of 0.031
+FAMILY_SEEDS = (0, 1, 2, 3, 4)       # five seeds: the course's minimum for a verdict
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def verdict(runs: dict[str, list[Run]], a: str, b: str, *, quick: bool = False,
             full_run_found: str | None = None,
             scope: str = "in this time budget, on Fashion-MNIST's validation split") -> Verdict:
     """Does family ``a`` beat ``b``? Paired seed by seed (both trained from the same seed):
-    the effect, its spread, the seeds that agree and a sign test, printed by
+    the effect, its spread, the seeds that agree and a paired t-test, printed by
     :func:`cnnedu.verdicts.verdict`."""
     for name in (a, b):
         if name not in runs:

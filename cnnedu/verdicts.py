@@ -3,14 +3,16 @@
 A lesson that compares two settings (with and without BatchNorm, plain vs residual) should let
 its runs state the verdict, not the prose: ``verdict`` takes one result per seed for each
 setting, paired by seed, and prints the effect (mean ± sd of the per-seed differences, and
-their min-max), how many seeds agree on the direction, and an exact sign-test p value. The
-wording stays within what was run ("in this budget, on Fashion-MNIST"), and a quick-mode run,
-too short to judge anything, says so and quotes what the full run found instead.
+their min-max), how many seeds agree on the direction, and the two-sided p of a paired t-test.
+The wording stays within what was run ("in this budget, on Fashion-MNIST"), and a quick-mode
+run, too short to judge anything, says so and quotes what the full run found instead.
 
-Why a sign test: it needs no assumption about the spread of results, only that under "no
-difference" each seed is equally likely to favour either setting. Its honest consequence: with
-n seeds the smallest possible p is 0.5**n, so 3 seeds agreeing (p = 0.125) cannot reach the
-usual 0.05 threshold, while 5 of 5 (p = 0.031) can.
+Why two-sided: the direction of the winner is read from the runs, not fixed before them, so a
+one-sided p would halve the honest one. Why a t-test and not a sign test: with 5 seeds the
+exact two-sided sign test can never go below 2/32 = 0.0625, so it could never name a winner at
+0.05 (:mod:`cnnedu.ttest` says more). The t-test assumes roughly normal per-seed differences;
+the printed line says so, and the count of seeds that agree stays beside it as a check any
+reader can do by eye.
 """
 
 from __future__ import annotations
@@ -20,15 +22,18 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cnnedu.ttest import paired_t_p
+
 CLEAR_P = 0.05  # below this the verdict names a winner
+MIN_SEEDS = 5   # the course names no winner from fewer seeds, however consistent
 
 
 def sign_test_p(agree: int, n: int) -> float:
     """One-sided exact sign test: P(at least ``agree`` of ``n`` seeds favour one side by chance).
 
     Each seed favours either side with probability 1/2 under "no difference". One-sided is the
-    test of the direction the claim names; double it (capped at 1) when no direction was fixed
-    before the runs.
+    test of a direction named before the runs; double it (capped at 1) when the direction is
+    read from them. Kept for lessons that explain why the verdicts use a t-test instead.
     """
     if not 0 <= agree <= n:
         raise ValueError(f"agree must be between 0 and n={n}, got {agree}")
@@ -44,8 +49,8 @@ class Verdict:
     low: float           # smallest per-seed difference
     high: float          # largest per-seed difference
     agree: int           # seeds in which the better-on-average setting was better
-    seeds: int           # seeds with a difference (ties are left out of the sign test)
-    p_value: float       # one-sided sign test of ``agree`` of ``seeds``
+    seeds: int           # seeds with a difference (ties are not counted as agreeing)
+    p_value: float       # two-sided paired t-test of the per-seed differences
     clear: bool          # p below CLEAR_P: the verdict names a winner
     text: str
 
@@ -95,23 +100,24 @@ def verdict(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str, *,
     sign = 1 if effect >= 0 else -1
     nonzero = [d for d in diffs if d != 0]
     agree = sum(1 for d in nonzero if d * sign > 0)
-    p = sign_test_p(agree, len(nonzero)) if nonzero else 1.0
-    clear = effect != 0 and p < CLEAR_P
+    p = paired_t_p(diffs)
+    clear = effect != 0 and p < CLEAR_P and len(diffs) >= MIN_SEEDS
     f = f"+.{digits}f"
     spread = (f"{effect:{f}} ± {sd:.{digits}f} (mean ± sd), min {min(diffs):{f}}, "
               f"max {max(diffs):{f}}" if len(diffs) > 1 else f"{effect:{f}} (one seed, no spread)")
+    p_text = f"p = {p:.3f}" if p >= 0.001 else "p < 0.001"
     numbers = (f"{metric}, {name_a} minus {name_b}, over {len(diffs)} seed(s): {spread}; "
-               f"{better} ahead in {agree} of {len(nonzero)} seeds with a difference "
-               f"(sign test p = {p:.3f})")
+               f"{better} ahead in {agree} of {len(diffs)} seeds (paired t-test, two-sided, "
+               f"assuming roughly normal differences: {p_text})")
     if quick:
         text = (f"Quick mode: too short to judge {name_a} against {name_b} (these runs are a "
                 f"few batches). The full run found: {full_run_found}\n({numbers})")
     elif clear:
         text = f"{better} beat {worse} {scope}: {numbers}."
     else:
-        floor = 0.5 ** len(nonzero) if nonzero else 1.0
-        text = (f"Not separated {scope}: {numbers}. With {len(nonzero)} seed(s) the smallest "
-                f"possible p is {floor:.3f}; more seeds could tell.")
+        text = (f"Not separated {scope}: {numbers}. "
+                + (f"The course names a winner only from {MIN_SEEDS} or more seeds."
+                   if len(diffs) < MIN_SEEDS else "More seeds could tell."))
     if nans:
         text += f"\n({nans} diverged run(s) counted as {diverged:g})"
     print(text)

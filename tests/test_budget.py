@@ -15,8 +15,9 @@ def test_verdict_by_hand():
     runs = {"a": _runs([0.80, 0.82, 0.81, 0.83, 0.84]), "b": _runs([0.70, 0.71, 0.72, 0.73, 0.74]),
             "c": _runs([0.81, 0.79, 0.80, 0.80, 0.80])}
     clear = verdict(runs, "a", "b")
-    # differences 0.10, 0.11, 0.09, 0.10, 0.10: mean 0.10, 5 of 5 agree, p = 1/32
-    assert clear.clear and clear.agree == 5 and abs(clear.p_value - 1 / 32) < 1e-12
+    # differences 0.10, 0.11, 0.09, 0.10, 0.10: mean 0.10, sd 0.00707, t = 31.6 (df 4): 5 of 5
+    # agree and the two-sided p is about 6e-6
+    assert clear.clear and clear.agree == 5 and 5e-6 < clear.p_value < 7e-6
     assert clear.text.startswith("a beat b in this time budget")
     assert "+0.1000" in clear.text and "min +0.0900, max +0.1100" in clear.text
     loose = verdict(runs, "a", "c")            # -0.01, +0.03, +0.01, +0.03, +0.04: 4 of 5
