@@ -33,25 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnnedu.recipes import RECIPES
 from cnnedu.train import make_optimizer
-from cnnedu.train.precision import autocast
-
-
-def cpu_flags() -> set[str]:
-    """The feature flags of the first CPU in /proc/cpuinfo (empty where there is none)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def native_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX) and oneDNN can use it."""
-    flags = cpu_flags()
-    mkldnn_ok = bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
-    return mkldnn_ok and bool({"avx512_bf16", "amx_bf16"} & flags)
+from cnnedu.train.precision import autocast, cpu_flags, native_bf16, resolve_precision
 
 
 def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 10) -> float:
@@ -99,7 +81,7 @@ def training_rate(name: str, steps: int, precision: str) -> dict:
         step()
     seconds = (time.perf_counter() - start) / steps
     return {"recipe": name, "precision": precision,
-            "recipe_precision": precision == recipe.precision,
+            "recipe_precision": precision == resolve_precision(recipe.precision, "cpu"),
             "batch": recipe.batch_size, "flops_per_step": flops, "ms_per_step": seconds * 1e3,
             "images_per_s": recipe.batch_size / seconds, "flops_per_s": flops / seconds}
 
@@ -113,22 +95,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.size < 64 or args.steps < 1:
         parser.error(f"--size must be >= 64 and --steps >= 1, got {args.size} and {args.steps}")
-    bf16 = native_bf16()
+    bf16 = native_bf16("cpu")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}, native bf16: {bf16} "
           f"(flags: {sorted({'avx512_bf16', 'amx_bf16', 'amx_tile'} & cpu_flags()) or 'none'})")
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
     native = ["fp32"] + (["bf16"] if bf16 else [])
-    wanted = set(native) | {recipe.precision for recipe in RECIPES.values()}
+    own = {name: resolve_precision(recipe.precision, "cpu") for name, recipe in RECIPES.items()}
+    wanted = set(native) | set(own.values())
     peaks = {}
     for label in [p for p in dtypes if p in wanted]:
         peaks[label] = matmul_peak(dtypes[label], args.size)
         print(f"matmul peak {label}: {peaks[label] / 1e9:.0f} GFLOP/s ({args.size}^2, best of 10)"
               f"{'' if label in native else ' (not native on this CPU)'}")
     rows = []
-    for name, recipe in RECIPES.items():
+    for name in RECIPES:
         # the recipe's own precision first (what fit trains), then the other one where native
-        for label in [recipe.precision] + [p for p in native if p != recipe.precision]:
+        for label in [own[name]] + [p for p in native if p != own[name]]:
             row = training_rate(name, args.steps, label)
             row["percent_of_peak"] = 100 * row["flops_per_s"] / peaks[label]
             rows.append(row)

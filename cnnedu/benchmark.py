@@ -33,6 +33,7 @@ from cnnedu.data import SPLIT_SIZES, FashionMNIST, find_split  # noqa: E402
 from cnnedu.device import choose_device  # noqa: E402
 from cnnedu.recipes import RECIPES, get_recipe  # noqa: E402
 from cnnedu.train import evaluate, fit  # noqa: E402
+from cnnedu.train.precision import resolve_precision  # noqa: E402
 
 
 class SubsetRefused(RuntimeError):
@@ -89,7 +90,7 @@ def run(lesson: str, device: str | None = None, seed: int = 0, progress: bool = 
         "seconds": round(time.perf_counter() - _PROCESS_START, 1),
         "epochs": kwargs["epochs"],
         "batch_size": recipe.batch_size,
-        "precision": recipe.precision,
+        "precision": resolve_precision(recipe.precision, chosen.device),
         "device": str(chosen.device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

@@ -40,7 +40,7 @@ def test_model_keys_rebuild_the_lessons_model():
 @pytest.mark.parametrize(("text", "message"), [
     ("x:epoch=3", "variant 'x': unknown setting 'epoch'"),
     ("x:build=3", "variant 'x': unknown setting 'build'"),
-    ("x:precision=fp16", "precision must be one of 'fp32', 'bf16', got 'fp16'"),
+    ("x:precision=fp16", "precision must be one of 'fp32', 'bf16', 'auto', got 'fp16'"),
     ("x:augment=maybe", "augment must be true or false, got 'maybe'"),
     ("x:lr", "variant 'x': settings are key=value, got 'lr'"),
     (":lr=0.1", "a variant needs a name before ':'"),

@@ -10,6 +10,7 @@ from cnnedu.config import seed_everything
 from cnnedu.data import BatchLoader, FashionMNIST
 from cnnedu.recipes import RECIPES, Recipe
 from cnnedu.train import evaluate, fit
+from cnnedu.train import precision as P
 from cnnedu.train.precision import autocast, check_precision
 
 
@@ -104,7 +105,7 @@ def test_recipes_carry_their_precision_to_fit():
 
 @pytest.mark.parametrize("bad", ["fp16", "bfloat16", "", None])
 def test_a_bad_precision_is_refused_with_the_choices(data, bad):
-    message = f"precision must be one of 'fp32', 'bf16', got {bad!r}"
+    message = f"precision must be one of 'fp32', 'bf16', 'auto', got {bad!r}"
     with pytest.raises(ValueError, match=message):
         check_precision(bad)
     with pytest.raises(ValueError, match=message):
@@ -120,3 +121,56 @@ def test_bf16_on_a_device_without_autocast_is_refused_not_silently_fp32():
     with pytest.raises(ValueError, match="precision 'bf16' needs a device of type cpu or cuda"):
         autocast("bf16", "meta")
     assert Recipe("x", small_net, 1, 8, "sgd", 0.1, 0.0).precision == "fp32"   # the default
+
+
+CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+flags\t\t: fpu sse2 avx2 {extra}
+processor\t: 1
+"""
+
+
+@pytest.mark.parametrize("extra, expected", [("", "fp32"), ("avx512f", "fp32"),
+                                             ("avx512_bf16", "bf16"), ("amx_bf16 amx_tile", "bf16")])
+def test_auto_is_bf16_only_where_the_cpu_computes_it_natively(tmp_path, monkeypatch, extra,
+                                                              expected):
+    monkeypatch.delenv("CNNEDU_PRECISION", raising=False)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True,
+                        raising=False)
+    info = tmp_path / "cpuinfo"
+    info.write_text(CPUINFO.format(extra=extra))
+    flags = P.cpu_flags(info)
+    assert {"fpu", "sse2", "avx2"} <= flags and set(extra.split()) <= flags
+    assert P.resolve_precision("auto", "cpu", flags) == expected
+    assert P.resolve_precision("fp32", "cpu", flags) == "fp32"      # named: never changed
+    assert P.resolve_precision("bf16", "cpu", flags) == "bf16"
+    assert P.resolve_precision("auto", "meta", flags) == "fp32"     # mps and others: fp32
+
+
+def test_auto_without_onednn_bf16_or_cpuinfo_is_fp32(tmp_path, monkeypatch):
+    monkeypatch.delenv("CNNEDU_PRECISION", raising=False)
+    assert P.cpu_flags(tmp_path / "missing") == set()
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False,
+                        raising=False)
+    assert P.resolve_precision("auto", "cpu", {"avx512_bf16"}) == "fp32"
+
+
+def test_cnnedu_precision_overrides_auto_and_a_bad_value_is_named(monkeypatch):
+    monkeypatch.setenv("CNNEDU_PRECISION", "fp32")
+    assert P.resolve_precision("auto", "cpu", {"amx_bf16"}) == "fp32"
+    monkeypatch.setenv("CNNEDU_PRECISION", "bf16")
+    assert P.resolve_precision("auto", "cpu", set()) == "bf16"
+    monkeypatch.setenv("CNNEDU_PRECISION", "half")
+    with pytest.raises(ValueError, match="CNNEDU_PRECISION must be 'fp32' or 'bf16', got 'half'"):
+        P.resolve_precision("auto", "cpu", set())
+
+
+@pytest.mark.parametrize("chosen, dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16)])
+def test_fit_resolves_auto_and_records_what_ran(data, monkeypatch, chosen, dtype):
+    monkeypatch.setenv("CNNEDU_PRECISION", chosen)
+    model = small_net()
+    seen = []
+    model[0].register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+    history = fit(model, BatchLoader(data[0], 100), None, device="cpu", precision="auto",
+                  max_batches=1, progress=False)
+    assert history.precision == chosen and seen[0] == dtype

@@ -159,7 +159,7 @@ def test_a_global_batch_the_ranks_cannot_share_is_refused():
 def test_precision_is_fp32_unless_asked_and_bad_values_are_named():
     assert TrainConfig().precision == "fp32"       # lesson 06's equality runs need fp32
     assert TrainConfig(precision="bf16").recipe().precision == "bf16"
-    with pytest.raises(ValueError, match="precision must be one of 'fp32', 'bf16', got 'fp16'"):
+    with pytest.raises(ValueError, match="precision must be one of 'fp32', 'bf16', 'auto', got 'fp16'"):
         TrainConfig(precision="fp16").check()
     with pytest.raises(ValueError, match="float64=True trains in double precision; it excludes "
                                          "precision='bf16'"):

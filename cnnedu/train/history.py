@@ -16,6 +16,7 @@ class History:
     test_acc: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
+    precision: str = "fp32"     # what the forward passes ran in ("auto" resolved by fit)
 
     def recent_loss(self, steps: int) -> float:
         """Mean training loss of the last ``steps`` steps (NaN before the first step).

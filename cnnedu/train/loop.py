@@ -21,7 +21,7 @@ from cnnedu.device import model_device, resolve_device
 from cnnedu.train.history import History
 from cnnedu.train.liveplot import LivePlot
 from cnnedu.train.optim import make_optimizer, make_scheduler
-from cnnedu.train.precision import autocast, check_precision
+from cnnedu.train.precision import autocast, check_precision, resolve_precision
 
 DEFAULT_LR = 0.05   # fit's learning rate when it builds the optimizer from its name
 
@@ -81,11 +81,14 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
     ``precision="bf16"`` runs forward and loss (in training and in evaluation) under
     ``torch.autocast`` with bfloat16; weights, gradients and optimiser stay fp32
     (:mod:`cnnedu.train.precision`). ``"fp32"`` trains exactly as without the argument.
+    ``"auto"`` is bf16 where the device computes it natively, else fp32; ``History.precision``
+    says which ran.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     check_precision(precision)
     device = resolve_device(device)
+    precision = resolve_precision(precision, device)   # "auto": bf16 where native, else fp32
     autocast(precision, device)   # a device autocast cannot serve fails here, before training
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
@@ -100,7 +103,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
                          f"the optimizer, or pass the optimizer's name with lr")
     sched = make_scheduler(scheduler, optimizer, steps * epochs)
     criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    history = History()
+    history = History(precision=precision)
     plot = LivePlot(epochs, eval_name) if live_plot else None
     start = time.perf_counter()
     deadline = None if max_seconds is None else start + max_seconds
