@@ -39,6 +39,12 @@ LITERATURE: dict[str, list[Fact]] = {
              "Krizhevsky, One weird trick for parallelizing CNNs, arXiv 1404.5997, 2014"),
         Fact("64-192-384-256-256", "torchvision AlexNet widths: cuda-convnet2 one-GPU config",
              "cuda-convnet2 layers-imagenet-1gpu.cfg; pytorch/vision issue 463"),
+        Fact("3", "GB of memory on each of the two GTX 580 GPUs AlexNet was trained on",
+             "Krizhevsky, Sutskever, Hinton, NIPS 2012, section 3.2"),
+        Fact("60", "million parameters, as the paper states it (abstract)",
+             "Krizhevsky, Sutskever, Hinton, NIPS 2012, abstract"),
+        Fact("224", "input side the paper states (its first layer's arithmetic needs 227)",
+             "Krizhevsky, Sutskever, Hinton, NIPS 2012, section 3.5 and Figure 2"),
     ],
     "04": [
         Fact("152", "layers of the deepest ResNet in the ImageNet 2015 winning entry", _HE_2016),

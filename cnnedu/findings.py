@@ -32,6 +32,7 @@ FULL_RUN: dict[str, dict[str, str]] = {
         'he init, AdamW: +8 vs +0':
             '+0 beat +8 with he init and AdamW, in this budget: final training loss, +8 minus +0, over 5 seed(s): +0.441 ± 0.273 (mean ± sd), min +0.162, max +0.763; +0 ahead in 5 of 5 seeds with a difference (sign test p = 0.031).',
     },
+    "03": {},
     "04": {
         'plain-20 vs plain-8':
             'Not separated in this budget (94 steps), on Fashion-MNIST: final training loss, plain-20 minus plain-8, over 5 seed(s): -0.070 ± 0.075 (mean ± sd), min -0.165, max +0.034; plain-20 ahead in 4 of 5 seeds with a difference (sign test p = 0.188). With 5 seed(s) the smallest possible p is 0.031; more seeds could tell.',

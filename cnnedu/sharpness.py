@@ -1,6 +1,7 @@
 """Numbers for "does max pooling keep edges sharp?": edge strength, fine detail, brightness.
 
-All functions take a 2-D image (H, W) or (1, H, W) with values in [0, 1].
+All functions take a 2-D image (H, W) or (1, H, W) with values in [0, 1], except
+:func:`feature_map_edges`, which asks the same question of a network's feature maps.
 """
 
 from __future__ import annotations
@@ -89,3 +90,36 @@ def shift_sensitivity(image: torch.Tensor, kernel: int, stride: int, mode: str,
     a = pool2d(plane, kernel, stride, mode=mode)
     b = pool2d(moved, kernel, stride, mode=mode)
     return float((a - b).abs().mean() / a.abs().mean().clamp_min(1e-12))
+
+
+def feature_map_edges(maps: torch.Tensor, kernel: int) -> list[dict[str, float]]:
+    """Section 3's edge question asked of a network's feature maps, one row per channel.
+
+    ``maps`` is (N, C, H, W), e.g. a conv layer's output after ReLU (non-negative, often zero,
+    in no fixed range: edge strength is compared as a ratio, which does not care about scale).
+    For every image and channel, max and average pooling (kernel = stride) are measured against
+    plain subsampling as :func:`measure_pooling` does; planes that are zero everywhere (a channel
+    silent on that image) have no edges to compare and are left out. Each row holds the channel,
+    how many planes were compared, the mean edge ratios max/subsampling and avg/subsampling, the
+    share of planes where max pooling's edges beat average pooling's, and the share of zeros in
+    the maps (how sparse the channel is).
+    """
+    if maps.dim() != 4:
+        raise ValueError(f"maps must be (N, C, H, W), got shape {tuple(maps.shape)}")
+    rows = []
+    for c in range(maps.shape[1]):
+        ratios_max, ratios_avg, max_wins = [], [], 0
+        for plane in maps[:, c]:
+            r = measure_pooling(plane, kernel)
+            if r["edge_subsample"] == 0:
+                continue
+            ratios_max.append(r["edge_max"] / r["edge_subsample"])
+            ratios_avg.append(r["edge_avg"] / r["edge_subsample"])
+            max_wins += r["edge_max"] > r["edge_avg"]
+        n = len(ratios_max)
+        rows.append({"channel": c, "planes": n,
+                     "edge_max": sum(ratios_max) / n if n else float("nan"),
+                     "edge_avg": sum(ratios_avg) / n if n else float("nan"),
+                     "max_beats_avg": max_wins / n if n else float("nan"),
+                     "zeros": float((maps[:, c] == 0).float().mean())})
+    return rows

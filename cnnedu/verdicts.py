@@ -57,6 +57,11 @@ class Verdict:
     def __str__(self) -> str:
         return self.text
 
+    @property
+    def headline(self) -> str:
+        """The verdict without its numbers: "A beat B in this budget" or "Not separated ..."."""
+        return self.text.splitlines()[0].split(":")[0]
+
 
 def _check_results(name: str, values: Sequence[float], diverged: float | None) -> list[float]:
     values = [float(v) for v in values]

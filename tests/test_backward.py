@@ -234,6 +234,12 @@ def test_hand_net_trains_like_the_autograd_net_in_float64():
     assert len(hand_run.losses) == 5
     torch.testing.assert_close(torch.tensor(hand_run.losses), torch.tensor(autograd_run.losses),
                                rtol=1e-10, atol=1e-10)
+    # each run hands back its trained net: both moved away from the shared start, to the same place
+    fresh = train_side_by_side(batches[:0], HAND_KINDS, dtype=torch.float64)[0].net
+    trained = autograd_run.net.state_dict()
+    assert not torch.equal(trained["0.weight"], fresh.state_dict()["0.weight"])
+    torch.testing.assert_close(hand_run.net.state_dict()["0.weight"], trained["0.weight"],
+                               rtol=1e-8, atol=1e-10)
 
 
 def test_block_gradient_split_adds_up_to_autograds_input_gradient():

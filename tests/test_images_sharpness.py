@@ -72,3 +72,24 @@ def test_edge_strength_of_a_ramp_is_its_gradient_length():
     ramp = 3.0 * torch.arange(5.0)[:, None] + torch.arange(6.0)[None, :]
     assert sharpness.edge_strength(ramp) == pytest.approx(10 ** 0.5, rel=1e-6)
     assert sharpness.edge_strength(ramp.T) == pytest.approx(10 ** 0.5, rel=1e-6)
+
+
+def test_feature_map_edges_by_hand():
+    g = torch.Generator().manual_seed(0)
+    blocky = torch.randint(1, 5, (4, 4), generator=g).float()
+    blocky = blocky.repeat_interleave(2, 0).repeat_interleave(2, 1)    # constant 2x2 blocks
+    sparse = torch.zeros(8, 8)
+    sparse[1::2, 1::2] = torch.rand(4, 4, generator=g) + 0.5           # only each block's corner
+    maps = torch.zeros(2, 2, 8, 8)
+    maps[1, 0] = blocky            # image 0, channel 0 stays silent (all zero): left out
+    maps[:, 1] = sparse
+    rows = sharpness.feature_map_edges(maps, 2)
+    # constant blocks: max, avg and subsampling pick the same values, so both ratios are 1 and
+    # max never beats avg
+    assert rows[0] == {"channel": 0, "planes": 1, "edge_max": 1.0, "edge_avg": 1.0,
+                       "max_beats_avg": 0.0, "zeros": 0.5}
+    # subsampling takes each block's top-left pixel: all zero, so no plane can be compared
+    assert rows[1]["planes"] == 0 and rows[1]["zeros"] == 0.75
+    assert all(rows[1][k] != rows[1][k] for k in ("edge_max", "edge_avg", "max_beats_avg"))
+    with pytest.raises(ValueError, match=r"maps must be \(N, C, H, W\), got shape \(8, 8\)"):
+        sharpness.feature_map_edges(sparse, 2)

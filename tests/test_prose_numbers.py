@@ -18,7 +18,7 @@ from cnnedu.facts import LITERATURE, literature_values, show_facts
 NOTEBOOKS = sorted(build_notebooks.NOTEBOOKS.glob("*.ipynb"))
 # Lessons that quote literature figures but have no cell yet that calls show_facts("NN"):
 # adding that code cell needs a rerun of the lesson. Remove a lesson here once it has one.
-FACTS_CELL_PENDING = {"01", "02", "04", "06", "08"}
+FACTS_CELL_PENDING: set[str] = set()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

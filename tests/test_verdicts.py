@@ -58,6 +58,7 @@ def test_five_agreeing_seeds_name_the_winner(capsys):
     assert (v.agree, v.seeds, v.clear) == (5, 5, True)
     assert capsys.readouterr().out.startswith(
         "residual beat plain in this budget, on Fashion-MNIST: test accuracy")
+    assert v.headline == "residual beat plain in this budget, on Fashion-MNIST"
 
 
 def test_five_seeds_that_disagree_too_much_are_not_separated(capsys):

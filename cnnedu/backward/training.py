@@ -44,6 +44,7 @@ class Run:
     name: str
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    net: nn.Module | None = field(default=None, repr=False)   # the trained net, after the run
 
 
 def train_side_by_side(batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -53,7 +54,8 @@ def train_side_by_side(batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     """Train ``small_net()`` and ``small_net(hand)`` from the same weights on the same batches.
 
     SGD with momentum 0.9. Each step runs both nets on one batch; only each net's own step is
-    timed. Returns (autograd run, hand run); ``steps`` caps the number of batches.
+    timed. Returns (autograd run, hand run), each holding its trained net; ``steps`` caps the
+    number of batches.
     """
     hand = tuple(hand)
     torch.manual_seed(seed)
@@ -76,6 +78,8 @@ def train_side_by_side(batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
             optimizer.step()
             run.seconds += time.perf_counter() - start
             run.losses.append(loss.item())
+    for run, (net, _) in zip(runs, nets, strict=True):
+        run.net = net
     return runs
 
 

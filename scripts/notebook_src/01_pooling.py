@@ -603,6 +603,56 @@ ax.legend();
 # much on your machine.
 
 # %% [markdown]
+# ### Back to section 3: pooling on a trained network's feature maps
+# Section 3 measured pooling on raw photos, the blog post's setting. Inside a network, pooling
+# acts on feature maps after ReLU. The network just trained (PyTorch's version) has real ones:
+# the output of its first convolution, BatchNorm and ReLU (8 channels, 28×28), here for 256
+# held-out validation images it never trained on. Same question, channel by channel: how strong
+# are the edges after its 2×2 max pooling, and after 2×2 average pooling, relative to plain
+# subsampling (1.0 = as sharp as subsampling)? A channel that is zero everywhere on an image has
+# no edges to compare there, so that image is left out for that channel.
+
+# %%
+from cnnedu.data import normalize
+from cnnedu.sharpness import feature_map_edges
+from cnnedu.splits import hold_out, subset
+
+_, val_part = hold_out(train_set, 5000 if train_set.is_full else None)
+probe = subset(val_part, range(min(256, len(val_part))))
+trained = runs[0].net.eval()                     # the autograd net, after its training above
+with torch.no_grad():
+    fmaps = trained[:3](normalize(probe.images[:, None]))   # conv, BatchNorm, ReLU
+map_rows = feature_map_edges(fmaps, 2)
+print(f"{'channel':>7s} {'zeros':>6s} {'images':>6s} | {'edge max/sub':>12s} {'edge avg/sub':>12s} "
+      f"| {'max > avg on':>12s}")
+for r in map_rows:
+    print(f"{r['channel']:7d} {r['zeros']:6.0%} {r['planes']:6d} | {r['edge_max']:12.2f} "
+          f"{r['edge_avg']:12.2f} | {r['max_beats_avg']:12.0%}")
+live = [r for r in map_rows if r["planes"]]
+print(f"channels compared: {len(live)} of {len(map_rows)}")
+print("avg pooling: weaker edges than plain subsampling:   "
+      f"{sum(r['edge_avg'] < 1 for r in live)}/{len(live)} channels")
+print("max pooling: stronger edges than avg (most images): "
+      f"{sum(r['max_beats_avg'] > 0.5 for r in live)}/{len(live)} channels")
+print("max pooling: stronger edges than plain subsampling: "
+      f"{sum(r['edge_max'] > 1 for r in live)}/{len(live)} channels")
+
+# %% [markdown]
+# **What the numbers show**, on this network's first feature maps (read the counts above from
+# your own run; one network, trained briefly, one layer): FEATURE_MAP_FINDINGS
+
+# %% [markdown]
+# ### Figures quoted from the literature
+# The numbers this lesson quotes from papers (no cell of ours can measure them), each with its
+# source:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.facts import show_facts
+
+show_facts("01")
+
+# %% [markdown]
 # ## Summary
 # * Pooling keeps one number per window; the output size follows one formula, with `ceil_mode`'s
 #   "no window may start in the padding" exception and the rule padding ≤ kernel // 2.

@@ -861,6 +861,17 @@ check(answer_2, count_params(nn.Conv2d(32, 64, kernel_size=3)), exercise="02.4",
             "and each output channel has one bias."]);
 
 # %% [markdown]
+# ### Figures quoted from the literature
+# The numbers this lesson quotes from papers (no cell of ours can measure them), each with its
+# source:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.facts import show_facts
+
+show_facts("02")
+
+# %% [markdown]
 # ## Summary
 # * torchvision's AlexNet: 5 conv + 3 linear layers, 61.1 M parameters, 96% of them in the fully
 #   connected layers; the 2012 paper's network differs (96-256-384-384-256, LRN, two GPUs).
@@ -891,4 +902,4 @@ check(answer_2, count_params(nn.Conv2d(32, 64, kernel_size=3)), exercise="02.4",
 print(f"AlexNet, seed 0: validation {history.final_test_acc:.4f}, test {test_acc:.4f} "
       f"({len(history.epoch)} epochs, {seconds:.0f} s of training)")
 for key, found in {**ablation_verdicts, **depth_verdicts}.items():
-    print(f"{key}: {found.text.splitlines()[0].split(':')[0]}")
+    print(f"{key}: {found.headline}")

@@ -313,39 +313,54 @@ ax.legend();
 # residual=False)`) with and without BatchNorm, and train each at several learning rates with
 # the same budget (same data, same order, SGD with momentum). If BN makes optimisation easier,
 # it should train well over a wider range of learning rates.
+#
+# One run per setting would be luck as much as evidence: a diverging run is chaotic, and the
+# smallest difference in arithmetic can decide it. So every setting is trained from **five
+# seeds**, and the comparison at each rate is printed as a verdict (section 3's last cell). The
+# images: 10,000 training images, and 2,000 held-out **validation** images (the class-balanced
+# split of `cnnedu.splits.hold_out`, never the test set: nothing in this lesson looks at test).
 
 # %% [markdown]
-# ⏱ **About 1 minute (12 trainings)** in full mode on a 2-core laptop CPU (longer when the
-# machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds).
+# ⏱ **About 5 minutes (6 rates × 2 networks × 5 seeds = 60 short trainings)** in full mode on a
+# 2-core laptop CPU (longer when the machine is busy; quick mode, `QUICK = True` in the
+# parameters cell: seconds).
 
 # %%
 from functools import partial
 
 from cnnedu.data import FashionMNIST
-from cnnedu.experiments import compare_training
+from cnnedu.experiments import compare_over_seeds
 from cnnedu.models.resnet import resnet_mini
+from cnnedu.splits import hold_out, subset
 
-train_subset = FashionMNIST("train", limit=10_000)
-test_subset = FashionMNIST("test", limit=2_000)
+full_train = FashionMNIST("train")
+fit_part, val_part = hold_out(full_train, 5000 if full_train.is_full else None)
+train_subset = subset(fit_part, range(min(10_000, len(fit_part))))   # 79 steps of 128 images
+val_subset = subset(val_part, range(min(2_000, len(val_part))))
 LEARNING_RATES = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
-lr_runs = {}
-for batchnorm in (False, True):
-    for lr in LEARNING_RATES:
-        runs = compare_training({"net": partial(resnet_mini, 14, 8, residual=False,
-                                                batchnorm=batchnorm)},
-                                train_subset, test_subset, epochs=1,
-                                max_batches=3 if QUICK else None, device=device,
-                                progress=False, optimizer="sgd", lr=lr, scheduler=None,
-                                weight_decay=0.0)
-        lr_runs[(batchnorm, lr)] = runs["net"]
-    print("done:", "with BN" if batchnorm else "without BN")
+SEEDS = (0, 1) if QUICK else (0, 1, 2, 3, 4)
+print(f"{len(train_subset):,} training images, {len(val_subset):,} validation images, "
+      f"{len(SEEDS)} seeds per setting")
+builders = {"without BN": partial(resnet_mini, 14, 8, residual=False, batchnorm=False),
+            "with BN": partial(resnet_mini, 14, 8, residual=False, batchnorm=True)}
+lr_runs = {}                              # (name, lr) -> one History per seed
+for lr in LEARNING_RATES:
+    runs = compare_over_seeds(builders, train_subset, val_subset, epochs=1, seeds=SEEDS,
+                              max_batches=3 if QUICK else None, device=device, progress=False,
+                              optimizer="sgd", lr=lr, scheduler=None, weight_decay=0.0)
+    for name, histories in runs.items():
+        lr_runs[(name, lr)] = histories
+    print(f"done: lr {lr:g}")
 
 # %%
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 
-from cnnedu.experiments import final_train_loss
+from cnnedu.experiments import final_train_loss, spread_text
+
+GUESSING = math.log(10)          # the loss of guessing among 10 classes
 
 
 def final_loss(history):
@@ -353,30 +368,48 @@ def final_loss(history):
     return final_train_loss(history, tail=10)
 
 
+def losses(name, lr):
+    """Final training loss per seed, a diverged run (NaN) counted as the guessing loss."""
+    return [GUESSING if math.isnan(final_loss(h)) else final_loss(h) for h in lr_runs[(name, lr)]]
+
+
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-for batchnorm, style in ((False, "o--"), (True, "s-")):
-    label = "with BN" if batchnorm else "without BN"
-    axes[0].plot(LEARNING_RATES, [final_loss(lr_runs[(batchnorm, lr)]) for lr in LEARNING_RATES],
-                 style, label=label)
-    axes[1].plot(LEARNING_RATES, [lr_runs[(batchnorm, lr)].final_test_acc for lr in LEARNING_RATES],
-                 style, label=label)
-for ax, title in zip(axes, ["final training loss (NaN = diverged)", "test accuracy"]):
+for name, style in (("without BN", "o--"), ("with BN", "s-")):
+    for ax, values in zip(axes, ([losses(name, lr) for lr in LEARNING_RATES],
+                                 [[h.final_test_acc for h in lr_runs[(name, lr)]]
+                                  for lr in LEARNING_RATES])):
+        mean = [np.mean(v) for v in values]
+        ax.plot(LEARNING_RATES, mean, style, label=name)
+        ax.fill_between(LEARNING_RATES, [min(v) for v in values], [max(v) for v in values],
+                        alpha=0.2)
+axes[0].axhline(GUESSING, color="grey", lw=0.8, ls=":")
+for ax, title in zip(axes, ["final training loss (diverged = ln 10; band: min-max over seeds)",
+                            "validation accuracy (band: min-max over seeds)"]):
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=9)
     ax.legend()
 fig.tight_layout()
 
+# %% [markdown]
+# The numbers behind the plot, mean [min, max] over the seeds, and how many runs diverged (NaN):
+
 # %%
-print(f"{'learning rate':>13s} | {'loss no BN':>10s} {'acc no BN':>9s} | {'loss BN':>8s} {'acc BN':>7s}")
+print(f"{'lr':>6s} | {'loss without BN':>24s} {'diverged':>8s} | {'loss with BN':>24s} "
+      f"{'diverged':>8s} | {'val acc without':>15s} {'val acc with':>12s}")
 for lr in LEARNING_RATES:
-    a, b = lr_runs[(False, lr)], lr_runs[(True, lr)]
-    print(f"{lr:13g} | {final_loss(a):10.3f} {a.final_test_acc:9.3f} | {final_loss(b):8.3f} "
-          f"{b.final_test_acc:7.3f}")
+    cells = []
+    for name in builders:
+        runs = lr_runs[(name, lr)]
+        cells.append(f"{spread_text(losses(name, lr)):>24s} "
+                     f"{sum(math.isnan(final_loss(h)) for h in runs):>5d}/{len(runs)}")
+    acc = [np.mean([h.final_test_acc for h in lr_runs[(name, lr)]]) for name in builders]
+    print(f"{lr:6g} | {cells[0]} | {cells[1]} | {acc[0]:15.3f} {acc[1]:12.3f}")
 
 # %% [markdown]
 # Each run, read from your own numbers: "diverged" (NaN), "guessing" (final loss above 2.2;
-# $\ln 10 \approx 2.30$ is the loss of guessing among 10 classes) or "learning":
+# $\ln 10 \approx 2.30$ is the loss of guessing among 10 classes) or "learning". Counted over the
+# seeds, per rate:
 
 # %%
 def outcome(history):
@@ -384,38 +417,55 @@ def outcome(history):
     return "diverged" if math.isnan(loss) else "guessing" if loss > 2.2 else "learning"
 
 
-for batchnorm in (False, True):
-    outcomes = [outcome(lr_runs[(batchnorm, lr)]) for lr in LEARNING_RATES]
-    print("with BN:   " if batchnorm else "without BN:",
-          ", ".join(f"lr {lr:g} {o}" for lr, o in zip(LEARNING_RATES, outcomes)))
-    learning = [lr for lr, o in zip(LEARNING_RATES, outcomes) if o == "learning"]
-    print(f"{'':11s} learns at {len(learning)} of {len(LEARNING_RATES)} learning rates")
+for name in builders:
+    counts = [sum(outcome(h) == "learning" for h in lr_runs[(name, lr)]) for lr in LEARNING_RATES]
+    print(f"{name:10s} learning in " + ", ".join(f"lr {lr:g}: {c}/{len(SEEDS)}"
+                                                 for lr, c in zip(LEARNING_RATES, counts)))
 
 # %% [markdown]
-# **What the numbers show** (a short run of SGD on 10,000 images, **one seed per rate**: an
-# indication, not a verdict; the course's verdicts use five seeds, and this sweep has not been
-# repeated over seeds yet):
+# The verdict at each rate (`cnnedu.verdicts.verdict`: the per-seed difference of the final
+# training loss, its mean ± sd and range, how many seeds agree, and a two-sided paired t-test;
+# a diverged run counts as the guessing loss ln 10 and the line says so):
+
+# %%
+from cnnedu.findings import full_run_found
+from cnnedu.verdicts import verdict
+
+lr_verdicts = {}
+for lr in LEARNING_RATES:
+    key = f"with BN vs without BN at lr {lr:g}"
+    with_bn, without_bn = ([final_loss(h) for h in lr_runs[(name, lr)]]
+                           for name in ("with BN", "without BN"))
+    lr_verdicts[key] = verdict(with_bn, without_bn, "with BN", "without BN",
+                               metric="final training loss", higher_is_better=False,
+                               scope=f"at lr {lr:g}, in this budget (79 steps of SGD)",
+                               quick=QUICK, full_run_found=full_run_found("03", key),
+                               diverged=GUESSING)
+    print()
+
+# %% [markdown]
+# **What the numbers show** (79 steps of SGD on 10,000 images, five seeds per setting; read the
+# verdict lines above from your own run):
 #
-# * **Without BN**, this 14-layer plain network barely trains: read from the table how far
-#   below the guessing loss (ln 10) each rate got; a loss just under the 2.2 line with
-#   an accuracy near chance (0.10) is hardly learning. At the large rates it stays at guessing
-#   level or blows up to NaN. Which of the two happens at a given large rate can change from machine to machine
-#   (a diverging run is chaotic: the smallest difference in arithmetic decides it), so read
-#   your own line above.
+# * **Without BN**, this 14-layer plain network barely trains: the table shows how far below the
+#   guessing loss (ln 10) each rate got, and the counts how many seeds got below the 2.2 line at
+#   all. At the large rates it stays at guessing level or blows up to NaN (which of the two
+#   happens to a given seed is chaotic).
 # * **With BN** the loss falls at every learning rate, and the larger rates reach losses the
 #   network without BN never gets near. That is what BN is known for (Ioffe and Szegedy 2015):
-#   the same network trains over a much wider range of learning rates; this one-seed sweep
-#   agrees with it, without establishing it.
-# * A trap worth seeing: at a large learning rate a BN network's **test** accuracy can be far
-#   below what its training loss suggests (look for a rate in the table where it is). The suspect: evaluation uses the *running*
-#   statistics (section 2), moving averages collected while the weights kept changing fast, so
-#   they describe an older network. The next cell tests that.
+#   the same network trains over a much wider range of learning rates. The verdict lines say at
+#   which rates this run separates the two.
+# * A trap worth seeing: at a large learning rate a BN network's **validation** accuracy can be
+#   far below what its training loss suggests (compare the loss and accuracy columns at the
+#   large rates). The suspect: evaluation uses the *running* statistics (section 2), moving
+#   averages collected while the weights kept changing fast, so they describe an older network.
+#   The next cell tests that.
 
 # %% [markdown]
 # ### Lagging running statistics, tested
-# Train the BN network at lr 0.1 again (the same run as above: same seed, same data), then
-# evaluate it three ways: with its running statistics (as above); with the statistics of each
-# test batch itself (train mode, no running statistics involved); and after re-estimating the
+# Train the BN network at lr 0.1 again (seed 0's run above: same seed, same data), then
+# evaluate it on the validation images three ways: with its running statistics (as above); with
+# the statistics of each validation batch itself (train mode, no running statistics involved); and after re-estimating the
 # running statistics with the final weights (`cnnedu.experiments.reestimate_batchnorm`: 50
 # training batches in train mode, no gradient, no weight change).
 
@@ -429,17 +479,17 @@ bn_net = resnet_mini(14, 8, residual=False, batchnorm=True)
 fit(bn_net, BatchLoader(train_subset, 128, shuffle=True, seed=0, device=device), epochs=1,
     max_batches=3 if QUICK else None, device=device, progress=False, optimizer="sgd", lr=0.1,
     scheduler=None, weight_decay=0.0)
-test_loader = BatchLoader(test_subset, 1000, device=device)
-_, lagging = evaluate(bn_net, test_loader)
+val_loader = BatchLoader(val_subset, 1000, device=device)
+_, lagging = evaluate(bn_net, val_loader)
 bn_net.train()                                  # BN uses each batch's own statistics
 with torch.no_grad():
-    batch_stats = sum((bn_net(x).argmax(1) == y).sum().item() for x, y in test_loader) / len(test_subset)
+    batch_stats = sum((bn_net(x).argmax(1) == y).sum().item() for x, y in val_loader) / len(val_subset)
 reestimate_batchnorm(bn_net, BatchLoader(train_subset, 128, shuffle=True, seed=1, device=device),
                      batches=3 if QUICK else 50)
-_, refreshed = evaluate(bn_net, test_loader)
-print(f"test accuracy with the running statistics from training: {lagging:.3f}")
-print(f"test accuracy with each test batch's own statistics:     {batch_stats:.3f}")
-print(f"test accuracy after re-estimating the running statistics: {refreshed:.3f}")
+_, refreshed = evaluate(bn_net, val_loader)
+print(f"validation accuracy with the running statistics from training: {lagging:.3f}")
+print(f"validation accuracy with each batch's own statistics:          {batch_stats:.3f}")
+print(f"validation accuracy after re-estimating the running statistics: {refreshed:.3f}")
 print("re-estimating closes the gap:", refreshed > lagging + 0.05)
 
 # %% [markdown]
@@ -450,7 +500,7 @@ print("re-estimating closes the gap:", refreshed > lagging + 0.05)
 
 # %% [markdown]
 # ### What BN does to the activations
-# Push one batch of 256 test images through the freshly initialised networks, in training mode
+# Push one batch of 256 validation images through the freshly initialised networks, in training mode
 # (so BN normalises with the batch's statistics, as during training), and look at the output
 # of the stem and of every block (after its ReLU).
 
@@ -459,7 +509,7 @@ from cnnedu.data import normalize
 from cnnedu.features import feature_maps
 
 config.seed_everything(0)
-probe = FashionMNIST("test", limit=256)
+probe = subset(val_part, range(min(256, len(val_part))))
 x_probe = normalize(probe.images[:, None])      # the training set's mean and std, as in training
 block_names = [f"layer{s}.{b}" for s in (1, 2, 3) for b in (0, 1)]
 stats = {}
@@ -586,6 +636,15 @@ bn(torch.full((4, 1, 2, 2), 5.0))
 check(answer_2, round(bn.running_mean.item(), 6), exercise="03.4",
       hint=["one batch moves the running mean only part of the way towards the batch mean.",
             "in PyTorch, momentum is the weight of the *new* batch's statistic."]);
+
+# %% [markdown]
+# What this run found, printed from its results:
+
+# %%
+for key, found in lr_verdicts.items():
+    print(f"{key}: {found.headline}")
+print(f"lagging statistics at lr 0.1 (seed 0): validation accuracy {lagging:.3f} with the running "
+      f"statistics, {refreshed:.3f} after re-estimating them")
 
 # %% [markdown]
 # ## Summary

@@ -629,6 +629,17 @@ check(answer_2, needed, exercise="04.4", unordered=True,
             "two things can change it: the number of channels, and the stride."]);
 
 # %% [markdown]
+# ### Figures quoted from the literature
+# The numbers this lesson quotes from papers (no cell of ours can measure them), each with its
+# source:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.facts import show_facts
+
+show_facts("04")
+
+# %% [markdown]
 # ## Summary
 # * ResNet-18: 20 convolutions (one 7×7, sixteen 3×3, three 1×1 shortcuts); "18" = 17 main-path
 #   convolutions + 1 fully connected layer.
@@ -653,6 +664,6 @@ check(answer_2, needed, exercise="04.4", unordered=True,
 
 # %%
 for key, found in verdicts.items():
-    print(f"{key}: {found.text.splitlines()[0].split(':')[0]}")
+    print(f"{key}: {found.headline}")
 print(f"lesson ResNet, seed 0: validation {history.final_test_acc:.4f}, test {test_acc:.4f} "
       f"({len(history.epoch)} epochs, {seconds:.0f} s of training)")

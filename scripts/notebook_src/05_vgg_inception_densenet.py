@@ -543,4 +543,4 @@ for name in ranking:
     accs = [r.accuracy for r in runs[name]]
     print(f"  {name:16s} {sum(accs) / len(accs):.4f}   ({steps[name]:.0f} steps)")
 for key, found in verdicts.items():
-    print(f"{key}: {found.text.splitlines()[0].split(':')[0]}")
+    print(f"{key}: {found.headline}")

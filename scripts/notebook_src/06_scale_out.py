@@ -567,6 +567,17 @@ check(answer_2, (8 * recipe.batch_size, recipe.lr * 8), exercise="06.3",
             "the linear scaling rule ties the learning rate to the global batch size."]);
 
 # %% [markdown]
+# ### Figures quoted from the literature
+# The numbers this lesson quotes from papers (no cell of ours can measure them), each with its
+# source:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.facts import show_facts
+
+show_facts("06")
+
+# %% [markdown]
 # ## Summary
 # * Data parallelism = replicas + shards + an all-reduce of gradients; DDP does that all-reduce
 #   during backward.

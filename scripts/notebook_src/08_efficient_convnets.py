@@ -669,6 +669,17 @@ for a, b in [("MobileNetV2-style", "ResNet-8 mini"), ("ConvNeXt-style", "ResNet-
 # the same blocks give the frontier of section 5; at 28×28 in seconds they need not.
 
 # %% [markdown]
+# ### Figures quoted from the literature
+# The numbers this lesson quotes from papers (no cell of ours can measure them), each with its
+# source:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from cnnedu.facts import show_facts
+
+show_facts("08")
+
+# %% [markdown]
 # ## Summary
 # * A depthwise convolution (`groups = C`) filters each channel alone; followed by a 1×1 it is
 #   a depthwise-separable convolution: k²·C + C·C' weights instead of k²·C·C'. Grouped
@@ -692,4 +703,4 @@ for name in ranking:
     accs = [r.accuracy for r in runs[name]]
     print(f"  {name:18s} {sum(accs) / len(accs):.4f}")
 for key, found in verdicts.items():
-    print(f"{key}: {found.text.splitlines()[0].split(':')[0]}")
+    print(f"{key}: {found.headline}")
