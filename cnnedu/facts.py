@@ -52,6 +52,11 @@ LITERATURE: dict[str, list[Fact]] = {
         Fact("2048", "output channels of ResNet-50's fourth stage", _HE_2016),
     ],
     "06": [
+        Fact("256", "images per mini-batch in ResNet's ImageNet training",
+             "He, Zhang, Ren, Sun, Deep Residual Learning for Image Recognition, CVPR 2016, "
+             "section 3.4"),
+        Fact("8", "GPUs x 32 images: the usual run of that batch, Goyal et al.'s baseline",
+             _GOYAL_2017),
         Fact("3.1", "GB/s, 25 Gbit Ethernet (25/8), assumed", _LINKS),
         Fact("350", "GB/s per direction, NVLink on an H100, assumed", _LINKS),
         Fact("25.6", "million parameters of ResNet-50 (25,557,032)",

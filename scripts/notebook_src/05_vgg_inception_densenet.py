@@ -10,6 +10,9 @@
 # 4. measure all five families side by side with `cnnedu.profiling.profile`;
 # 5. train a small member of each family on Fashion-MNIST in the same time budget, over five
 #    seeds, judged on a validation split.
+#
+# Along the way, the claims of the blog post behind this course (introduced in lesson 01) about
+# these families are checked as they come up.
 
 # %%
 try:
@@ -66,7 +69,7 @@ print("kernel sizes:", {m.kernel_size for m in vgg16.modules() if isinstance(m, 
 
 # %% [markdown]
 # 13 convolutions + 3 fully connected layers = the "16". The blog post's "it had just 13 conv2d
-# layers" is right. Its cost shows in section 4: the most parameters and FLOPs of all five.
+# layers" is right. Its cost shows in section 4: the most parameters and FLOPs of the seven models measured there.
 
 # %% [markdown]
 # ## 2. Inception: branches and 1×1 bottlenecks
@@ -210,8 +213,9 @@ print(f"parameters: DenseNet-121 {count_params(densenet121):,} vs ResNet-50 "
 # different order: ResNet's unit is conv-BN-ReLU, as lesson 04 printed; DenseNet's is
 # pre-activation, BN-ReLU-conv, as `transition1` above shows), 1×1 bottlenecks, global
 # average pooling. **Different**: connectivity (each layer is connected to *every* later layer
-# of its block, by concatenation, so features are reused rather than re-learned), far fewer
-# parameters (8.0 M vs 25.6 M for ResNet-50, at higher ImageNet accuracy than ResNet-18: the table below), and
+# of its block, by concatenation; the paper's explanation is that features are then reused
+# rather than re-learned), fewer parameters (DenseNet-121 has fewer than ResNet-18 at a higher
+# ImageNet top-1, and about a third of ResNet-50's at a lower one: the table below), and
 # memory: the concatenations keep growing tensors alive, which the table below shows.
 
 # %% [markdown]
@@ -287,11 +291,13 @@ resnet50_weights = {w.name: w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
                     for w in tvm.ResNet50_Weights}
 recipe_gain = resnet50_weights["IMAGENET1K_V2"] - resnet50_weights["IMAGENET1K_V1"]
 depth_gain = top1["resnet50"] - top1["resnet18"]
+flops_ratio = profiles["resnet50"].flops / profiles["resnet18"].flops
 print("ResNet-50 top-1:", ", ".join(f"{k} {v:.2f} %" for k, v in resnet50_weights.items()))
 print(f"new recipe, same network: {recipe_gain:+.2f} points")
-print(f"ResNet-18 -> ResNet-50 (both V1, 2.2x the FLOPs): {depth_gain:+.2f} points")
-print("with DEFAULT weights ResNet-50 would lead the table; with V1 it is below Inception-v3:",
-      top1["resnet50"] < top1["inception_v3"])
+print(f"ResNet-18 -> ResNet-50 (both V1, {flops_ratio:.1f}x the FLOPs): {depth_gain:+.2f} points")
+print("with V1 weights ResNet-50 is below Inception-v3:", top1["resnet50"] < top1["inception_v3"])
+print("with V2 weights ResNet-50 would lead the table:",
+      resnet50_weights["IMAGENET1K_V2"] > max(top1.values()))
 
 # %% [markdown]
 # A better recipe bought ResNet-50 about three quarters as much as going from ResNet-18 to
@@ -376,7 +382,7 @@ print("accuracy per M parameters: AlexNet", f"{per_mparam['alexnet']:.2f}", "vs 
 # parameters after GoogLeNet and is more accurate than ResNet-18 and GoogLeNet, but it keeps
 # the most activations of all, the price of concatenating every layer's output.
 #
-# Careful with "top-1 points per GFLOP": AlexNet, small and shallow, tops that column, but the
+# Careful with "top-1 points per GFLOP": AlexNet, cheap in FLOPs and shallow, tops that column, but the
 # ratio favours any cheap model (a model with almost no compute and modest accuracy would beat
 # them all), so it does not say which design uses compute better. Compare at similar compute
 # instead: for about twice AlexNet's compute (3.00 vs 1.43 GFLOPs) GoogLeNet reaches 69.8 %
@@ -393,8 +399,9 @@ print("accuracy per M parameters: AlexNet", f"{per_mparam['alexnet']:.2f}", "vs 
 # same **wall-clock budget**, `BUDGET_S` seconds of training, enforced in time: the one-cycle
 # learning rate follows the clock (`cnnedu.train.timed.TimedOneCycle`: warm up for the first
 # quarter of the time, anneal over the rest) and no step starts once the time is spent, so a
-# family whose steps cost more simply gets fewer of them. Same recipe for all (AdamW, lr 3e-3,
-# label smoothing 0.1, flips), five seeds each.
+# family whose steps cost more simply gets fewer of them. Same recipe for all: AdamW (lr 3e-3,
+# weight decay 0.05), batches of 128, label smoothing 0.1, random horizontal flips and random
+# shifts of up to 2 pixels; five seeds each.
 #
 # Which family is better is a *choice*, so it is judged on a **validation split**: 5,000 of
 # the 60,000 training images (500 per class, fixed) are held out by `cnnedu.splits.hold_out`
@@ -427,8 +434,8 @@ print(runs_text(runs, budget=BUDGET_S))
 # %% [markdown]
 # The table gives each family's validation accuracy over the seeds (mean, and the worst and
 # best seed), the median number of steps it got in the budget and the cost of one step, and
-# the most any of its runs went over the budget (one step at most: the clock is read before
-# every step). The parameter counts, for reference:
+# the most any of its runs went over the budget (about one step: the clock is read before
+# every step, and one step can take longer than the median). The parameter counts, for reference:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -440,7 +447,8 @@ for name, build in families.items():
 # %% [markdown]
 # Now the verdicts, printed by the runs themselves (`cnnedu.budget.verdict`, the course's one
 # verdict function: the difference seed by seed, its mean ± sd and range, how many of the five
-# seeds agree, and a sign test; five of five agreeing gives p = 0.031). Each family is compared
+# seeds agree, and a two-sided paired t-test, which assumes roughly normal per-seed
+# differences; below five seeds it names no winner). Each family is compared
 # with lesson 04's ResNet-8 mini, trained from the same seeds on the same images.
 
 # %%
@@ -468,7 +476,8 @@ print(f"dearest step: {dearest}, {step_ms[dearest]:.0f} ms ({steps[dearest]:.0f}
 
 # %% [markdown]
 # **What the numbers show.** Read the verdicts above from your own run: a family "beat"
-# another only where the seeds agree enough for the sign test; otherwise the printed line says
+# another only where the per-seed differences are consistent enough for the t-test (p < 0.05);
+# otherwise the printed line says
 # "not separated" and the difference is within the seed-to-seed noise. Read the steps column
 # beside them: in a fixed time a family whose step costs several times more gets that many
 # times fewer steps, so this comparison measures accuracy per second *of this machine*, not a

@@ -1,7 +1,8 @@
 # %% [markdown]
 # # 06 · Scale-out: the lesson's ResNet trained data-parallel, proven equal, killed, and measured
 #
-# ResNet was trained on 8 GPUs (He et al. 2015), and every large CNN since is trained
+# ResNet's ImageNet recipe uses a batch of 256 (He et al. 2015), usually run as 8 GPUs with 32
+# images each (the baseline of Goyal et al. 2017), and every large CNN since is trained
 # *data-parallel*: many copies of one model, each on its own slice of every batch. This lesson
 # takes that step with PyTorch's own engine (`torch.distributed`, `DistributedDataParallel`,
 # `torchrun`), on this 2-core CPU with the gloo backend; the same code runs unchanged on GPUs
@@ -12,7 +13,8 @@
 #    see what BatchNorm does to that (lesson 03), and how synchronised BatchNorm fixes it;
 # 3. kill a worker mid-run and watch the run come back from its checkpoint with nothing lost;
 # 4. measure where a data-parallel step spends its time here;
-# 5. predict, with a fitted model, when adding workers stops paying, up to thousands of them;
+# 5. check a ring all-reduce model against this machine, then predict with it and assumed link
+#    speeds how far adding workers pays, up to 256 workers;
 # 6. run the same job as two *machines* (two torchrun agents), with the commands for a cluster.
 
 # %%
@@ -137,8 +139,8 @@ print(inspect.getsource(SyncBatchNorm2d.forward))
 launch(["bn-check"], nproc=2);
 
 # %% [markdown]
-# Now the lesson's ResNet with its 9 BatchNorm layers. One caution first: training a BatchNorm
-# network amplifies float32 rounding quickly. The *same* single-process run on 1 thread and on
+# Now the lesson's ResNet with its 9 BatchNorm layers. One caution first: training this
+# BatchNorm network amplified float32 rounding quickly. The *same* single-process run on 1 thread and on
 # 2 threads (which only changes the order of some sums):
 
 # %%
@@ -177,7 +179,7 @@ print("synchronised BN equal within 1e-9:       ", max_state_diff(synced, one_bn
 # %% [markdown]
 # So per-process BatchNorm trains a *different* model (a batch of 32 per rank, whatever the
 # global batch): usually harmless when each rank has a decent batch (it is DDP's default, and
-# ResNet's ImageNet training used BN over 32 images per GPU), harmful when per-rank batches get
+# the usual 8-GPU run of ResNet's recipe computes BN over each GPU's 32 images), harmful when per-rank batches get
 # small. Synchronised BatchNorm restores exact equality, running statistics included, at the
 # price of two extra small all-reduces per BatchNorm layer in forward and two in backward.
 
@@ -277,9 +279,11 @@ plt.show()
 # %% [markdown]
 # What to expect on 2 cores: one process already uses both cores with 2 threads, so 2
 # processes split the same compute and *add* the all-reduce (and a second copy of the
-# framework's per-step overhead): no speed-up, more likely a small slow-down. If the figures
-# above say otherwise, look at the machine first: with other work on the same cores, one run
-# can be starved more than the other (these are medians of a few steps). Data parallelism pays when each worker
+# framework's per-step overhead): no real speed-up. The printed ratio says what happened here;
+# a few per cent either way is within the noise of shared cores (the figures are medians over
+# the timed steps), and with other work on the same cores one run can be starved more than the
+# other. (The one-process run also shows a small all-reduce time: a one-rank torchrun job still
+# runs the gloo hook, which then only copies the gradients.) Data parallelism pays when each worker
 # brings its own compute (its own GPU, its own machine), and the question becomes how much the
 # all-reduce costs next to the compute. That we can measure and model.
 
@@ -289,7 +293,8 @@ plt.show()
 #
 # $$t(N) = \frac{t_\text{compute}}{N} + 2(N-1)\,\alpha + \frac{2(N-1)}{N}\cdot\frac{\text{gradient bytes}}{\beta}$$
 #
-# The last two terms are a **ring all-reduce** (what NCCL and gloo use for large messages): a
+# The last two terms are a **ring all-reduce** (one of the algorithms NCCL and gloo use, the
+# usual one for large messages; NCCL also picks tree algorithms by size and topology): a
 # reduce-scatter then an all-gather, 2(N−1) hops, each moving 1/N of the gradients and paying a
 # latency α; β is the link bandwidth. The bandwidth term hardly grows with N (it tends to
 # 2 × bytes / β), while compute/N keeps shrinking. First, α and β of gloo on this machine,
@@ -325,7 +330,8 @@ plt.show()
 # all-reduce inside every step (2 processes, the lesson ResNet's gradients), and the fitted α
 # and β predict that time. The compute term, compute / N, assumes each worker brings its own
 # cores; here both processes share the same two, so it cannot be checked on this machine and
-# stays an **assumption** (it holds for GPUs, one per worker). The check, printed:
+# stays an **assumption** (it roughly holds for GPUs, one per worker, while each keeps a large
+# enough batch). The check, printed:
 
 # %%
 grad_bytes = clean["grad_bytes"]
@@ -352,7 +358,9 @@ print(f"whole step, for comparison (compute / 2 is the unchecked assumption): pr
 # 3 µs): each worker has its own compute; one ring all-reduce over all workers, not
 # overlapped with compute; and **at least 32 images per worker** (Goyal et al.'s per-GPU
 # batch: below it BatchNorm's statistics and per-step overheads change, and compute / N stops
-# holding), so each curve stops at global batch / 32 workers. Two models:
+# holding), so each curve stops at global batch / 32 workers. For ResNet-50 the compute rate
+# is taken from a measured end-to-end hour that already included its (overlapped)
+# communication, so adding the ring on top makes its predictions pessimistic. Two models:
 #
 # * the lesson's ResNet, 0.3 MB of gradients, with this CPU's compute per global batch of 128
 #   (so at most 4 workers);
@@ -417,8 +425,9 @@ for link, (bandwidth, latency) in scaling.NETWORKS.items():
 
 # %% [markdown]
 # With each worker's compute fixed (the printed step time for 32 images), the all-reduce of
-# 102 MB is the only cost that grows with N, and the bandwidth term stops growing: so the
-# efficiency printed at 256 workers is about what every larger N would keep on that link.
+# 102 MB is the only cost that grows with N. Its bandwidth term stops growing, but its latency
+# term 2(N−1)α grows with every worker, so beyond 256 the model's efficiency keeps falling,
+# slowly on fast links and faster on slow ones.
 # Compare the links: the slower the link, the larger the share of each step spent waiting.
 # Real clusters of that size overlap the all-reduce with the backward pass and use
 # hierarchical all-reduces, so they can do better than this ring without overlap; the model
@@ -588,7 +597,9 @@ show_facts("06")
 #   the same weights, bit for bit.
 # * On 2 cores, 2 processes bring no new compute. The ring all-reduce model, fitted here, was
 #   checked against the all-reduce time measured inside the training steps (the printed check
-#   says whether it held); its compute / N term is an assumption this machine cannot check.
+#   says whether it held; where it did not, the predictions show how the terms trade off, not
+#   what real links would do); its compute / N term is an assumption this machine cannot
+#   check.
 #   Its predictions stop at 32 images per worker. Growing the batch with the workers
 #   (linear scaling rule + warm-up) is what made 256 GPUs pay for ResNet-50.
 # * Across machines the code is the same: one torchrun agent per machine, meeting at a c10d

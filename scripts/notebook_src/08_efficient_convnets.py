@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 08 · Efficient convnets: depthwise-separable convolution, MobileNetV2, squeeze-and-excitation, ConvNeXt
 #
-# The course so far stops in 2016. Every CNN since builds on a few more ideas: convolutions
+# The course so far stops at DenseNet (2017). Every CNN since builds on a few more ideas: convolutions
 # that filter each channel alone (*depthwise*) and mix channels with cheap 1×1s, inverted
 # residual blocks, channel attention, and ConvNeXt's modernised ResNet block. They cut FLOPs
 # a lot, and lesson 05 left a question open: is accuracy per FLOP the right way to compare
@@ -200,8 +200,8 @@ print("ResNeXt-50 32x4d, first block's 3x3:", resnext.layer1[0].conv2)
 # 1. 1×1 *expansion* to t·C channels (t = 6 in MobileNetV2), BatchNorm, ReLU6;
 # 2. 3×3 *depthwise* convolution (the block's stride), BatchNorm, ReLU6;
 # 3. 1×1 *projection* back to C' channels, BatchNorm, and **no activation**: the *linear
-#    bottleneck*. The paper shows that a ReLU in the narrow space destroys information that
-#    the next block cannot get back.
+#    bottleneck*. The paper argues (and its ablation supports) that a ReLU in the narrow space
+#    destroys information that the next block cannot get back.
 #
 # The input is added back only where the shapes agree (stride 1, C = C'). ReLU6 is
 # min(max(x, 0), 6), chosen to behave well in low-precision arithmetic.
@@ -263,7 +263,7 @@ check_code("08.2", MyInvertedResidual);
 # Squeeze-and-excitation (Hu et al., 2018) lets a block reweight its channels by what the whole
 # image contains: average each channel to one number (*squeeze*), pass the C numbers through a
 # small two-layer net (C → C/r → C), and multiply each channel by the result, a number in
-# (0, 1) (*excitation*). MobileNetV3 and EfficientNet put it inside their inverted residuals.
+# (0, 1) with the sigmoid, in [0, 1] with MobileNetV3's hard sigmoid (*excitation*). MobileNetV3 and EfficientNet put it inside their inverted residuals.
 # `cnnedu.models.efficient.SqueezeExcitation` against the SE modules found inside
 # torchvision's `mobilenet_v3_large` (ReLU, hard sigmoid) and `efficientnet_b0` (SiLU, sigmoid):
 
@@ -296,7 +296,7 @@ for name, model in [("mobilenet_v3_large", mobilenet_v3), ("efficientnet_b0", ef
 # SE costs parameters (two small fully connected layers) but almost no FLOPs (the lines
 # above): its two layers work on C numbers per image, not on C·H·W values. The averaging and
 # the rescaling, which PyTorch's counter leaves out, touch each value once: cheap in FLOPs,
-# but memory traffic, which section 5 shows to matter.
+# but memory traffic, which section 5 shows to matter for depthwise layers.
 
 # %% [markdown]
 # ### Exercise 08.3
@@ -324,8 +324,8 @@ check(answer_1, count_params(SqueezeExcitation(96, 24)), exercise="08.3",
 # channels of each pixel, a 1×1 up to **4×** the channels, **GELU**, a 1×1 back, and a learned
 # per-channel **layer scale** (started at 1e-6, so every block starts close to the identity)
 # before the residual addition. `cnnedu.models.efficient.ConvNeXtBlock` against torchvision's
-# `CNBlock` from `convnext_tiny` (eval mode; stochastic depth, which drops whole blocks at
-# random in training, is off):
+# `CNBlock` from `convnext_tiny` (eval mode; stochastic depth, which in training skips a
+# block's residual branch at random, per sample, is off):
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -375,9 +375,12 @@ for step, change, edit, params, flops, ms in path_rows:
 # Read the columns side by side. Making the 3×3 depthwise cuts FLOPs, the inverted bottleneck
 # (4× wider inside) raises them again, moving the depthwise conv up (before the 1×1s, so it
 # runs on the narrow channels, not the 4× wider ones) lowers them, and the 7×7 kernel costs little, because a
-# depthwise kernel's FLOPs grow with k² times C, not k² times C². The last four steps change
-# almost nothing in FLOPs; they changed accuracy (in the paper) and they change time, which the
-# last column shows is not proportional to FLOPs. The last design *is* ConvNeXt's block:
+# depthwise kernel's FLOPs grow with k² times C, not k² times C². The steps after the 7×7
+# kernel leave the FLOPs where they are (the MFLOPs column); in the paper, fewer activations,
+# fewer norms and LayerNorm each raised ImageNet accuracy a little while GELU alone did not, and
+# layer scale belongs to its training setup rather than its roadmap. Their time is another
+# matter: read the last column, which is not proportional to FLOPs. The last design *is*
+# ConvNeXt's block:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -465,8 +468,10 @@ print("efficient models running at fewer GFLOP/s than ResNet-18, ResNet-50 and V
 #
 # `cnnedu.roofline` measures P as the speed of a large fp32 matrix product and W as that of
 # copying a 256 MiB tensor, then times four kinds of layer (batch 8, 96 channels, 56×56, as in
-# MobileNet's and ConvNeXt's early stages): a dense 3×3, a 1×1, a depthwise 3×3 and a
+# ConvNeXt-T's first stage): a dense 3×3, a 1×1, a depthwise 3×3 and a
 # depthwise 7×7. The figures are this machine's, measured now (on a busy machine they drop).
+# The matrix-product "peak" is a practical one, not the chip's datasheet figure, so a
+# convolution can land slightly above 100 % of it.
 
 # %%
 from cnnedu import roofline
@@ -510,17 +515,19 @@ print(f"depthwise 3x3 runs at {dw_speed / dense_speed:.0%} of the dense 3x3's GF
 # %% [markdown]
 # **What the roofline shows.** A depthwise 3×3 does C' = 96 times fewer FLOPs than the dense
 # 3×3 on the same map but reads and writes the same activations, so its intensity is far
-# lower, near or below the ridge point: it is limited by memory, and in practice it reaches
-# a small fraction of the peak (the percentages above; they depend on this machine and its
-# load). Its time falls by much less than its FLOPs. That is why MobileNets are not many
-# times faster than ResNets on a CPU (or a GPU), and why EfficientNet-B0 at a tenth of
-# ResNet-50's FLOPs is not ten times faster. FLOPs count arithmetic; time also pays for memory
+# lower, far below the ridge point: the roofline caps it by memory, and in practice it reaches
+# only part even of that cap, while the depthwise 7×7, whose intensity is higher, still runs
+# far below the peak (the percentages above; they depend on this machine and its load). Its
+# time falls by much less than its FLOPs. Low intensity together with depthwise kernels that
+# are less optimised than dense ones is the likely explanation (this lesson does not separate
+# the two) for MobileNetV2 being much less faster than ResNet-50 than its FLOPs suggest (the
+# frontier below prints both ratios). FLOPs count arithmetic; time also pays for memory
 # traffic, and for the number of separate layers (each has a fixed overhead).
 
 # %% [markdown]
 # ### Accuracy against compute: the frontier
-# Lesson 05 found that accuracy per FLOP *fell* from AlexNet to ResNet-50. That ratio is the
-# wrong question: it is highest for the smallest model whatever its accuracy. A designer asks:
+# Lesson 05 printed top-1 per GFLOP falling from AlexNet to ResNet-50, and warned that the
+# ratio favours cheap models over accurate ones. So it is the wrong question. A designer asks:
 # **for this much compute, how accurate can a network be?** The answer is the *frontier*
 # (`cnnedu.frontier.pareto_front`): the models that no other model beats on both accuracy and
 # cost. Same caveat as lesson 05, stronger: V1 weights are a model's *first* torchvision
@@ -571,8 +578,9 @@ print("lesson 05's models beaten on both accuracy and FLOPs by one of this lesso
 # %% [markdown]
 # **What the frontier shows.** By FLOPs, the frontier is made of this lesson's models only
 # (printed above): every one of lesson 05's models is beaten on both accuracy and FLOPs by a
-# later one. So accuracy for a given compute *did* rise, enormously, once depthwise-separable
-# convolutions, inverted residuals, SE and better recipes came in; lesson 05's falling
+# later one. So accuracy for a given FLOP count *did* rise a lot from lesson 05's models to
+# these (with their V1 weights, architecture and training recipe changed together, and this
+# table cannot say how much each contributed); lesson 05's falling
 # "accuracy per FLOP" said only that larger models spend more per point, not that the field
 # stood still. By CPU *time* (the right-hand plot and its printed frontier, from your run) the
 # models sit closer together: compare the two cost ratios printed under the plots. The cheap
@@ -583,12 +591,14 @@ print("lesson 05's models beaten on both accuracy and FLOPs by one of this lesso
 # ## 6. Small versions, trained in the same time budget
 # `cnnedu.models.efficient_small` holds a MobileNetV2-style net (inverted residuals) and a
 # ConvNeXt-style net (patchify stem, ConvNeXt blocks) for 28×28 images. They are trained beside
-# lesson 04's ResNet-8 mini exactly as in lesson 05's comparison: lesson 05's recipe (AdamW,
-# lr 3e-3, label smoothing 0.1, flips), its time budget (`BUDGET_S`, 15 s of training per run,
+# lesson 04's ResNet-8 mini exactly as in lesson 05's comparison: lesson 05's recipe (AdamW
+# with lr 3e-3 and weight decay 0.05, batches of 128, label smoothing 0.1, random flips and
+# shifts of up to 2 pixels), its time budget (`BUDGET_S`, 15 s of training per run,
 # enforced in time: the one-cycle learning rate follows the clock and no step starts once the
 # time is spent), its five seeds and its **validation split** (5,000 training images, 500 per
-# class, held out by `cnnedu.splits.hold_out`; the test images stay unused). So the ResNet-8
-# mini row here repeats lesson 05's, and the two new nets join that comparison.
+# class, held out by `cnnedu.splits.hold_out`; the test images stay unused). The ResNet-8 mini
+# is trained again with the same settings; because the budget is in time, its step count and
+# accuracy differ a little from lesson 05's, and the two new nets join that comparison.
 #
 # First the cost of one training step (batch 128) next to the FLOPs of one image:
 
@@ -625,10 +635,12 @@ print("MobileNetV2-style step / ResNet-8 mini step: "
       f"{step_cost['MobileNetV2-style'][1] / step_cost['ResNet-8 mini'][1]:.1f}x")
 
 # %% [markdown]
-# Both new nets do fewer FLOPs per image than the ResNet (printed above), yet a training step
-# of a net with fewer FLOPs is not always cheaper (the step times above, from your machine):
-# depthwise layers are memory-bound, and their backward pass even more so. In a fixed time
-# budget the step cost decides how many steps a net gets.
+# Both new nets do fewer FLOPs per image than the ResNet (printed above); compare their step
+# times above, from your machine: fewer FLOPs need not mean a cheaper training step. The
+# depthwise layers' low intensity (section 5) is the likely reason; their backward pass was not
+# measured on its own. (The timed runs below print their own ms per step, which also count the
+# data loading and whatever else the machine is doing.) In a fixed time budget the step cost
+# decides how many steps a net gets.
 
 # %% [markdown]
 # ⏱ **About 4 minutes (3 families × 5 seeds × 15 s, plus validation)** in full mode on a
@@ -662,10 +674,11 @@ for a, b in [("MobileNetV2-style", "ResNet-8 mini"), ("ConvNeXt-style", "ResNet-
 
 # %% [markdown]
 # **What the numbers show.** Read the verdicts from your run: a family "beat" another only
-# where the five seeds agree enough for the sign test; otherwise the line says "not separated"
-# and the difference is within the seed-to-seed noise. In a short CPU budget, the number of steps a
-# family gets (the steps column) weighs as much as its architecture: a net that is cheap in
-# FLOPs but slow per step gets fewer steps. On ImageNet, at 224×224 and with long training,
+# where the per-seed differences are consistent enough for the two-sided paired t-test (p <
+# 0.05); otherwise the line says "not separated" and the difference is within the
+# seed-to-seed noise. In this budget the families get very different step counts (the steps
+# column), so these verdicts mix architecture and step cost; this experiment does not separate
+# the two. On ImageNet, at 224×224 and with long training,
 # the same blocks give the frontier of section 5; at 28×28 in seconds they need not.
 
 # %% [markdown]
@@ -686,9 +699,11 @@ show_facts("08")
 #   convolution is the general case (AlexNet's two GPUs, ResNeXt's 32 groups).
 # * MobileNetV2's inverted residual (narrow → wide → narrow, linear projection), squeeze-and-
 #   excitation and ConvNeXt's block were each built from scratch and equal torchvision's.
-# * ConvNeXt's block is ResNet's bottleneck block after nine single changes.
-# * FLOPs and time part ways: depthwise layers do few FLOPs per byte moved, so on this CPU they
-#   run far below the matrix-product peak (the roofline, measured here).
+# * ConvNeXt's block is ResNet's bottleneck block after the nine single changes of this
+#   course's path (the paper's path also changes the stem, the stage ratios, the width and the
+#   downsampling).
+# * FLOPs and time part ways: depthwise layers do few FLOPs per byte moved, and on this CPU they
+#   ran far below the matrix-product peak (the roofline, measured here).
 # * Accuracy at a given compute rose from lesson 05's models to this lesson's: every model on
 #   the accuracy-vs-FLOPs frontier is a later one. Accuracy per FLOP was the wrong measure.
 # * In a short CPU budget, small versions were compared over five seeds on a validation split;
