@@ -524,7 +524,8 @@ print(f"the run above, last epoch: training loss {history.train_loss[-1]:.3f}, "
 # one piece changed, from **five seeds** (each seed gives every variant the same batches in
 # the same order), judged on 2,000 validation images. The verdict lines compare each variant
 # with the recipe seed by seed (`cnnedu.verdicts.verdict`: the difference's mean ± sd and
-# range, the seeds that agree, a sign test).
+# range, the seeds that agree, and a two-sided paired t-test that names a winner only when
+# p < 0.05).
 
 # %%
 import statistics

@@ -250,8 +250,9 @@ for name, runs in degradation.items():
 
 # %% [markdown]
 # The verdicts, printed by the runs (`cnnedu.verdicts.verdict`: the per-seed difference of the
-# final training loss, its mean ± sd and range, how many of the seeds agree, and a sign test;
-# with five seeds, five of five agreeing gives p = 0.031). A run whose loss became NaN
+# final training loss, its mean ± sd and range, how many of the seeds agree, and a two-sided
+# paired t-test, which assumes roughly normal per-seed differences; a winner is named only when
+# p < 0.05, and never from fewer than five seeds). A run whose loss became NaN
 # (diverged) counts as the guessing loss ln 10 = 2.303, and the line says so.
 
 # %%
@@ -280,8 +281,8 @@ verdicts[key] = loss_verdict(degradation, f"residual-{DEPTHS[-1]}", f"plain-{DEP
 
 # %% [markdown]
 # **What the numbers show.** All six networks have BatchNorm. Read the verdict lines above from
-# your own run: a line that names a winner ("beat") holds in enough of the five seeds for the
-# sign test; "not separated" means this budget cannot tell the two apart. A deeper plain
+# your own run: a line that names a winner ("beat") is consistent enough over the five seeds
+# for the t-test; "not separated" means this budget cannot tell the two apart. A deeper plain
 # network could copy
 # a shallower one and add identity layers, so if it ends with a *higher training* loss, SGD did
 # not find that: this is the *degradation* problem, an optimisation failure (the training loss,
