@@ -61,6 +61,7 @@ FULL_RUN: dict[str, dict[str, str]] = {
         'DenseNet-style vs ResNet-8 mini':
             "ResNet-8 mini beat DenseNet-style in this time budget, on Fashion-MNIST's validation split: validation accuracy, DenseNet-style minus ResNet-8 mini, over 5 seed(s): -0.1312 ± 0.0175 (mean ± sd), min -0.1498, max -0.1088; ResNet-8 mini ahead in 5 of 5 seeds with a difference (sign test p = 0.031).",
     },
+    "07": {},
     "08": {
         'MobileNetV2-style vs ResNet-8 mini':
             "ResNet-8 mini beat MobileNetV2-style in this time budget, on Fashion-MNIST's validation split: validation accuracy, MobileNetV2-style minus ResNet-8 mini, over 5 seed(s): -0.0654 ± 0.0111 (mean ± sd), min -0.0830, max -0.0524; ResNet-8 mini ahead in 5 of 5 seeds with a difference (sign test p = 0.031).",
