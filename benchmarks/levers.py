@@ -8,7 +8,7 @@ A *variant* is the lesson's recipe (:mod:`cnnedu.recipes`) with some fields repl
 Any :class:`~cnnedu.recipes.Recipe` field may be set (values are converted to the field's type),
 and the model keys ``width`` and ``depth`` rebuild the lesson's model with that width (AlexNet:
 a factor; ResNet: channels of the first stage) or depth (ResNet). Without ``--variant`` the
-default trial is the precision lever: ``fp32`` (the recipe) against ``bf16``.
+default trial is the precision lever: ``fp32`` against ``bf16`` (the recipe itself says ``auto``).
 
 Every run trains with :func:`cnnedu.train.fit` (the loop of the lessons and the benchmark) on
 the training images *minus* the class-balanced validation split of :func:`cnnedu.splits.hold_out`
@@ -39,7 +39,7 @@ from cnnedu.recipes import RECIPES, Recipe
 from cnnedu.splits import hold_out, subset
 from cnnedu.train import evaluate, fit
 
-DEFAULT_VARIANTS = ("fp32:", "bf16:precision=bf16")
+DEFAULT_VARIANTS = ("fp32:precision=fp32", "bf16:precision=bf16")
 MODEL_KEYS = ("width", "depth")
 
 
