@@ -32,8 +32,9 @@ print(data_note())
 # %% [markdown]
 # ## 1. The classic demo, made reproducible
 # A blog post that inspired this course printed a random 4×4 tensor and its 2×2 max pooling.
-# Its random numbers cannot be recovered (no seed was given); here is a seeded one of our own,
-# which every run reproduces:
+# Its tensor cannot be regenerated (no seed was given), though the post printed it (the explorer
+# of section 4 offers that printed tensor); here is a seeded one of our own, which every run
+# reproduces:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -310,12 +311,18 @@ show_images([line, pool2d(line, 3, 1, 1), dark_line, pool2d(dark_line, 3, 1, 1),
 print("bright line width before/after max pooling:", int(line[0, 0].sum()),
       int(pool2d(line, 3, 1, 1)[0, 0].sum()))
 print("darkest pixel of the dark line after max pooling:", pool2d(dark_line, 3, 1, 1).min().item())
-print("darkest pixel after avg pooling:", round(pool2d(dark_line, 3, 1, 1, mode="avg").min().item(), 3))
+avg_line = pool2d(dark_line, 3, 1, 1, mode="avg")
+print("darkest pixel on the line after avg pooling, away from the border:",
+      round(avg_line[0, 1:-1, 4].min().item(), 3))
+print("darkest pixel after avg pooling, anywhere:", round(avg_line.min().item(), 3),
+      "(at the border, where the zero padding is counted in the average)")
 
 # %% [markdown]
 # Max pooling with stride 1 is *grey-scale dilation* from image morphology: bright structures
 # widen by k − 1 pixels (with k = 3 the one-pixel line became three pixels wide) and thin dark
-# structures vanish. Average pooling keeps the dark line, as a grey smear. So:
+# structures vanish. Average pooling keeps the dark line, as a grey smear (its darkest value on
+# the line is printed above; the overall minimum sits at the border, where counted zero padding
+# darkens every window). So:
 # max pooling keeps **strong bright responses** (useful after ReLU, where "feature present"
 # means a large positive value), not "the edges" in general.
 
@@ -338,9 +345,9 @@ print("darkest pixel after avg pooling:", round(pool2d(dark_line, 3, 1, 1, mode=
 # * **Try this:** `brick` with **max − avg panel**: the red spots are where max and avg differ
 #   most. Point at one: what does the window hold there?
 # * Fashion-MNIST, kernel 2, stride 2: then kernel 3, stride 2 (AlexNet's overlapping pooling).
-# * `brick` with **compare max vs avg**: its mortar lines are *lighter* than the bricks (the
-#   table above found no dark pixels in it at all), so max pooling widens them, as it widened the
-#   bright line. Then `chelsea`: which mode keeps the dark detail in the fur? Check the table.
+# * `brick` with **compare max vs avg**: its mortar lines are *lighter* than the bricks (see the
+#   photo), so max pooling widens them, as it widened the bright line (and the table above found
+#   no pixels below 0.25 in it, so there is no dark detail to erase). Then `chelsea`: which mode keeps the dark detail in the fur? Check the table.
 # * kernel 3 and stride 1: the output hardly shrinks, but bright regions grow.
 # * a 28×28 image with kernel 2, stride 2, `ceil_mode` on and off (28 is even: nothing changes),
 #   then stride 3 (now it does).
@@ -374,7 +381,10 @@ for name, model in [("AlexNet", alexnet()), ("ResNet-18", resnet18())]:
 #   the paper's ImageNet result; we do not re-run it here.)
 # * **ResNet** max-pools once, early (kernel 3, stride 2, padding 1), then shrinks with strided
 #   convolutions, and ends with **global average pooling** (`AdaptiveAvgPool2d(1)`): one average
-#   per channel over the whole map, which replaced AlexNet's huge fully connected layers.
+#   per channel over the whole map. Network in Network (Lin et al. 2013) proposed it in place of
+#   large fully connected layers like AlexNet's, and ResNet followed. (torchvision's AlexNet
+#   also has an `AdaptiveAvgPool2d((6, 6))`, printed above, so that other input sizes reach its
+#   classifier as 6×6 maps; the 2012 network had no average pooling.)
 #
 # ### What pooling does to a one-pixel shift
 # Pooling is often said to make networks "translation invariant". Shift a photo right by one
@@ -402,8 +412,9 @@ print("global average pooling changes least:",
 # %% [markdown]
 # Small windows make outputs only *somewhat* less sensitive to a shift: a one-pixel shift still
 # changes a 2×2-pooled map noticeably (it moves content across window borders). Only global
-# average pooling is close to invariant: it throws away *where* things are. This is one reason
-# modern networks end with it.
+# average pooling is close to invariant: it throws away *where* things are. Lin et al. (2013)
+# give this robustness to translation as one motivation for it, besides having no parameters to
+# overfit.
 
 # %% [markdown]
 # ### Exercise 01.4
@@ -567,8 +578,10 @@ check_code("01.5", max_pool2d_backward);
 # %%
 from cnnedu.backward.training import train_side_by_side
 from cnnedu.data import BatchLoader, FashionMNIST
+from cnnedu.splits import hold_out
 
-train_set = FashionMNIST("train")
+full_train = FashionMNIST("train")       # the validation part is held out for the next section
+train_set, val_part = hold_out(full_train, 5000 if full_train.is_full else None)
 STEPS = 5 if QUICK else 150
 exact = train_side_by_side(BatchLoader(train_set, 64, shuffle=True), ["pool"],
                            steps=3 if QUICK else 10, dtype=torch.float64)
@@ -615,9 +628,8 @@ ax.legend();
 # %%
 from cnnedu.data import normalize
 from cnnedu.sharpness import feature_map_edges
-from cnnedu.splits import hold_out, subset
+from cnnedu.splits import subset
 
-_, val_part = hold_out(train_set, 5000 if train_set.is_full else None)
 probe = subset(val_part, range(min(256, len(val_part))))
 trained = runs[0].net.eval()                     # the autograd net, after its training above
 with torch.no_grad():
@@ -636,17 +648,22 @@ print("max pooling: stronger edges than avg (most images): "
       f"{sum(r['max_beats_avg'] > 0.5 for r in live)}/{len(live)} channels")
 print("max pooling: stronger edges than plain subsampling: "
       f"{sum(r['edge_max'] > 1 for r in live)}/{len(live)} channels")
+photos_k2 = [r for r in rows if r["kernel"] == 2]        # section 3's photos, the same window
+print("(the photos with the same 2x2 window: max stronger than plain subsampling in "
+      f"{sum(r['edge_max'] > r['edge_subsample'] for r in photos_k2)}/{len(photos_k2)})")
 
 # %% [markdown]
 # **What the numbers show**, on this network's first feature maps (one network, trained for
-# 150 steps, one layer; read the counts above from your own run). Average pooling weakened the
-# edges relative to plain subsampling in every channel (8/8), as on the photos. Max pooling kept
-# stronger edges than average pooling on most images in every channel (8/8), and stronger than
-# plain subsampling in 7/8 channels: more consistently than on the photos, where it beat
-# subsampling in only 9/18 cases. A likely reason, not measured separately: after ReLU
+# 150 steps, one layer, 2×2 windows; read the counts above from your own run). Average pooling
+# weakened the edges relative to plain subsampling in every channel (8/8), as on the photos.
+# Max pooling kept stronger edges than average pooling on most images in every channel (8/8),
+# and stronger than plain subsampling in 7/8 channels, where the photos with the same window
+# gave 3/6 (printed above; each channel's figure is a mean over 256 images, each photo's one
+# ratio, and no test was run). A likely reason, not measured separately: after ReLU
 # many values are zero (the zeros column), so a window's maximum is often its one strong
-# response, which max pooling keeps and averaging dilutes with the zeros around it. So the blog
-# post's "max pooling keeps sharp edges" holds better on these feature maps than on raw photos.
+# response, which max pooling keeps and averaging dilutes with the zeros around it. So on these
+# feature maps the blog post's "max pooling keeps sharp edges" held more often than on the raw
+# photos.
 
 # %% [markdown]
 # ### Figures quoted from the literature
@@ -665,10 +682,10 @@ show_facts("01")
 #   "no window may start in the padding" exception and the rule padding ≤ kernel // 2.
 # * On raw grey photos, average pooling softens edges. Max pooling keeps stronger edges than
 #   average pooling (in 16 of the 18 photo × kernel cases measured here), but it
-#   also brightens, thickens bright structures and erases thin dark ones. On a trained
-#   network's first feature maps (after ReLU) the edge claim held more clearly: average pooling
-#   weakened edges in 8/8 channels, and max pooling kept stronger edges than plain subsampling
-#   in 7/8.
+#   also brightens, thickens bright structures and erases thin dark ones. On the first
+#   feature maps (after ReLU) of one small network trained for 150 steps, with 2×2 windows, the
+#   edge claim held more often: average pooling weakened edges in 8/8 channels, and max pooling
+#   kept stronger edges than plain subsampling in 7/8 (the photos with the same window: 3/6).
 # * Pooling alone gives only a little shift tolerance; global average pooling gives a lot.
 # * Backward: max pooling sends each output's gradient to its window's maximum (overlaps add,
 #   padding gets nothing, ties go to the first maximum); average pooling spreads it evenly.
