@@ -66,13 +66,13 @@ FULL_RUN: dict[str, dict[str, str]] = {
     },
     "05": {
         'AlexNet vs ResNet-8 mini':
-            "Not separated in this time budget, on Fashion-MNIST's validation split: validation accuracy, AlexNet minus ResNet-8 mini, over 5 seed(s): -0.0236 ± 0.0376 (mean ± sd), min -0.0900, max +0.0014; ResNet-8 mini ahead in 4 of 5 seeds with a difference (sign test p = 0.188). With 5 seed(s) the smallest possible p is 0.031; more seeds could tell.",
+            "Not separated in this time budget, on Fashion-MNIST's validation split: validation accuracy, AlexNet minus ResNet-8 mini, over 5 seed(s): -0.0103 ± 0.0212 (mean ± sd), min -0.0396, max +0.0166; ResNet-8 mini ahead in 3 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.339). More seeds could tell.",
         'VGG-style vs ResNet-8 mini':
-            "VGG-style beat ResNet-8 mini in this time budget, on Fashion-MNIST's validation split: validation accuracy, VGG-style minus ResNet-8 mini, over 5 seed(s): +0.0588 ± 0.0194 (mean ± sd), min +0.0354, max +0.0854; VGG-style ahead in 5 of 5 seeds with a difference (sign test p = 0.031).",
+            "VGG-style beat ResNet-8 mini in this time budget, on Fashion-MNIST's validation split: validation accuracy, VGG-style minus ResNet-8 mini, over 5 seed(s): +0.0535 ± 0.0129 (mean ± sd), min +0.0314, max +0.0652; VGG-style ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).",
         'Inception-style vs ResNet-8 mini':
-            "Inception-style beat ResNet-8 mini in this time budget, on Fashion-MNIST's validation split: validation accuracy, Inception-style minus ResNet-8 mini, over 5 seed(s): +0.0238 ± 0.0075 (mean ± sd), min +0.0160, max +0.0330; Inception-style ahead in 5 of 5 seeds with a difference (sign test p = 0.031).",
+            "Inception-style beat ResNet-8 mini in this time budget, on Fashion-MNIST's validation split: validation accuracy, Inception-style minus ResNet-8 mini, over 5 seed(s): +0.0276 ± 0.0103 (mean ± sd), min +0.0160, max +0.0416; Inception-style ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.004).",
         'DenseNet-style vs ResNet-8 mini':
-            "ResNet-8 mini beat DenseNet-style in this time budget, on Fashion-MNIST's validation split: validation accuracy, DenseNet-style minus ResNet-8 mini, over 5 seed(s): -0.1312 ± 0.0175 (mean ± sd), min -0.1498, max -0.1088; ResNet-8 mini ahead in 5 of 5 seeds with a difference (sign test p = 0.031).",
+            "ResNet-8 mini beat DenseNet-style in this time budget, on Fashion-MNIST's validation split: validation accuracy, DenseNet-style minus ResNet-8 mini, over 5 seed(s): -0.1714 ± 0.0529 (mean ± sd), min -0.2576, max -0.1198; ResNet-8 mini ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.002).",
     },
     "07": {},
     "08": {
