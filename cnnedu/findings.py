@@ -16,21 +16,21 @@ NOT_RECORDED = ("not recorded yet: run this lesson in full mode (QUICK = False) 
 FULL_RUN: dict[str, dict[str, str]] = {
     "02": {
         'without label smoothing vs recipe':
-            'recipe beat without label smoothing in this short budget (2 epochs, 12,000 images): validation accuracy, without label smoothing minus recipe, over 5 seed(s): -0.011 ± 0.007 (mean ± sd), min -0.021, max -0.001; recipe ahead in 5 of 5 seeds with a difference (sign test p = 0.031).',
+            'Not separated in this short budget (2 epochs, 12,000 images): validation accuracy, without label smoothing minus recipe, over 5 seed(s): -0.010 ± 0.013 (mean ± sd), min -0.024, max +0.006; recipe ahead in 4 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.156). More seeds could tell.',
         'without flips vs recipe':
-            'without flips beat recipe in this short budget (2 epochs, 12,000 images): validation accuracy, without flips minus recipe, over 5 seed(s): +0.014 ± 0.008 (mean ± sd), min +0.005, max +0.025; without flips ahead in 5 of 5 seeds with a difference (sign test p = 0.031).',
+            'without flips beat recipe in this short budget (2 epochs, 12,000 images): validation accuracy, without flips minus recipe, over 5 seed(s): +0.006 ± 0.004 (mean ± sd), min +0.003, max +0.010; without flips ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.016).',
         'constant learning rate (no one-cycle) vs recipe':
-            'recipe beat constant learning rate (no one-cycle) in this short budget (2 epochs, 12,000 images): validation accuracy, constant learning rate (no one-cycle) minus recipe, over 5 seed(s): -0.015 ± 0.010 (mean ± sd), min -0.029, max -0.003; recipe ahead in 5 of 5 seeds with a difference (sign test p = 0.031).',
+            'recipe beat constant learning rate (no one-cycle) in this short budget (2 epochs, 12,000 images): validation accuracy, constant learning rate (no one-cycle) minus recipe, over 5 seed(s): -0.020 ± 0.011 (mean ± sd), min -0.033, max -0.011; recipe ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.014).',
         'SGD + Nesterov, one-cycle to 0.05 vs recipe':
-            'recipe beat SGD + Nesterov, one-cycle to 0.05 in this short budget (2 epochs, 12,000 images): validation accuracy, SGD + Nesterov, one-cycle to 0.05 minus recipe, over 5 seed(s): -0.420 ± 0.117 (mean ± sd), min -0.517, max -0.289; recipe ahead in 5 of 5 seeds with a difference (sign test p = 0.031).',
+            'recipe beat SGD + Nesterov, one-cycle to 0.05 in this short budget (2 epochs, 12,000 images): validation accuracy, SGD + Nesterov, one-cycle to 0.05 minus recipe, over 5 seed(s): -0.445 ± 0.145 (mean ± sd), min -0.614, max -0.293; recipe ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.002).',
         'pytorch init, SGD: +8 vs +0':
-            '+0 beat +8 with pytorch init and SGD, in this budget: final training loss, +8 minus +0, over 5 seed(s): +0.920 ± 0.231 (mean ± sd), min +0.585, max +1.144; +0 ahead in 5 of 5 seeds with a difference (sign test p = 0.031).',
+            '+0 beat +8 with pytorch init and SGD, in this budget: final training loss, +8 minus +0, over 5 seed(s): +0.872 ± 0.244 (mean ± sd), min +0.475, max +1.107; +0 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.001).',
         'pytorch init, AdamW: +8 vs +0':
-            '+0 beat +8 with pytorch init and AdamW, in this budget: final training loss, +8 minus +0, over 5 seed(s): +1.314 ± 0.046 (mean ± sd), min +1.240, max +1.367; +0 ahead in 5 of 5 seeds with a difference (sign test p = 0.031).',
+            '+0 beat +8 with pytorch init and AdamW, in this budget: final training loss, +8 minus +0, over 5 seed(s): +1.288 ± 0.118 (mean ± sd), min +1.124, max +1.413; +0 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
         'he init, SGD: +8 vs +0':
-            'Not separated with he init and SGD, in this budget: final training loss, +8 minus +0, over 5 seed(s): +0.060 ± 0.329 (mean ± sd), min -0.512, max +0.328; +0 ahead in 4 of 5 seeds with a difference (sign test p = 0.188). With 5 seed(s) the smallest possible p is 0.031; more seeds could tell.',
+            'Not separated with he init and SGD, in this budget: final training loss, +8 minus +0, over 5 seed(s): -0.015 ± 0.331 (mean ± sd), min -0.545, max +0.329; +8 ahead in 2 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.923). More seeds could tell.',
         'he init, AdamW: +8 vs +0':
-            '+0 beat +8 with he init and AdamW, in this budget: final training loss, +8 minus +0, over 5 seed(s): +0.441 ± 0.273 (mean ± sd), min +0.162, max +0.763; +0 ahead in 5 of 5 seeds with a difference (sign test p = 0.031).',
+            '+0 beat +8 with he init and AdamW, in this budget: final training loss, +8 minus +0, over 5 seed(s): +0.412 ± 0.229 (mean ± sd), min +0.206, max +0.783; +0 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.016).',
     },
     "03": {
         'with BN vs without BN at lr 0.003':
