@@ -287,7 +287,12 @@ verdicts[key] = loss_verdict(degradation, f"residual-{DEPTHS[-1]}", f"plain-{DEP
 # a shallower one and add identity layers, so if it ends with a *higher training* loss, SGD did
 # not find that: this is the *degradation* problem, an optimisation failure (the training loss,
 # not only the test accuracy, is worse), not overfitting. What a hundred steps on small networks
-# can show is limited; the paper showed it over full training on CIFAR-10.
+# can show is limited; the paper showed it over full training on CIFAR-10. In the committed run
+# the plain networks were **not separated** by depth, while residual-20 beat residual-8 and
+# residual-32 beat plain-32. An earlier build of this lesson on the same machine, with one
+# thread instead of two (so a different order of floating-point sums), had found plain-20 ahead
+# of plain-32 in every seed: in 94 steps the degradation effect is small next to the
+# seed-to-seed and arithmetic noise, so this budget does not show it reliably.
 #
 # Note that He et al.'s plain networks had BatchNorm too, as ours do: BN alone did not stop
 # degradation.
@@ -364,10 +369,11 @@ for a in ("residual + BN", "residual, no BN, zero-init", "residual, no BN"):
 # *plain + BN* seed by seed. If *residual + BN* beats *plain + BN* while neither residual
 # network without BN does, then **neither alone suffices** in this budget: BN without shortcuts
 # trains but loses to both together, and shortcuts without BN do not train reliably. BN keeps
-# the residual sums in scale (the next cell measures it), and lesson 03's one-seed sweep
-# suggests it tolerates larger learning rates; with shortcuts the deeper networks of section 3
-# were not worse than the shallower ones, while plain-32 lost to plain-20 (the verdict lines
-# there). The summary at the end prints what this run found.
+# the residual sums in scale (the next cell measures it), and lesson 03's sweep (five seeds per
+# rate) found the plain network with BN training at every rate tried, and without BN at none;
+# with shortcuts the deeper networks of section 3 were not worse than the shallower ones
+# (residual-20 beat residual-8), and residual-32 beat plain-32 (the verdict lines there). The
+# summary at the end prints what this run found.
 
 # %% [markdown]
 # ### The residual signal without BatchNorm, measured
