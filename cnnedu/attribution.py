@@ -147,27 +147,36 @@ def patch_masks(x: torch.Tensor, rows: list[int], cols: list[int], patch: int) -
     return masks
 
 
+def one_image_grid(x: torch.Tensor, patch: int, stride: int) -> tuple[list[int], list[int]]:
+    """Check that ``x`` is one image (1, C, H, W) and return its patch starts (rows, cols)."""
+    check_input(x)
+    if x.shape[0] != 1:
+        raise ValueError(f"x must hold one image, shape (1, C, H, W), got {tuple(x.shape)}")
+    height, width = x.shape[-2:]
+    return window_starts(height, patch, stride), window_starts(width, patch, stride)
+
+
+def maps_from_drops(drop: torch.Tensor, masks: torch.Tensor, channels: int) -> torch.Tensor:
+    """(classes, C, H, W) occlusion maps from every patch's logit drop ``drop`` (P, classes) and
+    the patches ``masks`` (P, 1, H, W): each pixel's mean drop over the patches covering it."""
+    maps = torch.einsum("pk,phw->khw", drop, masks[:, 0]) / masks.sum(0)   # (classes, H, W)
+    return maps[:, None].expand(-1, channels, -1, -1).contiguous()
+
+
 @torch.no_grad()
 def occlusion_all_targets(model: nn.Module, x: torch.Tensor, patch: int = 4, stride: int = 2,
                           baseline: float = 0.0, batch_size: int = 256) -> torch.Tensor:
     """:func:`occlusion` of one image ``x`` (1, C, H, W) for every class at once: (classes, C,
     H, W), row k equal to ``occlusion(model, x, k, ...)``. The occluded forwards give all the
     logits anyway, so an explorer that switches the target needs no new forward pass."""
-    check_input(x)
-    if x.shape[0] != 1:
-        raise ValueError(f"x must hold one image, shape (1, C, H, W), got {tuple(x.shape)}")
-    height, width = x.shape[-2:]
-    rows, cols = window_starts(height, patch, stride), window_starts(width, patch, stride)
+    rows, cols = one_image_grid(x, patch, stride)
     base = model(x)                                                    # (1, classes)
     masks = patch_masks(x, rows, cols, patch)                         # (P, 1, H, W)
     drops = []
     for start in range(0, len(masks), max(1, batch_size)):
         chunk = masks[start:start + batch_size]
         drops.append(base - model(x * (1 - chunk) + baseline * chunk))  # (p, classes)
-    drop = torch.cat(drops)
-    total = torch.einsum("pk,phw->khw", drop, masks[:, 0])
-    maps = total / masks.sum(0)                                         # (classes, H, W)
-    return maps[:, None].expand(-1, x.shape[1], -1, -1).contiguous()
+    return maps_from_drops(torch.cat(drops), masks, x.shape[1])
 
 
 def layer_activation_and_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,

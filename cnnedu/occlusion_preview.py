@@ -6,9 +6,9 @@ explorer that waits for all of them is slow to answer a slider. :func:`occlusion
 the occluded forwards on an evenly spread subset of the patch positions only (at most
 ``max_passes``), gives every other position the logit drop of its nearest computed neighbour
 (in grid steps, rows and columns apart), and then averages over the covering patches exactly as
-:func:`cnnedu.attribution.occlusion_all_targets` does. With enough passes for every position it
-*is* that map (a test checks it against Captum's). The explorer draws the preview first, says
-so, and replaces it with the exact map in the same update.
+:func:`cnnedu.attribution.occlusion_all_targets` does (the same ``maps_from_drops``). With
+enough passes for every position it *is* that map (a test checks it against Captum's). The
+explorer draws the preview first, says so, and replaces it with the exact map in the same update.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnnedu.attribution import check_input, patch_masks, window_starts
+from cnnedu.attribution import maps_from_drops, one_image_grid, patch_masks
 
 
 def sub_grid(count: int, step: int) -> list[int]:
@@ -50,11 +50,7 @@ def occlusion_preview(model: nn.Module, x: torch.Tensor, patch: int = 4, stride:
     """Occlusion maps of one image ``x`` (1, C, H, W) for every class, (classes, C, H, W), from at
     most ``max_passes`` occluded forwards; also how many were run and how many the exact map
     needs. Equal to ``occlusion_all_targets`` when ``max_passes`` covers every position."""
-    check_input(x)
-    if x.shape[0] != 1:
-        raise ValueError(f"x must hold one image, shape (1, C, H, W), got {tuple(x.shape)}")
-    height, width = x.shape[-2:]
-    rows, cols = window_starts(height, patch, stride), window_starts(width, patch, stride)
+    rows, cols = one_image_grid(x, patch, stride)
     step = preview_step(len(rows), len(cols), max_passes)
     sub_r, sub_c = sub_grid(len(rows), step), sub_grid(len(cols), step)
     masks = patch_masks(x, [rows[i] for i in sub_r], [cols[j] for j in sub_c], patch)
@@ -63,7 +59,5 @@ def occlusion_preview(model: nn.Module, x: torch.Tensor, patch: int = 4, stride:
     near_r = [nearest(i, sub_r) for i in range(len(rows))]
     near_c = [nearest(j, sub_c) for j in range(len(cols))]
     drop = computed[near_r][:, near_c].flatten(0, 1)                        # (R*C, classes)
-    all_masks = patch_masks(x, rows, cols, patch)[:, 0]                    # (R*C, H, W)
-    maps = torch.einsum("pk,phw->khw", drop, all_masks) / all_masks.sum(0)
-    return (maps[:, None].expand(-1, x.shape[1], -1, -1).contiguous(), len(masks),
-            len(all_masks))
+    all_masks = patch_masks(x, rows, cols, patch)                          # (R*C, 1, H, W)
+    return maps_from_drops(drop, all_masks, x.shape[1]), len(masks), len(all_masks)

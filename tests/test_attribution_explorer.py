@@ -186,3 +186,18 @@ def test_a_new_occlusion_setting_draws_a_labelled_preview_then_the_exact_map(exp
     explorer.method.value = "saliency"
     explorer.method.value = "occlusion"                       # revisited: no preview
     assert not [s for s in shown if "preview from" in s]
+
+
+def test_a_grid_small_enough_for_the_preview_is_computed_once(explorer, model):
+    # patch 12, stride 6 on 28 pixels: starts 0, 6, 12, 18 -> 4 x 4 = 16 positions, within the
+    # preview's 16 passes, so no preview: one unoccluded and one batched occluded forward
+    shown, calls = [], []
+    explorer.stats.observe(lambda change: shown.append(change["new"]), names="value")
+    explorer.patch.value, explorer.stride.value = 12, 6          # still saliency: no occlusion
+    hook = model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        explorer.method.value = "occlusion"
+    finally:
+        hook.remove()
+    assert calls == [1, 1]
+    assert not [s for s in shown if "preview from" in s] and "map computed in" in shown[-1]

@@ -14,11 +14,10 @@ keeps every class's map (:func:`cnnedu.attribution.occlusion_all_targets`), so c
 is free; saliency and gradient × input share one gradient per image and target (one image's
 backward pass costs a few ms; a batched pass for all ten classes would cost 4-5 times as much,
 so a target change computes its own). SmoothGrad uses a noise seed fixed per image, so its map
-does not flicker when a setting is revisited. An occlusion setting seen for the first time needs
-169-784 occluded passes (about 140 ms and more on 2 cores): the explorer first draws a preview
-from at most ``PREVIEW_PASSES`` of them (:func:`cnnedu.occlusion_preview.occlusion_preview`,
-labelled as a preview), then the exact map in the same update; ``first_draw_ms`` is the time to
-the first drawing, ``last_update_ms`` to the exact map.
+does not flicker when a setting is revisited. A new occlusion setting needs 169-784 occluded
+passes (140 ms and more on 2 cores), so it is drawn first as a labelled preview from
+``PREVIEW_PASSES`` of them (:mod:`cnnedu.occlusion_preview`), then exactly, in one update:
+``first_draw_ms`` times the first drawing, ``last_update_ms`` the exact map.
 """
 
 from __future__ import annotations
@@ -120,8 +119,10 @@ class AttributionExplorer(WindowExplorer):
         target = predicted if self.target.value < 0 else self.target.value
         patch, stride = self.patch.value, self.stride.value
         if method == "occlusion" and not self._kept(("occlusion", patch, stride)):
-            maps, ran, needed = occlusion_preview(self.model, x, patch, stride, PREVIEW_PASSES)
-            if ran < needed:
+            rows, cols = attribution.one_image_grid(x, patch, stride)
+            if len(rows) * len(cols) > PREVIEW_PASSES:   # a grid that fits is computed once
+                maps, ran, needed = occlusion_preview(self.model, x, patch, stride,
+                                                      PREVIEW_PASSES)
                 cost = (f"preview from {ran} of {needed} occluded passes (each patch given its "
                         f"nearest computed neighbour's drop): the exact map follows")
                 self._draw(method, x, maps.sum(1)[target], probs, predicted, target, cost)
