@@ -99,10 +99,10 @@ def train_once(recipe: Recipe, seed: int, train: FashionMNIST,
     loader = recipe.train_loader(train, "cpu", seed=seed)
     model = recipe.build()
     start = time.perf_counter()
-    fit(model, loader, None, device="cpu", progress=False, **recipe.fit_kwargs())
+    history = fit(model, loader, None, device="cpu", progress=False, **recipe.fit_kwargs())
     seconds = time.perf_counter() - start
     _, accuracy = evaluate(model, recipe.test_loader(val, "cpu"), "cpu",
-                           precision=recipe.precision)
+                           precision=history.precision)
     return seconds, accuracy, len(loader) * recipe.epochs
 
 

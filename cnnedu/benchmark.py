@@ -33,7 +33,6 @@ from cnnedu.data import SPLIT_SIZES, FashionMNIST, find_split  # noqa: E402
 from cnnedu.device import choose_device  # noqa: E402
 from cnnedu.recipes import RECIPES, get_recipe  # noqa: E402
 from cnnedu.train import evaluate, fit  # noqa: E402
-from cnnedu.train.precision import resolve_precision  # noqa: E402
 
 
 class SubsetRefused(RuntimeError):
@@ -82,15 +81,15 @@ def run(lesson: str, device: str | None = None, seed: int = 0, progress: bool = 
     kwargs = recipe.fit_kwargs()
     if epochs is not None:
         kwargs["epochs"] = epochs
-    fit(model, loader, None, device=chosen.device, progress=progress, **kwargs)
-    _, accuracy = evaluate(model, test_loader, chosen.device, precision=recipe.precision)
+    history = fit(model, loader, None, device=chosen.device, progress=progress, **kwargs)
+    _, accuracy = evaluate(model, test_loader, chosen.device, precision=history.precision)
     return {
         "lesson": lesson,
         "test_accuracy": round(accuracy, 4),
         "seconds": round(time.perf_counter() - _PROCESS_START, 1),
         "epochs": kwargs["epochs"],
         "batch_size": recipe.batch_size,
-        "precision": resolve_precision(recipe.precision, chosen.device),
+        "precision": history.precision,
         "device": str(chosen.device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

@@ -16,8 +16,9 @@ def start_lesson(quick: bool | None = None, seed: int = 0) -> tuple[bool, torch.
     write ``QUICK, device = start_lesson(QUICK)``, one name for the mode before and after.
 
     Lessons that train call this from their parameters cell, so a learner sees at the top what
-    their run will be (quick or full, CPU or GPU, full data or the bundled subset). On a busy
-    CPU it also sets one PyTorch thread and says so (:mod:`cnnedu.threads`).
+    their run will be (quick or full, CPU or GPU, full data or the bundled subset). When other
+    work keeps CPU cores busy, it leaves PyTorch only the free ones and says so
+    (:mod:`cnnedu.threads`).
     """
     quick = config.quick_mode(quick)
     config.seed_everything(seed)
