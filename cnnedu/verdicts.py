@@ -28,18 +28,6 @@ CLEAR_P = 0.05  # below this the verdict names a winner
 MIN_SEEDS = 5   # the course names no winner from fewer seeds, however consistent
 
 
-def sign_test_p(agree: int, n: int) -> float:
-    """One-sided exact sign test: P(at least ``agree`` of ``n`` seeds favour one side by chance).
-
-    Each seed favours either side with probability 1/2 under "no difference". One-sided is the
-    test of a direction named before the runs; double it (capped at 1) when the direction is
-    read from them. Kept for lessons that explain why the verdicts use a t-test instead.
-    """
-    if not 0 <= agree <= n:
-        raise ValueError(f"agree must be between 0 and n={n}, got {agree}")
-    return sum(math.comb(n, k) for k in range(agree, n + 1)) / 2 ** n
-
-
 @dataclass(frozen=True)
 class Verdict:
     """The numbers behind a printed verdict; ``text`` is what ``verdict`` printed."""

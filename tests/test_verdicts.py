@@ -1,26 +1,11 @@
-"""cnnedu.verdicts against hand-computed cases (binomial sums and standard deviations by hand)."""
+"""cnnedu.verdicts against hand-computed cases (means, standard deviations and t-test p values
+by hand, the latter from closed forms of Student's t)."""
 
 import math
 
 import pytest
 
-from cnnedu.verdicts import sign_test_p, verdict
-
-
-@pytest.mark.parametrize("agree, n, expected", [
-    (3, 3, 1 / 8),            # all three seeds agree: 0.125, never below 0.05
-    (5, 5, 1 / 32),           # 0.03125
-    (4, 5, (5 + 1) / 32),     # C(5,4) + C(5,5) over 2**5 = 0.1875
-    (0, 4, 1.0),
-    (2, 4, (6 + 4 + 1) / 16),
-])
-def test_sign_test_p_is_the_binomial_tail(agree, n, expected):
-    assert sign_test_p(agree, n) == pytest.approx(expected)
-
-
-def test_sign_test_rejects_impossible_counts():
-    with pytest.raises(ValueError, match="agree must be between 0 and n=3, got 4"):
-        sign_test_p(4, 3)
+from cnnedu.verdicts import verdict
 
 
 def test_three_agreeing_seeds_are_not_called_a_win(capsys):
