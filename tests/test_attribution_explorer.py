@@ -139,7 +139,8 @@ def test_revisited_settings_show_the_same_map_without_recomputing(explorer, mode
     finally:
         hook.remove()
     assert calls == [] and torch.equal(explorer.heat, first)
-    assert explorer.compute_ms == 0 and "kept from an earlier visit" in explorer.stats.value
+    assert explorer.compute_ms == 0
+    assert "smoothgrad map kept from an earlier visit" in explorer.stats.value
     explorer.image.value = "b"                          # a new image: computed, and says so
     assert explorer.compute_ms > 0 and "map computed in" in explorer.stats.value
 
@@ -174,7 +175,7 @@ def test_a_new_occlusion_setting_draws_a_labelled_preview_then_the_exact_map(exp
     explorer.patch.value, explorer.stride.value = 4, 2        # 13 x 13 = 169 positions
     previews = [s for s in shown if "preview from" in s]
     assert previews and "preview from 16 of 169 occluded passes" in previews[0]
-    assert "map computed in" in shown[-1] and "preview" not in explorer.stats.value
+    assert "occlusion map computed in" in shown[-1] and "preview" not in explorer.stats.value
     assert explorer.first_draw_ms <= explorer.last_update_ms
     explorer.panels.selected = [13, 20]                       # the exact map is what stays
     x = explorer.images["a"][None]
@@ -200,4 +201,4 @@ def test_a_grid_small_enough_for_the_preview_is_computed_once(explorer, model):
     finally:
         hook.remove()
     assert calls == [1, 1]
-    assert not [s for s in shown if "preview from" in s] and "map computed in" in shown[-1]
+    assert not [s for s in shown if "preview from" in s] and "occlusion map computed in" in shown[-1]

@@ -129,8 +129,8 @@ class AttributionExplorer(WindowExplorer):
                 self.first_draw_ms = (time.perf_counter() - start) * 1000
         heat = self._map(method, x, target)
         self._draw(method, x, heat, probs, predicted, target,
-                   f"map computed in {self.compute_ms:.0f} ms" if self.compute_ms
-                   else "map kept from an earlier visit: no new pass")
+                   f"{method} map computed in {self.compute_ms:.0f} ms" if self.compute_ms
+                   else f"{method} map kept from an earlier visit: no new pass")
         if self.first_draw_ms is None:
             self.first_draw_ms = (time.perf_counter() - start) * 1000
 

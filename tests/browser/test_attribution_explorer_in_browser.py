@@ -84,9 +84,11 @@ def test_attribution_explorer_in_the_browser(page: Page, lab):
         .select_option("occlusion")
     page.wait_for_function("s => document.querySelector(s).innerText.includes('occlusion for')",
                            arg=f"{ROOT} .cnnedu-panel[data-key='map']")
-    # a new occlusion setting is drawn as a labelled preview first; point at the exact map
-    page.wait_for_function("s => document.querySelector(s).innerText.includes('map computed in')",
-                           arg=f"{ROOT} .cnnedu-attr-cost")
+    # a new occlusion setting is drawn as a labelled preview first; point at the exact map only
+    # (the cost line names the method: the saliency map's own line must not pass this wait)
+    page.wait_for_function(
+        "s => document.querySelector(s).innerText.includes('occlusion map computed in')",
+        arg=f"{ROOT} .cnnedu-attr-cost")
     point_at(page, 9, 20)
     truth = Occlusion(model).attribute(x, sliding_window_shapes=(1, 4, 4), strides=(1, 2, 2),
                                        target=predicted)
