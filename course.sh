@@ -167,9 +167,13 @@ case "${1:-}" in
         shift
         export CNNEDU_QUICK="${CNNEDU_QUICK:-1}"
         .venv/bin/ruff check cnnedu tests scripts benchmarks
-        # Tests read the tracked notebooks/, never a learner's copies in $WORK/.
-        exec .venv/bin/python -m pytest tests notebooks --nbval-lax \
+        # Tests read the tracked notebooks/, never a learner's copies in $WORK/. Two pytest-xdist
+        # workers (CNNEDU_TEST_WORKERS; 0 runs in this process), whole files each: a notebook's
+        # cells share one kernel, and much of the suite waits on kernels, servers and browsers.
+        # Files are handed out in order: the lessons (long) first, the many small files last.
+        exec .venv/bin/python -m pytest notebooks tests --nbval-lax \
             --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 \
+            -n "${CNNEDU_TEST_WORKERS:-2}" --dist loadfile \
             -p no:cacheprovider -q -rs --durations=25 "$@" ;;
     *)
         echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | site | torch-index [--dry-run] | mutants" >&2

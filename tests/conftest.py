@@ -1,9 +1,21 @@
 """Markers by place: every test under tests/browser/ is ``browser``, every nbval notebook cell is
-``notebook``, so ``pytest -m "not browser and not notebook"`` is the fast edit-test loop."""
+``notebook``, so ``pytest -m "not browser and not notebook"`` is the fast edit-test loop.
 
+Under pytest-xdist (``./course.sh test`` runs two workers) each worker, and the kernels and
+processes it starts, use one thread unless ``OMP_NUM_THREADS`` or ``CNNEDU_THREADS`` says
+otherwise: two workers with PyTorch's default of one thread per core would spin against each
+other on a 2-core machine."""
+
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER") and not (os.environ.get("OMP_NUM_THREADS")
+                                                  or os.environ.get("CNNEDU_THREADS")):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 

@@ -32,12 +32,22 @@ def test_cli_writes_the_promised_record(tmp_path):
     assert f"alexnet: test accuracy {record['test_accuracy']:.4f}" in result.stdout
 
 
-def test_unknown_lesson_is_rejected():
+def cli_error(argv: list[str], capsys):
+    """What ``python -m cnnedu.benchmark argv`` prints (``.out``, ``.err``) when it exits with
+    status 2 (in this process: argument errors need no fresh interpreter; the runs above have
+    one)."""
+    try:
+        status = benchmark.main(argv)
+    except SystemExit as stop:                           # argparse's own errors
+        status = stop.code
+    assert status == 2
+    return capsys.readouterr()
+
+
+def test_unknown_lesson_is_rejected(capsys):
     with pytest.raises(ValueError, match="alexnet"):
         get_recipe("lenet")
-    result = subprocess.run([sys.executable, "-m", "cnnedu.benchmark", "--lesson", "lenet"],
-                            capture_output=True, text=True)
-    assert result.returncode == 2 and "invalid choice" in result.stderr
+    assert "invalid choice" in cli_error(["--lesson", "lenet"], capsys).err
 
 
 @pytest.mark.slow
@@ -57,22 +67,19 @@ def test_seeds_report_every_run_the_mean_and_the_minimum(tmp_path):
 
 
 @pytest.mark.parametrize("seeds", ["", "0,,1", "a", "-1", "0,0"])
-def test_bad_seeds_are_a_clear_error(seeds):
-    result = subprocess.run([sys.executable, "-m", "cnnedu.benchmark", "--lesson", "alexnet",
-                             "--seeds", seeds], capture_output=True, text=True)
-    assert result.returncode == 2 and "--seeds must be distinct non-negative" in result.stderr
+def test_bad_seeds_are_a_clear_error(seeds, capsys):
+    assert "--seeds must be distinct non-negative" in \
+        cli_error(["--lesson", "alexnet", "--seeds", seeds], capsys).err
 
 
 @pytest.mark.parametrize("extra", [[], ["--seeds", "0,1"]])
-def test_the_bundled_subset_is_refused_with_the_fix(tmp_path, extra):
+def test_the_bundled_subset_is_refused_with_the_fix(tmp_path, extra, monkeypatch, capsys):
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
     out = tmp_path / "out.json"
-    result = subprocess.run([sys.executable, "-m", "cnnedu.benchmark", "--lesson", "alexnet",
-                             "--json", str(out), *extra], capture_output=True, text=True,
-                            env=BUNDLED, timeout=120)
-    assert result.returncode == 2
-    assert "./course.sh data" in result.stderr and "--allow-subset" in result.stderr
-    assert "bundled subset" in result.stderr            # names what it found
-    assert not out.exists() and "test accuracy" not in result.stdout
+    printed = cli_error(["--lesson", "alexnet", "--json", str(out), *extra], capsys)
+    assert "./course.sh data" in printed.err and "--allow-subset" in printed.err
+    assert "bundled subset" in printed.err              # names what it found
+    assert not out.exists() and "test accuracy" not in printed.out
 
 
 def test_a_silent_fallback_to_the_bundle_is_refused_too(monkeypatch):

@@ -1,10 +1,9 @@
-"""Every lesson's answer cells have a reference solution that the solved run can insert.
+"""Every lesson's answer cells have a reference solution that the solved runs can insert.
 
-The solved run itself (each lesson top to bottom on the bundled data subset, quick mode, every
-answer cell replaced by its reference solution, every exercise ending with ✅) is the browser's
-run of the lesson: tests/browser/test_lessons_in_browser.py with the ``lab`` fixture's solved
-copies (tests/browser/solved_lessons.py). Running it here too, in nbclient, repeated the same
-execution once more per lesson; what stays here is the fast part: the solutions exist and parse.
+The solved runs themselves: nbval's run of every lesson checks each reference solution inside
+the lesson, right after its check cell (tests/nbval_solved.py, tested by test_nbval_solved.py),
+and the browser runs its lessons with the solutions inserted (tests/browser/solved_lessons.py).
+What stays here is the fast part: the solutions exist and parse.
 """
 
 from __future__ import annotations

@@ -18,10 +18,9 @@ from notebook_page import NotebookRunError, screenshot
 def lab(tmp_path_factory):
     """One JupyterLab server for the session, stopped at the end.
 
-    Its lessons have their exercises solved and its kernels read the bundled subset: so the
-    browser's run of each lesson is also the check that the lesson works without the real
-    files and that every reference solution passes inside it (nbval runs the lessons as
-    committed, placeholders and full data; see solved_lessons.py).
+    Its lessons have their exercises solved and its kernels read the bundled subset, as
+    nbval's do (nbval runs the lessons as committed, placeholders and all, and checks each
+    reference solution in the same run: tests/nbval_solved.py).
     """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")

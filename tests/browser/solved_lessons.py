@@ -5,7 +5,8 @@ it by the reference solution from ``cnnedu.exercises`` (an import for coding exe
 for the others). Running such a copy top to bottom proves that each reference passes its check
 *inside the lesson*, with the lesson's own expected values, and that no check cell errors
 (:func:`verdict_problems` reads the verdicts from the run's output text). The browser test runs
-these copies (tests/browser/lab_server.py, ``solved=True``), so this needs no run of its own.
+these copies (tests/browser/lab_server.py, ``solved=True``); nbval's run of each lesson uses the
+same pieces to check every solution in the committed lesson (tests/nbval_solved.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,11 @@
-"""The course in a real JupyterLab in Chromium: every lesson runs, the widgets work on the page.
+"""The course in a real JupyterLab in Chromium: the lessons that need a browser run there, and
+the widgets work on the page.
 
-The lessons run here with their exercises solved, on the bundled subset (see conftest.py's
-``lab``): every exercise must end with ✅ (this run replaces a separate nbclient run per lesson).
+A lesson runs whole here when it shows one of the course's widgets (an explorer or a viewer), and
+lesson 00, the page a learner meets first (progress bars, the live plot). They run with their
+exercises solved, on the bundled subset (see conftest.py's ``lab``): every exercise must end with
+✅. The other lessons need no browser: nbval runs each of them once, and that run also checks
+every reference solution inside the lesson (tests/nbval_solved.py).
 
 A lesson that raises fails its test within a second of the error output appearing, with the
 error's text in the assertion and a screenshot in out/browser/ (see notebook_page.run_all).
@@ -10,6 +14,9 @@ README screenshots are made by scripts/make_screenshots.py, not here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import nbformat
 import pytest
 from lab_server import NOTEBOOKS
 from notebook_page import (
@@ -24,7 +31,15 @@ from notebook_page import (
 from playwright.sync_api import Page
 from solved_lessons import verdict_problems
 
-LESSONS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+def needs_browser(path: Path) -> bool:
+    """Lesson 00, or a lesson that imports one of the course's widgets."""
+    code = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells
+                     if cell.cell_type == "code")
+    return path.name.startswith("00_") or "from cnnedu.widgets" in code
+
+
+LESSONS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if needs_browser(p))
 # Lessons 01 and 02 are run (once each) by the widget tests below, which check the same thing.
 RUN_ELSEWHERE = {"01_pooling.ipynb", "02_alexnet.ipynb"}
 

@@ -68,12 +68,16 @@ def _open_and_run(page: Page, url: str, token: str) -> None:
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="attached")
     for attempt in range(3):          # Run All before the kernel is up can be lost: run again
         menu(page, "Run", "Run All Cells")
-        try:
-            page.wait_for_selector(f"{POOL} .cnnedu-stage img", state="visible", timeout=120_000)
-            return
+        try:                          # taken: a prompt shows [*] (queued) or a count at once
+            page.wait_for_function("() => [...document.querySelectorAll('.jp-InputPrompt')]"
+                                   ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))",
+                                   timeout=15_000)
         except PlaywrightTimeout:
-            screenshot(page, f"notebook7_run_all_{attempt}")
-    raise AssertionError("the explorer did not appear after three Run All (see out/browser/)")
+            screenshot(page, f"notebook7_run_all_lost_{attempt}")
+            continue
+        page.wait_for_selector(f"{POOL} .cnnedu-stage img", state="visible", timeout=120_000)
+        return
+    raise AssertionError("Run All was lost three times (screenshots in out/browser/)")
 
 
 def _pixel_box(page: Page, panel: str, row: int, col: int) -> tuple[float, float]:
