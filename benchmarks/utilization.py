@@ -1,6 +1,7 @@
 """How close the recipes' training comes to this CPU's limit, measured in one run.
 
-    python benchmarks/utilization.py [--size 2048] [--steps 30] [--json out.json]
+    python benchmarks/utilization.py [--size 2048] [--steps 30] [--batch N] [--compile]
+        [--json out.json]
 
 1. The dense matmul peak (``size`` x ``size`` @ ``size`` x ``size``, best of several repeats, all
    of torch's threads) in fp32, and in bf16 where the CPU has native bf16 instructions
@@ -14,6 +15,11 @@
    :func:`cnnedu.train.precision.autocast`, as ``fit`` trains it), and in the other precision
    for comparison where bf16 is native.
 3. Each training figure as a percentage of the peak of the same precision.
+
+Two levers can be measured with it: ``--batch N`` times every step at batch N instead of the
+recipe's, and ``--compile`` adds a row per recipe and precision with the model wrapped in
+``torch.compile`` (inductor; on a CPU it needs a C++ compiler, which this machine class has).
+The compiled rows print their one-off compile time; FLOPs are counted on the eager model.
 
 All figures come from the same process, minutes apart: on a shared machine compare them with
 each other, not with figures of another run. Accuracy under bf16 is not measured here (see
@@ -50,22 +56,26 @@ def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 10) -> floa
     return 2 * size ** 3 / best
 
 
-def training_rate(name: str, steps: int, precision: str) -> dict:
-    """FLOPs per step, seconds per step and FLOP/s of ``name``'s recipe on synthetic batches,
-    trained in ``precision`` ("fp32" or "bf16")."""
+def training_rate(name: str, steps: int, precision: str, batch: int | None = None,
+                  compiled: bool = False) -> dict:
+    """FLOPs per step, seconds per step and FLOP/s of ``name``'s recipe on synthetic batches
+    (the recipe's batch size, or ``batch``), trained in ``precision`` ("fp32" or "bf16"), the
+    model eager or wrapped in ``torch.compile`` (``compiled``)."""
     recipe = RECIPES[name]
+    batch = batch or recipe.batch_size
     torch.manual_seed(0)
     layout = torch.channels_last if recipe.channels_last else torch.contiguous_format
     model = recipe.build().to(memory_format=layout).train()
     optimizer = make_optimizer(recipe.optimizer, model.parameters(), recipe.lr * 0.01,
                                recipe.weight_decay)
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    x = torch.randn(recipe.batch_size, 1, 28, 28).to(memory_format=layout)
-    y = torch.randint(0, 10, (recipe.batch_size,))
+    x = torch.randn(batch, 1, 28, 28).to(memory_format=layout)
+    y = torch.randint(0, 10, (batch,))
+    forward = model
 
     def step() -> None:
         with autocast(precision, "cpu"):
-            loss = criterion(model(x), y)
+            loss = criterion(forward(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -74,16 +84,21 @@ def training_rate(name: str, steps: int, precision: str) -> dict:
     with counter:
         step()
     flops = counter.get_total_flops()
+    start = time.perf_counter()
+    if compiled:
+        forward = torch.compile(model)
     for _ in range(3):
         step()
+    warm_up = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(steps):
         step()
     seconds = (time.perf_counter() - start) / steps
-    return {"recipe": name, "precision": precision,
+    return {"recipe": name, "precision": precision, "compiled": compiled,
             "recipe_precision": precision == resolve_precision(recipe.precision, "cpu"),
-            "batch": recipe.batch_size, "flops_per_step": flops, "ms_per_step": seconds * 1e3,
-            "images_per_s": recipe.batch_size / seconds, "flops_per_s": flops / seconds}
+            "batch": batch, "flops_per_step": flops, "ms_per_step": seconds * 1e3,
+            "warm_up_s": warm_up, "images_per_s": batch / seconds,
+            "flops_per_s": flops / seconds}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,10 +106,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=2048, help="matmul side (default 2048)")
     parser.add_argument("--steps", type=int, default=30, help="timed steps per recipe")
+    parser.add_argument("--batch", type=int, help="time every step at this batch size")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time each recipe with its model under torch.compile")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     args = parser.parse_args(argv)
-    if args.size < 64 or args.steps < 1:
-        parser.error(f"--size must be >= 64 and --steps >= 1, got {args.size} and {args.steps}")
+    if args.size < 64 or args.steps < 1 or (args.batch is not None and args.batch < 1):
+        parser.error(f"--size must be >= 64, --steps and --batch >= 1, got {args.size}, "
+                     f"{args.steps} and {args.batch}")
     bf16 = native_bf16("cpu")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}, native bf16: {bf16} "
@@ -112,14 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in RECIPES:
         # the recipe's own precision first (what fit trains), then the other one where native
         for label in [own[name]] + [p for p in native if p != own[name]]:
-            row = training_rate(name, args.steps, label)
-            row["percent_of_peak"] = 100 * row["flops_per_s"] / peaks[label]
-            rows.append(row)
-            mark = "recipe" if row["recipe_precision"] else "other"
-            print(f"{name:8} {label} ({mark}): {row['flops_per_step'] / 1e9:.2f} GFLOP/step, "
-                  f"{row['ms_per_step']:.1f} ms/step, {row['images_per_s']:.0f} img/s, "
-                  f"{row['flops_per_s'] / 1e9:.0f} GFLOP/s = {row['percent_of_peak']:.0f} % of "
-                  f"the {label} matmul peak")
+            for compiled in (False, True) if args.compile else (False,):
+                row = training_rate(name, args.steps, label, args.batch, compiled)
+                row["percent_of_peak"] = 100 * row["flops_per_s"] / peaks[label]
+                rows.append(row)
+                mark = ("recipe" if row["recipe_precision"] else "other") + (
+                    f", torch.compile: {row['warm_up_s']:.0f} s to compile" if compiled else "")
+                print(f"{name:8} {label} ({mark}), batch {row['batch']}: "
+                      f"{row['flops_per_step'] / 1e9:.2f} GFLOP/step, "
+                      f"{row['ms_per_step']:.1f} ms/step, {row['images_per_s']:.0f} img/s, "
+                      f"{row['flops_per_s'] / 1e9:.0f} GFLOP/s = "
+                      f"{row['percent_of_peak']:.0f} % of the {label} matmul peak")
     if args.json:
         args.json.write_text(json.dumps({"peaks": peaks, "rows": rows, "native_bf16": bf16,
                                          "threads": torch.get_num_threads(),

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -63,27 +64,37 @@ def test_course_sh_installs_the_kernel_settings_and_quiets_jupyterlab():
     assert os.path.join(sys.prefix, "etc", "ipython") in ENV_CONFIG_DIRS
 
 
-def _lab_output(tmp_path: Path, *flags: str) -> str:
-    """JupyterLab's terminal output over its first 20 s (it must still be running then)."""
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.port=0",
-         "--ServerApp.allow_root=True", "--IdentityProvider.token=t",
-         f"--ServerApp.root_dir={tmp_path}", *flags],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        output, _ = process.communicate(timeout=20)
-        pytest.fail(f"JupyterLab stopped: {output[-2000:]}")
-    except subprocess.TimeoutExpired:
-        process.terminate()
+def _lab_outputs(tmp_path: Path, *flag_sets: tuple[str, ...]) -> list[str]:
+    """JupyterLab's terminal output over its first 20 s (it must still be running then), once per
+    set of flags; the servers run side by side (each in its own folders), so 20 s in all."""
+    processes = []
+    for number, flags in enumerate(flag_sets):
+        folder = tmp_path / f"lab{number}"
+        folder.mkdir()
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(folder / "cfg"),
+                   JUPYTER_RUNTIME_DIR=str(folder / "rt"))
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.port=0",
+             "--ServerApp.allow_root=True", "--IdentityProvider.token=t",
+             f"--ServerApp.root_dir={folder}", *flags],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    time.sleep(20)
+    outputs = []
+    for process in processes:
+        stopped = process.poll() is not None
+        if not stopped:
+            process.terminate()
         output, _ = process.communicate(timeout=30)
-    return output
+        if stopped:
+            pytest.fail(f"JupyterLab stopped: {output[-2000:]}")
+        outputs.append(output)
+    return outputs
 
 
 @pytest.mark.slow
 def test_jupyterlab_with_course_flags_prints_no_info_lines(tmp_path):
     """The LabApp's [I] start-up lines came through --log-level=WARN alone; not with both."""
-    assert "[I " in _lab_output(tmp_path, "--log-level=WARN")
-    quiet = _lab_output(tmp_path, "--log-level=WARN", "--LabApp.log_level=WARN")
+    loud, quiet = _lab_outputs(tmp_path, ("--log-level=WARN",),
+                               ("--log-level=WARN", "--LabApp.log_level=WARN"))
+    assert "[I " in loud
     assert "[I " not in quiet, quiet

@@ -35,3 +35,29 @@ def test_training_rate_steps_in_the_asked_precision(monkeypatch, precision, dtyp
     conv, linear = 2 * 8 * 4 * 9 * 784, 2 * 8 * 3136 * 10
     assert row["flops_per_step"] == conv * 2 + linear * 3
     assert row["precision"] == precision and row["recipe_precision"] == (precision == "bf16")
+
+
+def test_batch_and_compile_levers_reach_the_step(monkeypatch):
+    """``--batch`` sets the timed batch (FLOPs scale with it); ``--compile`` times the model that
+    torch.compile returns (a stand-in here that counts its calls: the real compile takes minutes)
+    while the FLOPs are still counted on the eager model."""
+    def build():
+        return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * 28 * 28, 10))
+
+    recipe = dataclasses.replace(utilization.RECIPES["resnet"], build=build, batch_size=8)
+    monkeypatch.setitem(utilization.RECIPES, "resnet", recipe)
+    calls = []
+
+    def fake_compile(model):
+        def run(x):
+            calls.append(x.shape[0])
+            return model(x)
+        return run
+
+    monkeypatch.setattr(utilization.torch, "compile", fake_compile)
+    eager = utilization.training_rate("resnet", 2, "fp32", batch=4)
+    compiled = utilization.training_rate("resnet", 2, "fp32", batch=4, compiled=True)
+    conv, linear = 2 * 4 * 4 * 9 * 784, 2 * 4 * 3136 * 10           # batch 4, by hand
+    assert eager["flops_per_step"] == compiled["flops_per_step"] == conv * 2 + linear * 3
+    assert (eager["batch"], eager["compiled"], compiled["compiled"]) == (4, False, True)
+    assert calls == [4] * (3 + 2)                   # warm-up and timed steps, not the count

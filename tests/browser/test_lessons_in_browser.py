@@ -1,24 +1,21 @@
-"""The course in a real JupyterLab in Chromium: the lessons that need a browser run there, and
-the widgets work on the page.
+"""The course in a real JupyterLab in Chromium: lesson 00 runs top to bottom, and the pooling
+explorer and the feature-map viewer work on the page.
 
-A lesson runs whole here when it shows one of the course's widgets (an explorer or a viewer), and
-lesson 00, the page a learner meets first (progress bars, the live plot). They run with their
-exercises solved, on the bundled subset (see conftest.py's ``lab``): every exercise must end with
-✅. The other lessons need no browser: nbval runs each of them once, and that run also checks
-every reference solution inside the lesson (tests/nbval_solved.py).
+Only what needs a browser runs here. Lesson 00 is the page a learner meets first (progress bars,
+the live plot, the first exercise): it runs whole, with its exercise solved, on the bundled
+subset (see conftest.py's ``lab``), and must end with ✅. Every lesson runs once under nbval,
+and that run also checks every reference solution inside the lesson (tests/nbval_solved.py);
+the widgets are driven here in small notebooks of their own, as in the other browser tests.
 
-A lesson that raises fails its test within a second of the error output appearing, with the
+A run that raises fails its test within a second of the error output appearing, with the
 error's text in the assertion and a screenshot in out/browser/ (see notebook_page.run_all).
 README screenshots are made by scripts/make_screenshots.py, not here.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import nbformat
 import pytest
-from lab_server import NOTEBOOKS
 from notebook_page import (
     click_feature_map,
     error_outputs,
@@ -32,16 +29,13 @@ from playwright.sync_api import Page
 from solved_lessons import verdict_problems
 
 
-def needs_browser(path: Path) -> bool:
-    """Lesson 00, or a lesson that imports one of the course's widgets."""
-    code = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells
-                     if cell.cell_type == "code")
-    return path.name.startswith("00_") or "from cnnedu.widgets" in code
-
-
-LESSONS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if needs_browser(p))
-# Lessons 01 and 02 are run (once each) by the widget tests below, which check the same thing.
-RUN_ELSEWHERE = {"01_pooling.ipynb", "02_alexnet.ipynb"}
+def widget_notebook(lab, name: str, cells: list[str]) -> str:
+    """Write a notebook of ``cells`` into the lab's folder; return its name."""
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                   "language": "python"}
+    nbformat.write(book, lab.folder / name)
+    return name
 
 
 def assert_ran_solved(page: Page, lab, name: str) -> None:
@@ -53,16 +47,15 @@ def assert_ran_solved(page: Page, lab, name: str) -> None:
     assert not problems, f"{name}: {problems}\n{text[-3000:]}"
 
 
-@pytest.mark.parametrize("name", [n for n in LESSONS if n not in RUN_ELSEWHERE])
-def test_lesson_runs_top_to_bottom_without_errors(page: Page, lab, name):
+def test_lesson_00_runs_top_to_bottom_without_errors(page: Page, lab):
+    name = "00_start_here.ipynb"
     open_notebook(page, lab, name)
     run_all(page, name=name)
     assert_ran_solved(page, lab, name)
-    if name.startswith("00"):
-        # tqdm.auto renders its progress bar as an ipywidgets progress widget in JupyterLab
-        bars = page.locator(".jp-OutputArea-output .widget-hprogress")
-        assert bars.count() >= 2
-        assert page.locator(".jp-OutputArea-output img").count() >= 3   # grid, photo, live plot
+    # tqdm.auto renders its progress bar as an ipywidgets progress widget in JupyterLab
+    bars = page.locator(".jp-OutputArea-output .widget-hprogress")
+    assert bars.count() >= 2
+    assert page.locator(".jp-OutputArea-output img").count() >= 3   # grid, photo, live plot
 
 
 EXPLORER = ".cnnedu-pooling-explorer"
@@ -71,10 +64,13 @@ OUTPUT = 1  # images in the explorer: 0 input, 1 output, 2 second output (compar
 
 @pytest.fixture(scope="module")
 def pooling_page(module_page: Page, lab):
-    """Lesson 01, run once top to bottom, shared by the pooling-explorer tests below."""
-    open_notebook(module_page, lab, "01_pooling.ipynb")
-    run_all(module_page, name="01_pooling.ipynb")
-    assert_ran_solved(module_page, lab, "01_pooling.ipynb")
+    """Lesson 01's explorer cell (quick mode's photo size), shared by the tests below."""
+    name = widget_notebook(lab, "pooling_check.ipynb", [
+        "from cnnedu.widgets.pooling_explorer import PoolingExplorer",
+        "PoolingExplorer(photo_size=256)"])
+    open_notebook(module_page, lab, name)
+    run_all(module_page, name=name)
+    assert error_outputs(module_page) == []
     module_page.locator(EXPLORER).scroll_into_view_if_needed()
     module_page.wait_for_selector(f"{EXPLORER} img", state="visible")
     return module_page
@@ -122,9 +118,16 @@ def test_switching_max_and_avg_changes_the_image(pooling_page: Page):
 
 
 def test_feature_map_viewer_switches_layers(page: Page, lab):
-    open_notebook(page, lab, "02_alexnet.ipynb")
-    run_all(page, name="02_alexnet.ipynb")
-    assert_ran_solved(page, lab, "02_alexnet.ipynb")
+    name = widget_notebook(lab, "viewer_check.ipynb", [   # lesson 02's viewer, on 8 images
+        "import torch\nfrom cnnedu.data import CLASS_NAMES, FashionMNIST\n"
+        "from cnnedu.models.alexnet import AlexNet\n"
+        "from cnnedu.widgets.feature_viewer import FeatureMapViewer\n"
+        "torch.manual_seed(0)\ntest = FashionMNIST('test')\n"
+        "samples = {f'{i}: {CLASS_NAMES[test[i][1]]}': test[i][0] for i in range(8)}",
+        "FeatureMapViewer(AlexNet().eval(), samples)"])
+    open_notebook(page, lab, name)
+    run_all(page, name=name)
+    assert error_outputs(page) == []
     viewer = ".cnnedu-feature-viewer"
     page.locator(viewer).scroll_into_view_if_needed()
     before = image_src(page, viewer, 0)
