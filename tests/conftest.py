@@ -1,5 +1,6 @@
-"""Markers by place: every test under tests/browser/ is ``browser``, every nbval notebook cell is
-``notebook``, so ``pytest -m "not browser and not notebook"`` is the fast edit-test loop.
+"""Markers by place: every test under tests/browser/ is ``browser`` (every nbval notebook cell is
+``notebook``: notebooks/conftest.py), so ``pytest -m "not browser and not notebook"`` is the fast
+edit-test loop.
 
 Under pytest-xdist (``./course.sh test`` runs two workers) each worker, and the kernels and
 processes it starts, use one thread unless ``OMP_NUM_THREADS`` or ``CNNEDU_THREADS`` says
@@ -22,8 +23,5 @@ BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        path = Path(item.path)
-        if path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.notebook)
-        elif path.is_relative_to(BROWSER_DIR):
+        if Path(item.path).is_relative_to(BROWSER_DIR):
             item.add_marker(pytest.mark.browser)

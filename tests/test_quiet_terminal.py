@@ -79,15 +79,13 @@ def _lab_outputs(tmp_path: Path, *flag_sets: tuple[str, ...]) -> list[str]:
              f"--ServerApp.root_dir={folder}", *flags],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     time.sleep(20)
-    outputs = []
-    for process in processes:
-        stopped = process.poll() is not None
-        if not stopped:
-            process.terminate()
-        output, _ = process.communicate(timeout=30)
-        if stopped:
+    stopped = [process.poll() is not None for process in processes]
+    for process in processes:          # every server ends before any verdict
+        process.terminate()
+    outputs = [process.communicate(timeout=30)[0] for process in processes]
+    for output, ended_early in zip(outputs, stopped, strict=True):
+        if ended_early:
             pytest.fail(f"JupyterLab stopped: {output[-2000:]}")
-        outputs.append(output)
     return outputs
 
 

@@ -81,8 +81,9 @@ def torchvision_alexnet_for_fashion_mnist(num_classes: int = 10) -> nn.Module:
     63x63 pixels (e.g. Fashion-MNIST upsampled to 224x224): at 28x28 the third pooling would have
     nothing left to pool.
     """
-    from torchvision.models import alexnet as torchvision_alexnet  # here: 1.6 s to import, and
-    # the recipes (every torchrun worker, every benchmark process) import this module
+    # imported here, not at the top: torchvision takes 1.6 s to import, and every torchrun
+    # worker and benchmark process imports this module through the recipes
+    from torchvision.models import alexnet as torchvision_alexnet
     model = torchvision_alexnet(weights=None)
     first = model.features[0]
     model.features[0] = nn.Conv2d(1, first.out_channels, first.kernel_size, first.stride,

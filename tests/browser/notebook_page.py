@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import nbformat
 from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,6 +21,15 @@ SHOTS = ROOT / "out" / "browser"   # screenshots of failures; never images/ (the
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 CODE_PROMPTS = f"{NOTEBOOK} .jp-CodeCell .jp-InputArea-prompt"
 ERROR_PATTERN = r"Traceback|Error displaying widget"
+
+
+def write_code_notebook(path: Path, cells: list[str]) -> str:
+    """Write a notebook of code ``cells`` (python3 kernel) to ``path``; return its file name."""
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                   "language": "python"}
+    nbformat.write(book, path)
+    return path.name
 
 
 class NotebookRunError(AssertionError):

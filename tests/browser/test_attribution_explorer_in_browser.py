@@ -10,11 +10,10 @@ values.
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 import torch
 from captum.attr import Occlusion, Saliency
-from notebook_page import error_outputs, open_notebook, run_all, set_slider
+from notebook_page import error_outputs, open_notebook, run_all, set_slider, write_code_notebook
 from playwright.sync_api import Page
 
 from cnnedu.models.resnet import resnet_mini
@@ -55,12 +54,8 @@ def shown_value(page: Page, row: int, col: int) -> float:
 
 
 def test_attribution_explorer_in_the_browser(page: Page, lab):
-    book = nbformat.v4.new_notebook()
-    book.cells = [nbformat.v4.new_code_cell(SETUP)]
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                   "language": "python"}
-    nbformat.write(book, lab.folder / "attribution_check.ipynb")
-    open_notebook(page, lab, "attribution_check.ipynb")
+    open_notebook(page, lab, write_code_notebook(lab.folder / "attribution_check.ipynb",
+                                                 [SETUP]))
     run_all(page, name="attribution")
     page.wait_for_selector(f"{ROOT} .cnnedu-panel[data-key='map'] .cnnedu-stage img",
                            state="visible")

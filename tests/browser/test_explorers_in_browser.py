@@ -9,11 +9,17 @@ depend on a lesson's other cells. Expected values come from PyTorch in this test
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
-from notebook_page import error_outputs, open_notebook, point_at, run_all, set_slider
+from notebook_page import (
+    error_outputs,
+    open_notebook,
+    point_at,
+    run_all,
+    set_slider,
+    write_code_notebook,
+)
 from playwright.sync_api import Page
 
 from cnnedu.images import load_photo
@@ -33,14 +39,9 @@ images = {{"astronaut": load_photo("astronaut", 512, gray=True), {SEED_NAME!r}: 
 
 def write_notebook(folder) -> str:
     """The test notebook: setup, a pooling explorer, a kernel explorer (one cell each)."""
-    book = nbformat.v4.new_notebook()
-    book.cells = [nbformat.v4.new_code_cell(SETUP),
-                  nbformat.v4.new_code_cell("PoolingExplorer(images=images)"),
-                  nbformat.v4.new_code_cell("KernelExplorer(images=images)")]
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                   "language": "python"}
-    nbformat.write(book, folder / "explorers_check.ipynb")
-    return "explorers_check.ipynb"
+    return write_code_notebook(folder / "explorers_check.ipynb",
+                               [SETUP, "PoolingExplorer(images=images)",
+                                "KernelExplorer(images=images)"])
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ README screenshots are made by scripts/make_screenshots.py, not here.
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 from notebook_page import (
     click_feature_map,
@@ -24,18 +23,10 @@ from notebook_page import (
     run_all,
     set_slider,
     wait_src_change,
+    write_code_notebook,
 )
 from playwright.sync_api import Page
 from solved_lessons import verdict_problems
-
-
-def widget_notebook(lab, name: str, cells: list[str]) -> str:
-    """Write a notebook of ``cells`` into the lab's folder; return its name."""
-    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                   "language": "python"}
-    nbformat.write(book, lab.folder / name)
-    return name
 
 
 def assert_ran_solved(page: Page, lab, name: str) -> None:
@@ -65,7 +56,7 @@ OUTPUT = 1  # images in the explorer: 0 input, 1 output, 2 second output (compar
 @pytest.fixture(scope="module")
 def pooling_page(module_page: Page, lab):
     """Lesson 01's explorer cell (quick mode's photo size), shared by the tests below."""
-    name = widget_notebook(lab, "pooling_check.ipynb", [
+    name = write_code_notebook(lab.folder / "pooling_check.ipynb", [
         "from cnnedu.widgets.pooling_explorer import PoolingExplorer",
         "PoolingExplorer(photo_size=256)"])
     open_notebook(module_page, lab, name)
@@ -118,7 +109,7 @@ def test_switching_max_and_avg_changes_the_image(pooling_page: Page):
 
 
 def test_feature_map_viewer_switches_layers(page: Page, lab):
-    name = widget_notebook(lab, "viewer_check.ipynb", [   # lesson 02's viewer, on 8 images
+    name = write_code_notebook(lab.folder / "viewer_check.ipynb", [   # lesson 02's viewer, on 8 images
         "import torch\nfrom cnnedu.data import CLASS_NAMES, FashionMNIST\n"
         "from cnnedu.models.alexnet import AlexNet\n"
         "from cnnedu.widgets.feature_viewer import FeatureMapViewer\n"

@@ -13,10 +13,9 @@ import sys
 import time
 import urllib.request
 
-import nbformat
 import pytest
 from lab_server import _free_port
-from notebook_page import CONTRAST, menu, screenshot, set_slider
+from notebook_page import CONTRAST, menu, screenshot, set_slider, write_code_notebook
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -33,10 +32,7 @@ def notebook7(tmp_path_factory):
     base = tmp_path_factory.mktemp("nb7")
     folder, settings = base / "notebooks", base / "settings"
     folder.mkdir()
-    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                   "language": "python"}
-    nbformat.write(book, folder / "explorer.ipynb")
+    write_code_notebook(folder / "explorer.ipynb", CELLS)
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, CNNEDU_QUICK="1", JUPYTER_CONFIG_DIR=str(base / "config"),
                JUPYTER_RUNTIME_DIR=str(base / "runtime"))

@@ -9,11 +9,10 @@ come from PyTorch in this test process.
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
-from notebook_page import error_outputs, open_notebook, run_all, set_slider
+from notebook_page import error_outputs, open_notebook, run_all, set_slider, write_code_notebook
 from playwright.sync_api import Page
 
 from cnnedu.images import load_photo
@@ -48,12 +47,8 @@ def shown(zoom) -> float:
 
 
 def test_rgb_kernel_explorer_in_the_browser(page: Page, lab):
-    book = nbformat.v4.new_notebook()
-    book.cells = [nbformat.v4.new_code_cell(SETUP)]
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                   "language": "python"}
-    nbformat.write(book, lab.folder / "rgb_kernel_check.ipynb")
-    open_notebook(page, lab, "rgb_kernel_check.ipynb")
+    open_notebook(page, lab, write_code_notebook(lab.folder / "rgb_kernel_check.ipynb",
+                                                 [SETUP]))
     run_all(page, name="rgb kernel")
     page.wait_for_selector(f"{ROOT} .cnnedu-panel[data-key='out2'] .cnnedu-stage img",
                            state="visible")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import nbformat
 import pytest
 from lab_server import Lab
 from notebook_page import (
@@ -26,6 +25,7 @@ from notebook_page import (
     point_at,
     run_all,
     set_slider,
+    write_code_notebook,
 )
 from playwright.sync_api import Page
 
@@ -99,10 +99,7 @@ def themed_page(request, tmp_path_factory, browser):
     """(theme, page): the gallery notebook run once in a JupyterLab that starts in that theme."""
     lab = Lab(tmp_path_factory.mktemp(request.param), data="bundled",
               settings={"@jupyterlab/apputils-extension:themes": {"theme": THEMES[request.param]}})
-    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                   "language": "python"}
-    nbformat.write(book, lab.folder / "widgets_dark.ipynb")
+    write_code_notebook(lab.folder / "widgets_dark.ipynb", CELLS)
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
