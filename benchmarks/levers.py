@@ -102,7 +102,7 @@ def train_once(recipe: Recipe, seed: int, train: FashionMNIST,
     history = fit(model, loader, None, device="cpu", progress=False, **recipe.fit_kwargs())
     seconds = time.perf_counter() - start
     _, accuracy = evaluate(model, recipe.test_loader(val, "cpu"), "cpu",
-                           precision=history.precision)
+                           precision=history.precision, flip=recipe.eval_flip)
     return seconds, accuracy, len(loader) * recipe.epochs
 
 

@@ -1,11 +1,12 @@
 """``python -m cnnedu.benchmark --lesson alexnet|resnet [--seeds 0,1,2] [--json out.json]``.
 
 Trains a lesson's model with its full-mode recipe on the full Fashion-MNIST (60k/10k) and
-reports the test accuracy (evaluated in the recipe's precision, fp32 or bf16 autocast) and the
-wall time of the *whole process* (imports and data loading
-included), so the figure is what a learner waits for. ``--seeds 0,1,2`` runs one fresh process
-per seed (so each time is still a whole process) and reports every run, the mean and the
-minimum: a claim about a recipe must hold for any seed, not for the one that was tried.
+reports the test accuracy (evaluated in the recipe's precision, fp32 or bf16 autocast, and with
+test-time flip averaging where the recipe says ``eval_flip``) and the wall time of the *whole
+process* (imports and data loading included), so the figure is what a learner waits for.
+``--seeds 0,1,2`` runs one fresh process per seed (so each time is still a whole process) and
+reports every run, the mean and the minimum: a claim about a recipe must hold for any seed, not
+for the one that was tried.
 
 The figures are promised on the full data: when only the bundled 2,000-image subset is found
 (or ``CNNEDU_DATA=bundled``), the benchmark refuses with the fix (``./course.sh data``) unless
@@ -82,7 +83,8 @@ def run(lesson: str, device: str | None = None, seed: int = 0, progress: bool = 
     if epochs is not None:
         kwargs["epochs"] = epochs
     history = fit(model, loader, None, device=chosen.device, progress=progress, **kwargs)
-    _, accuracy = evaluate(model, test_loader, chosen.device, precision=history.precision)
+    _, accuracy = evaluate(model, test_loader, chosen.device, precision=history.precision,
+                           flip=recipe.eval_flip)
     return {
         "lesson": lesson,
         "test_accuracy": round(accuracy, 4),
@@ -90,6 +92,7 @@ def run(lesson: str, device: str | None = None, seed: int = 0, progress: bool = 
         "epochs": kwargs["epochs"],
         "batch_size": recipe.batch_size,
         "precision": history.precision,
+        "eval_flip": recipe.eval_flip,
         "device": str(chosen.device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -183,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{result['lesson']}: test accuracy {result['test_accuracy']:.4f} in "
           f"{result['seconds']:.1f} s ({result['epochs']} epochs, batch {result['batch_size']}, "
-          f"{result['precision']}, {result['device']}, "
+          f"{result['precision']}, {'flip-averaged, ' if result['eval_flip'] else ''}"
+          f"{result['device']}, "
           f"torch {result['torch']}, {result['threads']} threads, {result['train_images']} "
           f"train / {result['test_images']} test images; data: {result['data']}"
           f"{'' if result['full_data'] else ', a SUBSET: not a benchmark result'})")

@@ -12,6 +12,26 @@ were made on the validation split (``python benchmarks/levers.py``: 55,000 train
   4 epochs gave 0.9174, 5 gave 0.9226). The benchmark's goals are then judged on test.
 
 The epoch counts were chosen in bf16; where auto means fp32, the same counts are used.
+
+The ResNet's rule gained a margin once its 5-epoch test accuracies (0.9179-0.9212, earlier
+stop) fell short of the goal its validation accuracies had cleared. The rule, fixed before the
+figures below were read: the smallest epoch count whose worst of five seeds reaches
+**goal + 0.005** on validation (0.005: that recipe's worst-seed gap from validation, 0.9226, to
+test, 0.9179, rounded up). The same runs measured **test-time flip averaging**
+(``eval_flip``: the image and its mirror image, probabilities averaged; evaluation only, so
+each trained model was scored both ways). Validation, seeds 0-4, one view -> flip-averaged:
+
+* 4 epochs: worst 0.9186 -> 0.9204 (flip averaging raised it in 5 of 5 seeds, +0.0018 to
+  +0.0028): below 0.925;
+* 5 epochs: worst 0.9222 -> 0.9252 (raised in 4 of 5 by +0.0008 to +0.0030, equal in the
+  fifth, lowered in none): 0.9252 reaches 0.925, so 5 epochs with flip averaging.
+
+Measured alongside in the same runs (a one-off trial script, not kept) and not adopted: an
+exponential moving average of the weights (``torch.optim.swa_utils``, decay 0.998, BatchNorm
+buffers averaged too) scored 0.85-0.90 on validation, far below the trained weights; why was
+not investigated. ``benchmarks/levers.py`` measures a variant with ``eval_flip`` on or off
+(``--variant one-view:eval_flip=false``). AlexNet's recipe was not re-measured with flip
+averaging.
 """
 
 from __future__ import annotations
@@ -41,6 +61,10 @@ class Recipe:
     ``precision`` is ``"fp32"``, ``"bf16"`` (bfloat16 autocast around forward and loss, fp32
     weights and optimiser: :mod:`cnnedu.train.precision`) or ``"auto"`` (bf16 where native);
     any other value is a ValueError.
+
+    ``eval_flip`` evaluates with test-time flip averaging (``evaluate(..., flip=True)``: each
+    image and its mirror image, probabilities averaged); it needs ``augment`` (flips in
+    training), so the model knows both views.
     """
 
     name: str
@@ -56,16 +80,20 @@ class Recipe:
     channels_last: bool = True
     scheduler: str | None = "onecycle"
     precision: str = "fp32"
+    eval_flip: bool = False
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
+        if self.eval_flip and not self.augment:
+            raise ValueError("eval_flip averages each image with its mirror image: it needs "
+                             "augment=True (random flips in training)")
 
     def fit_kwargs(self) -> dict:
         """Keyword arguments for :func:`cnnedu.train.fit`."""
         return dict(epochs=self.epochs, optimizer=self.optimizer, lr=self.lr,
                     weight_decay=self.weight_decay, scheduler=self.scheduler,
                     label_smoothing=self.label_smoothing, channels_last=self.channels_last,
-                    precision=self.precision)
+                    precision=self.precision, eval_flip=self.eval_flip)
 
     def train_loader(self, dataset: FashionMNIST, device: torch.device | str,
                      seed: int = 0) -> BatchLoader:
@@ -92,6 +120,7 @@ RECIPES: dict[str, Recipe] = {
     "resnet": Recipe(
         "resnet", _resnet_lesson_model, epochs=5, batch_size=128, optimizer="sgd", lr=0.2,
         weight_decay=5e-4, label_smoothing=0.1, augment=True, shift=0, precision="auto",
+        eval_flip=True,
     ),
 }
 

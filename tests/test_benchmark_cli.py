@@ -106,3 +106,24 @@ def test_allow_subset_runs_and_the_record_says_so(tmp_path):
     assert record["full_data"] is False and "bundled subset" in record["data"]
     assert record["train_images"] == 200 and record["test_images"] == 1000
     assert "a SUBSET: not a benchmark result" in result.stdout
+
+
+def test_the_benchmark_scores_with_flip_averaging_exactly_when_the_recipe_says(monkeypatch):
+    """The record's test accuracy is ``evaluate(..., flip=recipe.eval_flip)`` of the trained
+    model: the evaluation is watched (the real one still runs) for both settings."""
+    import dataclasses
+
+    from cnnedu.train import evaluate as real_evaluate
+    for flip in (True, False):
+        recipe = dataclasses.replace(get_recipe("resnet"), eval_flip=flip, epochs=1)
+        monkeypatch.setattr(benchmark, "get_recipe", lambda lesson, recipe=recipe: recipe)
+        seen = []
+
+        def watching(model, loader, device, precision="fp32", flip=False, seen=seen):
+            seen.append(flip)
+            return real_evaluate(model, loader, device, max_batches=1, precision=precision,
+                                 flip=flip)
+
+        monkeypatch.setattr(benchmark, "evaluate", watching)
+        record = benchmark.run("resnet", device="cpu", epochs=1, train_limit=256)
+        assert seen == [flip] and record["eval_flip"] is flip

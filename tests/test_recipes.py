@@ -47,7 +47,7 @@ def test_fit_kwargs_carry_every_training_setting_of_the_recipe(lesson):
         "epochs": recipe.epochs, "optimizer": recipe.optimizer, "lr": recipe.lr,
         "weight_decay": recipe.weight_decay, "scheduler": recipe.scheduler,
         "label_smoothing": recipe.label_smoothing, "channels_last": recipe.channels_last,
-        "precision": recipe.precision}
+        "precision": recipe.precision, "eval_flip": recipe.eval_flip}
 
 
 def test_a_recipe_without_shift_only_flips(data):
@@ -59,3 +59,8 @@ def test_a_recipe_without_shift_only_flips(data):
     same = (x == plain_x).flatten(1).all(1)
     mirrored = (x == plain_x.flip(-1)).flatten(1).all(1)
     assert (same | mirrored).all() and mirrored.any() and same.any()
+
+
+def test_flip_averaging_is_refused_for_a_recipe_trained_without_flips():
+    with pytest.raises(ValueError, match="needs augment=True"):
+        replace(RECIPES["resnet"], augment=False, eval_flip=True)

@@ -326,3 +326,47 @@ def test_history_plot_draws_the_step_losses_too():
     falling = plot_history_png(History(**base, step_loss=[2.0 - 0.1 * i for i in range(20)]))
     rising = plot_history_png(History(**base, step_loss=[0.1 * i for i in range(20)]))
     assert Image.open(io.BytesIO(falling)).size == (640, 240) and falling != rising
+
+
+class _LeftHalfReader(nn.Module):
+    """Logits read from the left half of the image only, so its mirror image gives other ones."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(28 * 14, 10)
+
+    def forward(self, x):
+        return self.linear(x[..., :14].flatten(1))
+
+
+def test_flip_averaging_is_the_mean_of_the_two_views_probabilities():
+    """Truth by hand: softmax of the image and of its mirror image, averaged; the loss is the
+    negative log of the true class's averaged probability, the prediction its argmax."""
+    torch.manual_seed(0)
+    model = _LeftHalfReader()
+    x, y = torch.randn(37, 1, 28, 28), torch.randint(0, 10, (37,))
+    with torch.no_grad():
+        probs = (model(x).softmax(1) + model(x.flip(-1)).softmax(1)) / 2
+    loss, accuracy = evaluate(model, [(x[:20], y[:20]), (x[20:], y[20:])], "cpu", flip=True)
+    assert loss == pytest.approx(-probs[torch.arange(37), y].log().mean().item(), rel=1e-5)
+    assert accuracy == (probs.argmax(1) == y).sum().item() / 37
+    plain = evaluate(model, [(x, y)], "cpu")
+    assert plain != (loss, accuracy)          # the mirror image really was looked at
+
+
+def test_flip_averaging_changes_nothing_for_a_mirror_symmetric_model():
+    """A model that sees only mirror-invariant features (global average) gives the same numbers."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1, 10))
+    x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    with_flip = evaluate(model, [(x, y)], "cpu", flip=True)
+    assert with_flip == pytest.approx(evaluate(model, [(x, y)], "cpu"), rel=1e-6)
+
+
+def test_fit_evaluates_the_held_out_loader_with_flip_averaging_when_asked(loaders):
+    seed_everything(0)
+    model = tiny_model()
+    history = fit(model, loaders[0], loaders[1], epochs=1, max_batches=3, device="cpu",
+                  progress=False, eval_flip=True)
+    assert (history.test_loss[-1], history.test_acc[-1]) == evaluate(model, loaders[1], "cpu",
+                                                                       flip=True)

@@ -28,11 +28,17 @@ DEFAULT_LR = 0.05   # fit's learning rate when it builds the optimizer from its 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | None = None,
-             max_batches: int | None = None, precision: str = "fp32") -> tuple[float, float]:
+             max_batches: int | None = None, precision: str = "fp32",
+             flip: bool = False) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` over ``loader`` (in eval mode).
 
     ``precision`` (``"fp32"`` or ``"bf16"``, see :mod:`cnnedu.train.precision`) is the one the
     model was trained in: a bf16-trained model is evaluated under the same autocast.
+
+    ``flip=True`` is test-time flip averaging: each image and its left-right mirror go through
+    the model, and their predicted probabilities are averaged (the loss is the cross-entropy of
+    that average). A model trained with random flips has learned both views, so the two
+    predictions disagree only where it is unsure; averaging them costs a second forward pass.
     """
     device = torch.device(device) if device is not None else model_device(model)
     cast = autocast(precision, device)   # checks precision and device before any work
@@ -46,6 +52,11 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
         y = y.to(device, non_blocking=True)  # pragma: no mutate (CPU: no-op)
         with cast:
             logits = model(x).float()
+            if flip:
+                mirrored = model(x.flip(-1)).float()
+        if flip:
+            probs = (logits.softmax(1) + mirrored.softmax(1)) / 2
+            logits = probs.clamp_min(1e-12).log()   # log-probabilities: cross_entropy's input
         loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
         count += len(y)
@@ -61,7 +72,8 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
         label_smoothing: float = 0.0, device: torch.device | str | None = None,
         channels_last: bool = False, precision: str = "fp32", max_batches: int | None = None,
         max_seconds: float | None = None, progress: bool = True, live_plot: bool = False,
-        eval_name: str = "test", on_epoch_end: Callable[[History], None] | None = None) -> History:
+        eval_name: str = "test", on_epoch_end: Callable[[History], None] | None = None,
+        eval_flip: bool = False) -> History:
     """Train ``model`` for ``epochs`` and return its :class:`History`.
 
     ``max_batches`` caps the steps per epoch (quick runs); ``max_seconds`` stops training once
@@ -83,6 +95,9 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
     (:mod:`cnnedu.train.precision`). ``"fp32"`` trains exactly as without the argument.
     ``"auto"`` is bf16 where the device computes it natively, else fp32; ``History.precision``
     says which ran.
+
+    ``eval_flip=True`` evaluates the held-out loader with test-time flip averaging
+    (:func:`evaluate`'s ``flip``).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -123,7 +138,8 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None =
         history.train_loss.append(result.loss)
         history.train_acc.append(result.accuracy)
         if test_loader is not None:
-            test_loss, test_acc = evaluate(model, test_loader, device, precision=precision)
+            test_loss, test_acc = evaluate(model, test_loader, device, precision=precision,
+                                           flip=eval_flip)
         else:
             test_loss, test_acc = float("nan"), float("nan")
         history.test_loss.append(test_loss)
