@@ -13,7 +13,9 @@ default trial is the precision lever: ``fp32`` against ``bf16`` (the recipe itse
 Every run trains with :func:`cnnedu.train.fit` (the loop of the lessons and the benchmark) on
 the training images *minus* the class-balanced validation split of :func:`cnnedu.splits.hold_out`
 (5,000 of the full 60,000, the same images for every variant and seed), then evaluates on that
-validation split in the variant's precision. The test split is never read: a recipe is chosen on
+validation split in the variant's precision, twice: one view, and with test-time flip
+averaging (the image and its mirror image, probabilities averaged); ``val_accuracy`` is the
+one the recipe uses (``eval_flip``). The test split is never read: a recipe is chosen on
 validation, and only the chosen one is judged on test (``python -m cnnedu.benchmark``). Times
 are training wall times of this process: on a shared machine compare variants measured in the
 same run, or scale step counts by quiet step times.
@@ -93,17 +95,19 @@ def parse_variant(text: str, lesson: str) -> tuple[str, Recipe]:
 
 
 def train_once(recipe: Recipe, seed: int, train: FashionMNIST,
-               val: FashionMNIST) -> tuple[float, float, int]:
-    """(training seconds, validation accuracy, steps) of one run of ``recipe``."""
+               val: FashionMNIST) -> tuple[float, float, float, int]:
+    """(training seconds, validation accuracy with one view, with flip averaging, steps) of one
+    run of ``recipe``: the same trained model scored both ways, a paired comparison."""
     config.seed_everything(seed)
     loader = recipe.train_loader(train, "cpu", seed=seed)
     model = recipe.build()
     start = time.perf_counter()
     history = fit(model, loader, None, device="cpu", progress=False, **recipe.fit_kwargs())
     seconds = time.perf_counter() - start
-    _, accuracy = evaluate(model, recipe.test_loader(val, "cpu"), "cpu",
-                           precision=history.precision, flip=recipe.eval_flip)
-    return seconds, accuracy, len(loader) * recipe.epochs
+    val_loader = recipe.test_loader(val, "cpu")
+    one_view, flipped = (evaluate(model, val_loader, "cpu", precision=history.precision,
+                                  flip=flip)[1] for flip in (False, True))
+    return seconds, one_view, flipped, len(loader) * recipe.epochs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,14 +133,18 @@ def main(argv: list[str] | None = None) -> int:
     for name, recipe in variants:
         runs = []
         for seed in seeds:
-            seconds, accuracy, steps = train_once(recipe, seed, train, val)
+            seconds, one_view, flipped, steps = train_once(recipe, seed, train, val)
+            accuracy = flipped if recipe.eval_flip else one_view    # as the recipe evaluates
             runs.append((seconds, accuracy))
-            print(f"  {name}: seed {seed} val {accuracy:.4f} in {seconds:.0f} s "
-                  f"({steps} steps)", flush=True)
+            print(f"  {name}: seed {seed} val {accuracy:.4f} (one view {one_view:.4f}, "
+                  f"flip-averaged {flipped:.4f}) in {seconds:.0f} s ({steps} steps)", flush=True)
             if args.json:
                 with args.json.open("a") as handle:
                     handle.write(json.dumps({"lesson": args.lesson, "variant": name,
                                              "seed": seed, "val_accuracy": accuracy,
+                                             "val_one_view": one_view,
+                                             "val_flip_averaged": flipped,
+                                             "eval_flip": recipe.eval_flip,
                                              "seconds": seconds, "steps": steps}) + "\n")
         accs = [a for _, a in runs]
         summary.append((name, statistics.fmean(accs), min(accs), max(accs),

@@ -14,23 +14,35 @@ were made on the validation split (``python benchmarks/levers.py``: 55,000 train
 The epoch counts were chosen in bf16; where auto means fp32, the same counts are used.
 
 The ResNet's rule gained a margin once its 5-epoch test accuracies (0.9179-0.9212, earlier
-stop) fell short of the goal its validation accuracies had cleared. The rule, fixed before the
-figures below were read: the smallest epoch count whose worst of five seeds reaches
-**goal + 0.005** on validation (0.005: that recipe's worst-seed gap from validation, 0.9226, to
-test, 0.9179, rounded up). The same runs measured **test-time flip averaging**
-(``eval_flip``: the image and its mirror image, probabilities averaged; evaluation only, so
-each trained model was scored both ways). Validation, seeds 0-4, one view -> flip-averaged:
+stop) fell short of the goal its validation accuracies had cleared: the smallest epoch count
+whose worst of five seeds reaches **goal + 0.005** on validation (0.005: that recipe's
+worst-seed gap from validation, 0.9226, to test, 0.9179, rounded up). The same runs measured
+**test-time flip averaging** (``eval_flip``: the image and its mirror image, probabilities
+averaged; evaluation only, so each trained model was scored both ways, a paired comparison),
+with a second rule: keep it if it raises validation accuracy in 5 of 5 seeds. Both rules were
+written down after four of the five 4-epoch runs had been seen and before the rest.
+Validation, seeds 0-4, one view -> flip-averaged:
 
-* 4 epochs: worst 0.9186 -> 0.9204 (flip averaging raised it in 5 of 5 seeds, +0.0018 to
-  +0.0028): below 0.925;
+* 4 epochs: worst 0.9186 -> 0.9204 (raised in 5 of 5 seeds, +0.0018 to +0.0028): the flip
+  rule is met; 0.9204 is below 0.925;
 * 5 epochs: worst 0.9222 -> 0.9252 (raised in 4 of 5 by +0.0008 to +0.0030, equal in the
-  fifth, lowered in none): 0.9252 reaches 0.925, so 5 epochs with flip averaging.
+  fifth): the flip rule as written is *not* met at 5 epochs. It was kept on the 4-epoch
+  evidence (never lowered in ten runs); a stricter reader may call that a choice after the
+  fact. Without it no count tried reaches 0.925 (worst one-view seed: 4 epochs 0.9186,
+  5 epochs 0.9222, 6 epochs 0.9234 in an earlier run), with it 5 epochs does (0.9252).
 
-Measured alongside in the same runs (a one-off trial script, not kept) and not adopted: an
-exponential moving average of the weights (``torch.optim.swa_utils``, decay 0.998, BatchNorm
-buffers averaged too) scored 0.85-0.90 on validation, far below the trained weights; why was
-not investigated. ``benchmarks/levers.py`` measures a variant with ``eval_flip`` on or off
-(``--variant one-view:eval_flip=false``). AlexNet's recipe was not re-measured with flip
+The same seeds in the earlier one-thread validation run of the 5-epoch recipe gave
+0.9226-0.9242 (here 0.9222-0.9274): one seed's figure moved by up to 0.0046 between runs with
+different thread counts, about the size of the margin. On test the chosen recipe then gave
+0.9193-0.9239 (README): one seed of five below 0.92, so the margin was too small; the recipe
+was not changed after that. The flip-averaging figures were measured with a one-off script
+(not kept, as the EMA below); ``benchmarks/levers.py`` now prints both accuracies of every
+run, so they can be measured again.
+
+Measured alongside in the same runs and not adopted: an exponential moving average of the
+weights (``torch.optim.swa_utils``, decay 0.998, BatchNorm buffers averaged too) scored
+0.849-0.897 on validation, far below the trained weights; the cause was not investigated (it
+may be the trial script's, not the method's). AlexNet's recipe was not re-measured with flip
 averaging.
 """
 
@@ -63,8 +75,9 @@ class Recipe:
     any other value is a ValueError.
 
     ``eval_flip`` evaluates with test-time flip averaging (``evaluate(..., flip=True)``: each
-    image and its mirror image, probabilities averaged); it needs ``augment`` (flips in
-    training), so the model knows both views.
+    image and its mirror image, probabilities averaged). It makes sense with ``augment`` (flips
+    in training), so that the model knows both views; it is not refused without, since an
+    ablation may switch augmentation off and still evaluate the same way.
     """
 
     name: str
@@ -84,9 +97,6 @@ class Recipe:
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
-        if self.eval_flip and not self.augment:
-            raise ValueError("eval_flip averages each image with its mirror image: it needs "
-                             "augment=True (random flips in training)")
 
     def fit_kwargs(self) -> dict:
         """Keyword arguments for :func:`cnnedu.train.fit`."""

@@ -75,3 +75,28 @@ def test_a_trial_trains_on_train_minus_validation_and_never_reads_test(monkeypat
         assert 0.0 <= run["val_accuracy"] <= 1.0
         # accuracy is a count of 167 images
         assert abs(run["val_accuracy"] * 167 - round(run["val_accuracy"] * 167)) < 1e-6
+        # AlexNet's recipe evaluates one view; the flip-averaged score of the same model is kept
+        assert run["eval_flip"] is False and run["val_accuracy"] == run["val_one_view"]
+        assert 0.0 <= run["val_flip_averaged"] <= 1.0
+
+
+def test_a_trial_scores_one_trained_model_both_ways(monkeypatch):
+    """train_once's two accuracies are evaluate() of the *same* trained model without and with
+    flip averaging (checked by scoring the model it trained again, outside)."""
+    monkeypatch.setenv("CNNEDU_DATA", "bundled")
+    trained = []
+    real_build = levers.RECIPES["resnet"].build
+
+    def build():
+        trained.append(real_build())
+        return trained[-1]
+
+    recipe = levers.dataclasses.replace(levers.RECIPES["resnet"], build=build, epochs=1,
+                                        batch_size=100, precision="fp32")
+    train, val = levers.hold_out(levers.FashionMNIST("train"))
+    train = levers.subset(train, levers.balanced_indices(train.labels, 200, 0))
+    _, one_view, flipped, steps = levers.train_once(recipe, 0, train, val)
+    loader = recipe.test_loader(val, "cpu")
+    assert one_view == levers.evaluate(trained[0], loader, "cpu")[1]
+    assert flipped == levers.evaluate(trained[0], loader, "cpu", flip=True)[1]
+    assert steps == 2

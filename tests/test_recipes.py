@@ -60,7 +60,3 @@ def test_a_recipe_without_shift_only_flips(data):
     mirrored = (x == plain_x.flip(-1)).flatten(1).all(1)
     assert (same | mirrored).all() and mirrored.any() and same.any()
 
-
-def test_flip_averaging_is_refused_for_a_recipe_trained_without_flips():
-    with pytest.raises(ValueError, match="needs augment=True"):
-        replace(RECIPES["resnet"], augment=False, eval_flip=True)

@@ -339,18 +339,22 @@ class _LeftHalfReader(nn.Module):
         return self.linear(x[..., :14].flatten(1))
 
 
-def test_flip_averaging_is_the_mean_of_the_two_views_probabilities():
-    """Truth by hand: softmax of the image and of its mirror image, averaged; the loss is the
-    negative log of the true class's averaged probability, the prediction its argmax."""
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_flip_averaging_is_the_mean_of_the_two_views_probabilities(precision):
+    """Truth by hand: softmax of the image and of its mirror image (both forward passes in the
+    precision asked for), averaged; the loss is the negative log of the true class's averaged
+    probability, the prediction its argmax."""
     torch.manual_seed(0)
     model = _LeftHalfReader()
     x, y = torch.randn(37, 1, 28, 28), torch.randint(0, 10, (37,))
-    with torch.no_grad():
-        probs = (model(x).softmax(1) + model(x.flip(-1)).softmax(1)) / 2
-    loss, accuracy = evaluate(model, [(x[:20], y[:20]), (x[20:], y[20:])], "cpu", flip=True)
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
+        views = model(x).float(), model(x.flip(-1)).float()
+    probs = (views[0].softmax(1) + views[1].softmax(1)) / 2
+    loss, accuracy = evaluate(model, [(x[:20], y[:20]), (x[20:], y[20:])], "cpu", flip=True,
+                              precision=precision)
     assert loss == pytest.approx(-probs[torch.arange(37), y].log().mean().item(), rel=1e-5)
     assert accuracy == (probs.argmax(1) == y).sum().item() / 37
-    plain = evaluate(model, [(x, y)], "cpu")
+    plain = evaluate(model, [(x, y)], "cpu", precision=precision)
     assert plain != (loss, accuracy)          # the mirror image really was looked at
 
 
@@ -370,3 +374,4 @@ def test_fit_evaluates_the_held_out_loader_with_flip_averaging_when_asked(loader
                   progress=False, eval_flip=True)
     assert (history.test_loss[-1], history.test_acc[-1]) == evaluate(model, loaders[1], "cpu",
                                                                        flip=True)
+    assert history.test_loss[-1] != evaluate(model, loaders[1], "cpu")[0]   # not one view

@@ -38,7 +38,8 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
     ``flip=True`` is test-time flip averaging: each image and its left-right mirror go through
     the model, and their predicted probabilities are averaged (the loss is the cross-entropy of
     that average). A model trained with random flips has learned both views, so the two
-    predictions disagree only where it is unsure; averaging them costs a second forward pass.
+    predictions mostly agree and the average matters where it is unsure; it costs a second
+    forward pass.
     """
     device = torch.device(device) if device is not None else model_device(model)
     cast = autocast(precision, device)   # checks precision and device before any work
