@@ -2,9 +2,9 @@
 ``notebook``: notebooks/conftest.py), so ``pytest -m "not browser and not notebook"`` is the fast
 edit-test loop.
 
-Under pytest-xdist (``./course.sh test`` runs two workers) each worker, and the kernels and
+Under pytest-xdist (``./course.sh test`` runs three workers) each worker, and the kernels and
 processes it starts, use one thread unless ``OMP_NUM_THREADS`` or ``CNNEDU_THREADS`` says
-otherwise: two workers with PyTorch's default of one thread per core would spin against each
+otherwise: workers with PyTorch's default of one thread per core would spin against each
 other on a 2-core machine."""
 
 import os
