@@ -54,7 +54,9 @@ print("validation images per class:", torch.bincount(y_val).tolist())
 # Lesson 04 trained this ResNet on the same 55,000 images (the same held-out split), but it
 # saves no model, so we train it again here with the same recipe (`cnnedu.recipes`, label
 # smoothing 0.1): this lesson stands on its own. This is the lesson's longest cell; it prints
-# how long it took.
+# how long it took. Lesson 04 scores the validation images with test-time flip averaging
+# (each image together with its mirror image); here each image is scored alone, one view,
+# because every map below explains one forward pass of one image.
 
 # %%
 from cnnedu.recipes import get_recipe
@@ -70,8 +72,8 @@ history = fit(model, recipe.train_loader(train_set, device), device=device,
 model = model.to("cpu", memory_format=torch.contiguous_format).eval()
 val_loss, val_acc = evaluate(model, recipe.test_loader(val_set, "cpu"), "cpu")
 print(f"trained in {time.perf_counter() - start:.0f} s ({len(history.epoch)} epochs, in "
-      f"{history.precision}); validation accuracy {val_acc:.4f} (evaluated in float32, as every "
-      f"map below is computed)")
+      f"{history.precision}); validation accuracy {val_acc:.4f} (one view, evaluated in float32, "
+      f"as every map below is computed)")
 
 # %% [markdown]
 # ## 2. Where it fails: the confusion matrix
