@@ -17,7 +17,6 @@ def _execute_with_history(self, cell_input, allow_stdin=None):
 RunningKernel.execute_cell_input = _execute_with_history
 
 
-
 # nbval's run of each lesson also runs every exercise's reference solution in the same kernel
 # (the code cell after each answer cell is its check), and the kernels read the bundled subset:
 # the hooks in tests/nbval_solved.py. Here rather than in tests/ so that a lesson run alone

@@ -1,6 +1,7 @@
 """benchmarks/levers.py: variants of a recipe, trained on the training images minus the
 validation split of cnnedu.splits, judged on that split; the test split is never read."""
 
+import dataclasses
 import importlib.util
 import json
 from functools import partial
@@ -8,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from cnnedu.data import FashionMNIST, balanced_indices
 from cnnedu.recipes import RECIPES
+from cnnedu.splits import hold_out, subset
+from cnnedu.train import evaluate
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "levers.py"
 spec = importlib.util.spec_from_file_location("levers", SCRIPT)
@@ -85,18 +89,18 @@ def test_a_trial_scores_one_trained_model_both_ways(monkeypatch):
     flip averaging (checked by scoring the model it trained again, outside)."""
     monkeypatch.setenv("CNNEDU_DATA", "bundled")
     trained = []
-    real_build = levers.RECIPES["resnet"].build
+    real_build = RECIPES["resnet"].build
 
     def build():
         trained.append(real_build())
         return trained[-1]
 
-    recipe = levers.dataclasses.replace(levers.RECIPES["resnet"], build=build, epochs=1,
-                                        batch_size=100, precision="fp32")
-    train, val = levers.hold_out(levers.FashionMNIST("train"))
-    train = levers.subset(train, levers.balanced_indices(train.labels, 200, 0))
+    recipe = dataclasses.replace(RECIPES["resnet"], build=build, epochs=1, batch_size=100,
+                                 precision="fp32")
+    train, val = hold_out(FashionMNIST("train"))
+    train = subset(train, balanced_indices(train.labels, 200, 0))
     _, one_view, flipped, steps = levers.train_once(recipe, 0, train, val)
     loader = recipe.test_loader(val, "cpu")
-    assert one_view == levers.evaluate(trained[0], loader, "cpu")[1]
-    assert flipped == levers.evaluate(trained[0], loader, "cpu", flip=True)[1]
+    assert one_view == evaluate(trained[0], loader, "cpu")[1]
+    assert flipped == evaluate(trained[0], loader, "cpu", flip=True)[1]
     assert steps == 2
