@@ -6,9 +6,10 @@
 A *variant* is the lesson's recipe (:mod:`cnnedu.recipes`) with some fields replaced, e.g.
 ``--variant bf16:precision=bf16`` or ``--variant bf16-bs256:precision=bf16,batch_size=256,lr=0.4``.
 Any :class:`~cnnedu.recipes.Recipe` field may be set (values are converted to the field's type),
-and the model keys ``width`` and ``depth`` rebuild the lesson's model with that width (AlexNet:
-a factor; ResNet: channels of the first stage) or depth (ResNet). Without ``--variant`` the
-default trial is the precision lever: ``fp32`` against ``bf16`` (the recipe itself says ``auto``).
+and the model keys ``width``, ``depth`` and ``stem_stride`` rebuild the lesson's model with that
+width (AlexNet: a factor; ResNet: channels of the first stage), depth or stem stride (ResNet).
+Without ``--variant`` the default trial is the precision lever: ``fp32`` against ``bf16`` (the
+recipe itself says ``auto``).
 
 Every run trains with :func:`cnnedu.train.fit` (the loop of the lessons and the benchmark) on
 the training images *minus* the class-balanced validation split of :func:`cnnedu.splits.hold_out`
@@ -42,7 +43,7 @@ from cnnedu.splits import hold_out, subset
 from cnnedu.train import evaluate, fit
 
 DEFAULT_VARIANTS = ("fp32:precision=fp32", "bf16:precision=bf16")
-MODEL_KEYS = ("width", "depth")
+MODEL_KEYS = ("width", "depth", "stem_stride")
 
 
 def _convert(field: dataclasses.Field, text: str):
@@ -90,7 +91,8 @@ def parse_variant(text: str, lesson: str) -> tuple[str, Recipe]:
             changes["build"] = partial(AlexNet, width=model["width"])
         else:
             changes["build"] = partial(resnet_mini, depth=model.get("depth", 8),
-                                       width=model.get("width", 16))
+                                       width=model.get("width", 16),
+                                       stem_stride=model.get("stem_stride", 1))
     return name, dataclasses.replace(recipe, name=f"{lesson}:{name}", **changes)
 
 

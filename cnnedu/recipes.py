@@ -43,7 +43,13 @@ Measured alongside in the same runs and not adopted: an exponential moving avera
 weights (``torch.optim.swa_utils``, decay 0.998, BatchNorm buffers averaged too) scored
 0.849-0.897 on validation, far below the trained weights; the cause was not investigated (it
 may be the trial script's, not the method's). AlexNet's recipe was not re-measured with flip
-averaging.
+averaging at 4 epochs; at 3 epochs it did not reach 0.90 in one of two seeds (0.8956
+flip-averaged), so AlexNet stays at 4.
+
+Also measured and not adopted (``benchmarks/levers.py --variant s2:stem_stride=2,...``): the
+ResNet with its stem at stride 2 (stages at 14, 7, 4 pixels) trains a step in 25 ms instead of
+55-62 ms, but was 0.002-0.008 less accurate on validation than this model on the seeds run
+(best setting: learning rate 0.4; the README's levers table lists all of them).
 """
 
 from __future__ import annotations

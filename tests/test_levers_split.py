@@ -37,6 +37,9 @@ def test_model_keys_rebuild_the_lessons_model():
     _, resnet = levers.parse_variant("narrow:width=12", "resnet")
     model = resnet.build()
     assert model.conv1.out_channels == 12 and model.fc.in_features == 48 and model.depth == 8
+    assert model.conv1.stride == (1, 1)
+    _, strided = levers.parse_variant("s2:stem_stride=2,lr=0.4", "resnet")
+    assert strided.build().conv1.stride == (2, 2) and strided.lr == 0.4
     _, alexnet = levers.parse_variant("half:width=0.5", "alexnet")
     assert isinstance(alexnet.build, partial) and alexnet.build.keywords == {"width": 0.5}
 

@@ -82,11 +82,31 @@ def test_zero_init_residual_starts_as_identity_without_bn():
     assert resnet_mini(14, 4, batchnorm=False).layer1[0].conv2.weight.abs().sum() > 0
 
 
+def test_stem_stride_two_halves_every_stage_and_keeps_the_weights():
+    """stem_stride=2: the same layers and weights, stages at 14, 7 and 4 pixels (3x3, padding 1,
+    stride 2: (28 + 2 - 3) // 2 + 1 = 14), and the stem's output is the stride-1 stem's output
+    at every second pixel, which is what a stride-2 convolution computes."""
+    torch.manual_seed(0)
+    full, strided = resnet_mini(8, 16), resnet_mini(8, 16, stem_stride=2)
+    strided.load_state_dict(full.state_dict(), strict=True)
+    sizes = {}
+    for name in ("conv1", "layer1", "layer2", "layer3"):
+        getattr(strided, name).register_forward_hook(
+            lambda _m, _i, out, name=name: sizes.__setitem__(name, tuple(out.shape[1:])))
+    x = torch.randn(2, 1, 28, 28)
+    assert strided(x).shape == (2, 10)
+    assert sizes == {"conv1": (16, 14, 14), "layer1": (16, 14, 14), "layer2": (32, 7, 7),
+                     "layer3": (64, 4, 4)}
+    torch.testing.assert_close(strided.conv1(x), full.conv1(x)[:, :, ::2, ::2])
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="6n\\+2"):
         resnet_mini(10)
     with pytest.raises(ValueError, match="width"):
         resnet_mini(8, 0)
+    with pytest.raises(ValueError, match="stem_stride must be 1 or 2, got 3"):
+        resnet_mini(8, 16, stem_stride=3)
 
 
 @pytest.mark.parametrize("stage, index", [("layer1", 1), ("layer2", 0)])
