@@ -24,13 +24,13 @@ FULL_RUN: dict[str, dict[str, str]] = {
         'SGD + Nesterov, one-cycle to 0.05 vs recipe':
             'recipe beat SGD + Nesterov, one-cycle to 0.05 in this short budget (2 epochs, 12,000 images): validation accuracy, SGD + Nesterov, one-cycle to 0.05 minus recipe, over 5 seed(s): -0.445 ± 0.145 (mean ± sd), min -0.614, max -0.293; recipe ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.002).',
         'pytorch init, SGD: +8 vs +0':
-            '+0 beat +8 with pytorch init and SGD, in this budget: final training loss, +8 minus +0, over 5 seed(s): +0.872 ± 0.244 (mean ± sd), min +0.475, max +1.107; +0 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.001).',
+            '+0 beat +8 with pytorch init and SGD, in this budget: final training loss, +8 minus +0, over 5 seed(s): +0.775 ± 0.307 (mean ± sd), min +0.371, max +1.130; +0 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.005).',
         'pytorch init, AdamW: +8 vs +0':
-            '+0 beat +8 with pytorch init and AdamW, in this budget: final training loss, +8 minus +0, over 5 seed(s): +1.288 ± 0.118 (mean ± sd), min +1.124, max +1.413; +0 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
+            '+0 beat +8 with pytorch init and AdamW, in this budget: final training loss, +8 minus +0, over 5 seed(s): +1.297 ± 0.102 (mean ± sd), min +1.169, max +1.423; +0 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
         'he init, SGD: +8 vs +0':
-            'Not separated with he init and SGD, in this budget: final training loss, +8 minus +0, over 5 seed(s): -0.015 ± 0.331 (mean ± sd), min -0.545, max +0.329; +8 ahead in 2 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.923). More seeds could tell.',
+            'Not separated with he init and SGD, in this budget: final training loss, +8 minus +0, over 5 seed(s): +0.049 ± 0.483 (mean ± sd), min -0.551, max +0.706; +0 ahead in 2 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.833). More seeds could tell.',
         'he init, AdamW: +8 vs +0':
-            '+0 beat +8 with he init and AdamW, in this budget: final training loss, +8 minus +0, over 5 seed(s): +0.412 ± 0.229 (mean ± sd), min +0.206, max +0.783; +0 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.016).',
+            '+0 beat +8 with he init and AdamW, in this budget: final training loss, +8 minus +0, over 5 seed(s): +0.737 ± 0.235 (mean ± sd), min +0.430, max +1.016; +0 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.002).',
     },
     "03": {
         'with BN vs without BN at lr 0.003':

@@ -721,7 +721,9 @@ for name, fmap in maps.maps.items():
 #
 # One short run per setting would be luck, so every setting runs from **five seeds**; each run
 # seeds itself at its start, so touching the widgets between cells changes nothing. Accuracy
-# is measured on 2,000 validation images.
+# is measured on 2,000 validation images. Every run uses the recipe's memory layout and
+# precision (section 3: bfloat16 where the CPU computes it natively, which has float32's range
+# of exponents but fewer significant digits; float32 elsewhere).
 
 # %% [markdown]
 # ⏱ **Several minutes (40 short trainings; the bar shows the time left)** in full mode on a 2-core laptop CPU (longer when the
@@ -754,7 +756,7 @@ with tqdm(total=4, desc="settings", unit="setting") as settings_bar:
             runs[(init, opt_name)] = compare_over_seeds(
                 builders, depth_train, ablation_val, seeds=SEEDS,
                 max_batches=3 if QUICK else None, device=device,
-                channels_last=recipe.channels_last, **kwargs)
+                channels_last=recipe.channels_last, precision=recipe.precision, **kwargs)
             settings_bar.update(1)
 
 # %%
