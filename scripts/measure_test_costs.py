@@ -1,0 +1,48 @@
+"""Measure what each test file costs, for the order in which pytest-xdist hands files out.
+
+    ./course.sh test --junitxml=/tmp/junit.xml
+    python scripts/measure_test_costs.py /tmp/junit.xml > tests/file_costs.json
+
+``./course.sh test`` gives whole files to its workers (``--dist loadfile``: a notebook's cells
+share one kernel, a module's fixtures are built once). A file handed out last keeps one worker
+busy while the others wait, so ``tests/conftest.py`` hands out the costliest files first (the
+rule "longest first" of scheduling: with three workers it ends close to the total divided by
+three). This script turns a JUnit report into that table: seconds per file, summed over its
+tests, rounded up to whole seconds. Files missing from the table count as cheap; the order only
+affects how long the suite takes, never what it checks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+
+def file_of(classname: str) -> str:
+    """The file a JUnit ``classname`` names: ``tests.browser.test_x`` -> ``tests/browser/test_x.py``,
+    ``notebooks.06_scale_out.ipynb`` -> ``notebooks/06_scale_out.ipynb``, a test class's
+    ``tests.test_x.TestY`` -> ``tests/test_x.py``."""
+    if classname.endswith(".ipynb"):
+        return classname[: -len(".ipynb")].replace(".", "/", 1) + ".ipynb"
+    parts = classname.split(".")
+    while parts and parts[-1][:1].isupper():           # a test class, not a module
+        parts.pop()
+    return "/".join(parts) + ".py"
+
+
+def file_costs(junit_xml: Path) -> dict[str, int]:
+    """{file: whole seconds its tests took}, costliest first."""
+    seconds: dict[str, float] = defaultdict(float)
+    for case in ET.parse(junit_xml).getroot().iter("testcase"):
+        seconds[file_of(case.get("classname", ""))] += float(case.get("time", 0))
+    return {name: math.ceil(s) for name, s in sorted(seconds.items(), key=lambda kv: -kv[1])}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    print(json.dumps(file_costs(Path(sys.argv[1])), indent=1))
