@@ -21,6 +21,8 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
+FILE_COSTS = Path(__file__).resolve().parents[1] / "tests" / "file_costs.json"
+
 
 def file_of(classname: str) -> str:
     """The file a JUnit ``classname`` names: ``tests.browser.test_x`` -> ``tests/browser/test_x.py``,
@@ -40,6 +42,17 @@ def file_costs(junit_xml: Path) -> dict[str, int]:
     for case in ET.parse(junit_xml).getroot().iter("testcase"):
         seconds[file_of(case.get("classname", ""))] += float(case.get("time", 0))
     return {name: math.ceil(s) for name, s in sorted(seconds.items(), key=lambda kv: -kv[1])}
+
+
+def costliest_files_first(items: list, costs: dict[str, float]) -> list:
+    """``items`` (pytest items: anything with a ``nodeid``) grouped by file, files in falling
+    order of ``costs`` (seconds per file path as in the node id; a file missing from it costs
+    0), each file's items in their own order, ties in the order the files were collected."""
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    order = sorted(files, key=lambda name: -costs.get(name, 0))      # sorted() is stable
+    return [item for name in order for item in files[name]]
 
 
 if __name__ == "__main__":

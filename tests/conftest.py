@@ -7,10 +7,10 @@ processes it starts, use one thread unless ``OMP_NUM_THREADS`` or ``CNNEDU_THREA
 otherwise: workers with PyTorch's default of one thread per core would spin against each
 other on a 2-core machine.
 
-Files run costliest first (``tests/file_costs.json``, measured by ``scripts/measure_test_costs.py``;
-``./course.sh test`` passes ``--no-loadscope-reorder`` so pytest-xdist keeps this order instead
-of its own, which hands out files with many tests first): a long file that starts last keeps one
-worker busy while the others wait."""
+Files run costliest first (``tests/file_costs.json``, measured and applied by
+``scripts/measure_test_costs.py``; ``./course.sh test`` passes ``--no-loadscope-reorder`` so
+pytest-xdist keeps this order instead of its own, which hands out files with many tests first):
+a long file that starts last keeps one worker busy while the others wait."""
 
 import json
 import os
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from measure_test_costs import FILE_COSTS, costliest_files_first  # scripts/ is on the path
 
 if os.environ.get("PYTEST_XDIST_WORKER") and not (os.environ.get("OMP_NUM_THREADS")
                                                   or os.environ.get("CNNEDU_THREADS")):
@@ -25,18 +26,6 @@ if os.environ.get("PYTEST_XDIST_WORKER") and not (os.environ.get("OMP_NUM_THREAD
     torch.set_num_threads(1)
 
 BROWSER_DIR = Path(__file__).resolve().parent / "browser"
-FILE_COSTS = Path(__file__).resolve().parent / "file_costs.json"
-
-
-def costliest_files_first(items: list[pytest.Item], costs: dict[str, float]) -> list[pytest.Item]:
-    """``items`` grouped by file, files in falling order of ``costs`` (seconds per file path as
-    in the node id; a file missing from it costs 0), each file's items in their own order, ties
-    in the order the files were collected."""
-    files: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        files.setdefault(item.nodeid.split("::")[0], []).append(item)
-    order = sorted(files, key=lambda name: -costs.get(name, 0))      # sorted() is stable
-    return [item for name in order for item in files[name]]
 
 
 @pytest.hookimpl(trylast=True)          # after notebooks/conftest.py has added its solved checks

@@ -6,8 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import FILE_COSTS, costliest_files_first
-from measure_test_costs import file_costs, file_of
+from measure_test_costs import FILE_COSTS, costliest_files_first, file_costs, file_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
