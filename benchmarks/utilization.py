@@ -15,6 +15,11 @@
    :func:`cnnedu.train.precision.autocast`, as ``fit`` trains it), and in the other precision
    for comparison where bf16 is native.
 3. Each training figure as a percentage of the peak of the same precision.
+4. The floor this puts under the benchmark's time (``python -m cnnedu.benchmark``: 60,000
+   images times the recipe's epochs): its training FLOPs, the seconds they take at 100 % and at
+   60 % of the peak, and the share of the peak the performance issue's time goal needs (ResNet
+   60 s, AlexNet 40 s, whole process). A goal that needs more than 100 % cannot be met with
+   that recipe's model and epochs on this CPU, however good the implementation.
 
 Two levers can be measured with it: ``--batch N`` times every step at batch N instead of the
 recipe's, and ``--compile`` adds a row per recipe and precision with the model wrapped in
@@ -101,6 +106,24 @@ def training_rate(name: str, steps: int, precision: str, batch: int | None = Non
             "flops_per_s": flops / seconds}
 
 
+TRAIN_IMAGES = 60_000                            # what the benchmark trains on, per epoch
+GOAL_SECONDS = {"resnet": 60.0, "alexnet": 40.0}  # the performance issue's goals, whole process
+
+
+def time_floor(flops_per_step: float, batch: int, epochs: int, peak: float,
+               goal_s: float | None = None, images: int = TRAIN_IMAGES) -> dict:
+    """What ``epochs`` passes over ``images`` cost at a step's FLOP count: total FLOPs, seconds
+    at 100 % and 60 % of ``peak`` (FLOP/s), and the percentage of ``peak`` that finishing within
+    ``goal_s`` would need (training alone; the process also loads data and evaluates)."""
+    total = flops_per_step / batch * images * epochs
+    row = {"train_flops": total, "seconds_at_peak": total / peak,
+           "seconds_at_60_percent": total / (0.6 * peak)}
+    if goal_s is not None:
+        row["goal_s"] = goal_s
+        row["percent_of_peak_needed"] = 100 * total / (goal_s * peak)
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -142,8 +165,24 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row['ms_per_step']:.1f} ms/step, {row['images_per_s']:.0f} img/s, "
                       f"{row['flops_per_s'] / 1e9:.0f} GFLOP/s = "
                       f"{row['percent_of_peak']:.0f} % of the {label} matmul peak")
+    floors = {}
+    for row in rows:
+        if not row["recipe_precision"] or row["compiled"] or row["recipe"] in floors:
+            continue
+        name, label = row["recipe"], row["precision"]
+        floor = floors[name] = time_floor(row["flops_per_step"], row["batch"],
+                                          RECIPES[name].epochs, peaks[label],
+                                          GOAL_SECONDS.get(name))
+        print(f"{name:8} the benchmark's training ({TRAIN_IMAGES:,} images x "
+              f"{RECIPES[name].epochs} epochs): {floor['train_flops'] / 1e12:.1f} TFLOP = "
+              f"{floor['seconds_at_peak']:.0f} s at 100 % of the {label} matmul peak, "
+              f"{floor['seconds_at_60_percent']:.0f} s at 60 %"
+              + (f"; the {floor['goal_s']:.0f} s goal needs {floor['percent_of_peak_needed']:.0f} %"
+                 f" of it (these steps: {row['percent_of_peak']:.0f} %)" if "goal_s" in floor
+                 else ""))
     if args.json:
-        args.json.write_text(json.dumps({"peaks": peaks, "rows": rows, "native_bf16": bf16,
+        args.json.write_text(json.dumps({"peaks": peaks, "rows": rows, "floors": floors,
+                                         "native_bf16": bf16,
                                          "threads": torch.get_num_threads(),
                                          "torch": torch.__version__}, indent=1) + "\n")
     return 0

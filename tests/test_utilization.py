@@ -61,3 +61,16 @@ def test_batch_and_compile_levers_reach_the_step(monkeypatch):
     assert eager["flops_per_step"] == compiled["flops_per_step"] == conv * 2 + linear * 3
     assert (eager["batch"], eager["compiled"], compiled["compiled"]) == (4, False, True)
     assert calls == [4] * (3 + 2)                   # warm-up and timed steps, not the count
+
+
+def test_time_floor_by_hand():
+    """1 GFLOP per step of 100 images, 3 epochs of 60,000: 1.8 TFLOP; at 300 GFLOP/s that is
+    6 s, 10 s at 60 %; finishing in 4 s would need 150 % of the peak."""
+    floor = utilization.time_floor(1e9, 100, 3, 300e9, goal_s=4.0)
+    assert floor["train_flops"] == pytest.approx(1.8e12)
+    assert floor["seconds_at_peak"] == pytest.approx(6.0)
+    assert floor["seconds_at_60_percent"] == pytest.approx(10.0)
+    assert floor["percent_of_peak_needed"] == pytest.approx(150.0)
+    assert "goal_s" not in utilization.time_floor(1e9, 100, 3, 300e9)
+    assert utilization.time_floor(1e9, 100, 1, 1e9, images=200)["seconds_at_peak"] == 2.0
+    assert utilization.GOAL_SECONDS == {"resnet": 60.0, "alexnet": 40.0}
