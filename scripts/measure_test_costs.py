@@ -1,15 +1,16 @@
 """Measure what each test file costs, for the order in which pytest-xdist hands files out.
 
-    ./course.sh test --junitxml=/tmp/junit.xml
+    ./course.sh test --junitxml=/tmp/junit.xml -o junit_family=xunit1
     python scripts/measure_test_costs.py /tmp/junit.xml > tests/file_costs.json
 
 ``./course.sh test`` gives whole files to its workers (``--dist loadfile``: a notebook's cells
 share one kernel, a module's fixtures are built once). A file handed out last keeps one worker
 busy while the others wait, so ``tests/conftest.py`` hands out the costliest files first (the
-rule "longest first" of scheduling: with three workers it ends close to the total divided by
-three). This script turns a JUnit report into that table: seconds per file, summed over its
-tests, rounded up to whole seconds. Files missing from the table count as cheap; the order only
-affects how long the suite takes, never what it checks.
+scheduling rule "longest first"; xdist gives each worker two files at the start, so the order
+is only roughly kept). This script turns a JUnit report into that table: seconds per file,
+summed over its tests, rounded up to whole seconds. A report in the ``xunit1`` family names each
+test's file; otherwise the file is read from the test's class name. Files missing from the table
+count as cheap; the order only affects how long the suite takes, never what it checks.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ FILE_COSTS = Path(__file__).resolve().parents[1] / "tests" / "file_costs.json"
 
 def file_of(classname: str) -> str:
     """The file a JUnit ``classname`` names: ``tests.browser.test_x`` -> ``tests/browser/test_x.py``,
-    ``notebooks.06_scale_out.ipynb`` -> ``notebooks/06_scale_out.ipynb``, a test class's
+    ``notebooks.06_scale_out.ipynb`` -> ``notebooks/06_scale_out.ipynb`` (a notebook directly
+    in its folder: the class name cannot tell a dot of a name from a folder's), a test class's
     ``tests.test_x.TestY`` -> ``tests/test_x.py``."""
     if classname.endswith(".ipynb"):
         return classname[: -len(".ipynb")].replace(".", "/", 1) + ".ipynb"
@@ -40,7 +42,9 @@ def file_costs(junit_xml: Path) -> dict[str, int]:
     """{file: whole seconds its tests took}, costliest first."""
     seconds: dict[str, float] = defaultdict(float)
     for case in ET.parse(junit_xml).getroot().iter("testcase"):
-        seconds[file_of(case.get("classname", ""))] += float(case.get("time", 0))
+        name = case.get("file") or (case.get("classname") and file_of(case.get("classname")))
+        if name:                                        # a collection error names no test
+            seconds[name] += float(case.get("time", 0))
     return {name: math.ceil(s) for name, s in sorted(seconds.items(), key=lambda kv: -kv[1])}
 
 

@@ -2,6 +2,8 @@
 (tests/conftest.py), from the table scripts/measure_test_costs.py measures."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -35,6 +37,34 @@ def test_files_are_ordered_by_cost_and_keep_their_items_together_and_in_order():
 ])
 def test_junit_classnames_name_their_files(classname, path):
     assert file_of(classname) == path
+
+
+def test_an_xunit1_report_names_the_file_itself(tmp_path):
+    report = tmp_path / "junit.xml"
+    report.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="notebooks.sub.x.ipynb" file="notebooks/sub/x.ipynb" '
+        'name="Cell 1" time="2.5"/>'
+        '<testcase classname="" name="tests/test_broken.py" time="0.1"/>'
+        '</testsuite></testsuites>')
+    assert file_costs(report) == {"notebooks/sub/x.ipynb": 3}
+
+
+@pytest.mark.slow
+def test_the_course_run_hands_out_files_in_the_tables_order():
+    """What ./course.sh test collects starts with the costliest file in the table, and the
+    command keeps that order under xdist (``--no-loadscope-reorder``)."""
+    assert "--dist loadfile --no-loadscope-reorder" in (ROOT / "course.sh").read_text()
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "notebooks", "tests", "--nbval-lax"], cwd=ROOT, capture_output=True, text=True,
+        timeout=300).stdout
+    files = list(dict.fromkeys(line.split("::")[0] for line in listed.splitlines()
+                               if "::" in line))
+    costs = json.loads(FILE_COSTS.read_text())
+    expected = sorted(files, key=lambda name: -costs.get(name, 0))
+    assert files[:5] == expected[:5] and costs.get(files[0], 0) == max(costs.values())
+    assert "notebooks/06_scale_out.ipynb" in files        # the notebooks are in the same order
 
 
 def test_costs_are_summed_per_file_and_rounded_up(tmp_path):

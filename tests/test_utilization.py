@@ -2,6 +2,7 @@
 
 import dataclasses
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -73,4 +74,36 @@ def test_time_floor_by_hand():
     assert floor["percent_of_peak_needed"] == pytest.approx(150.0)
     assert "goal_s" not in utilization.time_floor(1e9, 100, 3, 300e9)
     assert utilization.time_floor(1e9, 100, 1, 1e9, images=200)["seconds_at_peak"] == 2.0
-    assert utilization.GOAL_SECONDS == {"resnet": 60.0, "alexnet": 40.0}
+
+
+def test_main_puts_each_recipes_own_eager_row_against_its_own_peak_and_goal(
+        monkeypatch, tmp_path, capsys):
+    """The floor of each recipe comes from its own precision's eager row (not the other
+    precision's, not the compiled one), over that precision's peak, against that recipe's goal:
+    a stand-in for the timing gives each row FLOPs that say which row it is."""
+    monkeypatch.setattr(utilization, "native_bf16", lambda device: True)
+    peaks = {torch.float32: 100e9, torch.bfloat16: 400e9}
+    monkeypatch.setattr(utilization, "matmul_peak", lambda dtype, size: peaks[dtype])
+    flops = {("alexnet", False): 8e9, ("resnet", False): 7e9}
+
+    def fake_rate(name, steps, precision, batch=None, compiled=False):
+        own = utilization.resolve_precision(utilization.RECIPES[name].precision, "cpu")
+        per_step = flops[(name, compiled)] * (1 if precision == own else 10)
+        return {"recipe": name, "precision": precision, "compiled": compiled,
+                "recipe_precision": precision == own, "batch": 100, "flops_per_step": per_step,
+                "ms_per_step": 1.0, "warm_up_s": 0.0, "images_per_s": 1.0,
+                "flops_per_s": per_step / 1e-3}
+
+    monkeypatch.setattr(utilization, "training_rate", fake_rate)
+    flops[("alexnet", True)] = flops[("resnet", True)] = 1.0         # a compiled row is ignored
+    out = tmp_path / "u.json"
+    assert utilization.main(["--compile", "--json", str(out)]) == 0
+    floors = json.loads(out.read_text())["floors"]
+    for name, goal in (("alexnet", 40.0), ("resnet", 60.0)):
+        own = utilization.resolve_precision(utilization.RECIPES[name].precision, "cpu")
+        peak = peaks[{"fp32": torch.float32, "bf16": torch.bfloat16}[own]]
+        total = flops[(name, False)] / 100 * 60_000 * utilization.RECIPES[name].epochs
+        assert floors[name]["train_flops"] == pytest.approx(total)
+        assert floors[name]["seconds_at_peak"] == pytest.approx(total / peak)
+        assert floors[name]["percent_of_peak_needed"] == pytest.approx(100 * total / goal / peak)
+    assert "the 60 s goal needs" in capsys.readouterr().out
