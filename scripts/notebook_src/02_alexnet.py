@@ -716,7 +716,8 @@ for name, fmap in maps.maps.items():
 # * **SGD** with momentum at a constant learning rate: two passes, because SGD
 #   learns more slowly. Its learning rate was fixed by hand per initialisation while writing
 #   this lesson (0.02 with the default init, 0.01 with He init; the trial runs behind that
-#   choice are not part of this lesson). Both networks of a pair get the same rate, but since
+#   choice are not part of this lesson, and ran in float32, before this experiment moved to
+#   the recipe's precision). Both networks of a pair get the same rate, but since
 #   the two inits get different SGD rates, compare the inits on AdamW only.
 #
 # One short run per setting would be luck, so every setting runs from **five seeds**; each run
@@ -758,6 +759,8 @@ with tqdm(total=4, desc="settings", unit="setting") as settings_bar:
                 max_batches=3 if QUICK else None, device=device,
                 channels_last=recipe.channels_last, precision=recipe.precision, **kwargs)
             settings_bar.update(1)
+trained = [h for setting in runs.values() for seed_runs in setting.values() for h in seed_runs]
+print(f"{len(trained)} runs, trained in {', '.join(sorted({h.precision for h in trained}))}")
 
 # %%
 import matplotlib.pyplot as plt
