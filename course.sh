@@ -171,11 +171,12 @@ case "${1:-}" in
         # workers (CNNEDU_TEST_WORKERS; 0 runs in this process), whole files each: a notebook's
         # cells share one kernel, and much of the suite waits on kernels, servers and browsers
         # (on 2 cores, 3 workers took 7 min 57 s where 2 took 9 min 28 s).
-        # Files are handed out costliest first (tests/conftest.py, tests/file_costs.json), not in
-        # xdist's default order (most tests first), so no long file starts last.
+        # pytest-xdist hands out the files with the most tests first (its default). Handing out
+        # the costliest first was tried and was slower on 2 cores: the heavy multi-process files
+        # then ran together (10 min 26 s of tests in a clean clone against 8-9 min).
         exec .venv/bin/python -m pytest notebooks tests --nbval-lax \
             --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 \
-            -n "${CNNEDU_TEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder \
+            -n "${CNNEDU_TEST_WORKERS:-3}" --dist loadfile \
             -p no:cacheprovider -q -rs --durations=25 "$@" ;;
     *)
         echo "usage: ./course.sh lab | test [pytest args] | setup | data | reset NN | site | torch-index [--dry-run] | mutants" >&2
