@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import nbformat
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "out" / "browser"   # screenshots of failures; never images/ (the photos)
@@ -144,8 +144,12 @@ def _slider_readout(page: Page, root: str, label: str):
 
 
 def set_slider(page: Page, root: str, label: str, value: int) -> None:
-    """Type a value into an ipywidgets slider's readout, as a learner can."""
+    """Type a value into an ipywidgets slider's readout, as a learner can, once the slider is
+    enabled: a slider the kernel has just enabled (the attribution explorer's patch, after
+    choosing occlusion) stays disabled in the page until the kernel's reply arrives, and typing
+    into its readout before then goes nowhere (a busy CI machine made that wait long)."""
     readout = _slider_readout(page, root, label)
+    expect(readout).to_have_attribute("contenteditable", "true", timeout=60_000)
     readout.click()
     page.keyboard.press("Control+A")
     page.keyboard.type(str(value))
