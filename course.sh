@@ -174,7 +174,7 @@ case "${1:-}" in
         # pytest-xdist hands out the files with the most tests first (its default). Handing out
         # the costliest first was tried and was not faster on 2 cores: the heavy multi-process
         # files then ran together (10 min 26 s of tests in a clean clone, 9 min 22 s and 10 min
-        # 11 s with this order the same day; a browser test timed out waiting).
+        # 11 s with this order the same day).
         exec .venv/bin/python -m pytest notebooks tests --nbval-lax \
             --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 \
             -n "${CNNEDU_TEST_WORKERS:-3}" --dist loadfile \
