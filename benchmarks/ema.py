@@ -22,13 +22,13 @@ import dataclasses
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from cnnedu import config
 from cnnedu.data import FashionMNIST
 from cnnedu.recipes import RECIPES
 from cnnedu.splits import hold_out, subset
-from cnnedu.train import evaluate, fit
+from cnnedu.train import evaluate, fit, make_optimizer
 from cnnedu.train.precision import autocast
 
 
@@ -50,18 +50,10 @@ def recompute_bn_stats(model: nn.Module, batches, precision: str = "fp32",
                        device: str = "cpu") -> None:
     """Replace every BatchNorm's running mean and variance by the plain average over
     ``batches`` (images, labels) of the batch statistics ``model`` computes in train mode, in
-    ``precision``; leaves the model in eval mode."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None                                  # None: a cumulative average
-    model.train()
-    for images, _ in batches:
-        with autocast(precision, device):
-            model(images)
-    for m, momentum in zip(norms, momenta, strict=True):
-        m.momentum = momentum
+    ``precision`` (torch's ``update_bn`` under the autocast the model was trained in); leaves
+    the model in eval mode."""
+    with autocast(precision, device):
+        update_bn(batches, model)
     model.eval()
 
 
@@ -87,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     torch_ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.decay),
                               use_buffers=True)
     own_ema = copy.deepcopy(model)
-    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True,
-                                weight_decay=recipe.weight_decay)
+    optimizer = make_optimizer(recipe.optimizer, model.parameters(), recipe.lr,
+                               recipe.weight_decay)
     optimizer.register_step_post_hook(lambda *_: (torch_ema.update_parameters(model),
                                                   ema_update(own_ema, model, args.decay)))
     kwargs = {k: v for k, v in recipe.fit_kwargs().items()
