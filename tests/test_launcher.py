@@ -1,8 +1,15 @@
-"""``launch`` enforces its timeout even when the child prints nothing, and kills the whole group."""
+"""``launch`` enforces its timeout even when the child prints nothing, and kills the whole group;
+a worker's abort fails a launch whatever torchrun's exit status.
+
+Real torchrun launches (DDP against one process, synchronised BatchNorm, kill and resume, two
+agents as two nodes, gradients all-reduced by hand) run in lesson 06, whose checked cells
+assert each equality under nbval; every one of its launches must also pass ``launch``'s check
+(exit 0, no aborted process)."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -62,6 +69,48 @@ def test_a_failing_child_raises_with_its_last_lines(monkeypatch):
     _fake_torchrun(monkeypatch, "import sys; print('boom'); sys.exit(3)")
     with pytest.raises(RuntimeError, match=r"exited with 3(.|\n)*boom"):
         launcher.launch([], echo=False)
+
+
+ABORT = ("import sys\nprint('rank 1: step 3')\n"
+         "print('terminate called after throwing an instance of gloo::IoException', "
+         "file=sys.stderr)\n")
+
+
+def test_an_aborted_process_is_a_failure_even_when_torchrun_exits_0(monkeypatch):
+    """A worker's C++ abort (std::terminate, seen at shutdown) can leave torchrun's status 0."""
+    _fake_torchrun(monkeypatch, ABORT)
+    with pytest.raises(RuntimeError, match=r"exited with 0, but a process aborted "
+                                           r"\('terminate called after(.|\n)*rank 1: step 3"):
+        launcher.launch([], echo=False)
+    result = launcher.launch([], echo=False, check=False)
+    assert result.returncode == 0 and result.grep("terminate called")
+
+
+def test_an_aborted_agent_fails_launch_nodes_too(monkeypatch):
+    monkeypatch.setattr(launcher, "node_command",
+                        lambda *args, **kw: [sys.executable, "-c", ABORT])
+    with pytest.raises(RuntimeError, match=r"torchrun agents exited with 0, but a process aborted"):
+        launcher.launch_nodes([], nnodes=2, echo=False)
+
+
+def test_numbers_reads_name_and_value_from_matching_lines():
+    result = launcher.LaunchResult([], 0, 1.0, [
+        "max |by hand - DDP|          = 1.2e-08",
+        "noise: max |by hand - x| = not a number line is skipped",
+        "max |by hand - one process|  = 3.0e-07",
+        "max |by hand - DDP|          = 0.0e+00"])
+    assert result.numbers(r"max \|by hand - (.+?)\|\s+= ([0-9.e+-]+)$") == {
+        "DDP": 0.0, "one process": 3.0e-07}     # the later DDP line wins
+    assert result.numbers(r"(nothing) (here)") == {}
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(nnodes=0, endpoint="h:1"), "nnodes must be an int >= 1, got 0"),
+    (dict(nnodes=2, endpoint="h:1", nproc=0), "nproc must be an int >= 1, got 0"),
+    (dict(nnodes=2, endpoint="node1"), "endpoint must be host:port, got 'node1'")])
+def test_node_command_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        launcher.node_command(["train"], **kwargs)
 
 
 def test_bad_timeout_is_rejected():

@@ -29,6 +29,9 @@ _NOISE = re.compile(r"OMP_NUM_THREADS|^\*+$|Setting OMP_NUM_THREADS|to avoid you
 
 
 _TIMEOUT = object()   # what the output queue 'gives' when the time is up
+# What a C++ abort prints (std::terminate, e.g. a process group torn down under a live thread).
+# It can come from one worker while torchrun still exits 0, so the exit status alone misses it.
+_ABORT = "terminate called"
 
 
 @dataclass
@@ -44,6 +47,31 @@ class LaunchResult:
     def grep(self, pattern: str) -> list[str]:
         """The output lines matching the regular expression ``pattern``."""
         return [line for line in self.lines if re.search(pattern, line)]
+
+    def numbers(self, pattern: str) -> dict[str, float]:
+        """``{name: value}`` from the lines matching ``pattern``, a regular expression with two
+        groups: a name, then a number (``"max |by hand - (.+?)| += (\\S+)"``). A later line
+        with the same name wins."""
+        found = {}
+        for line in self.lines:
+            if match := re.search(pattern, line):
+                name, value = match.groups()
+                found[name.strip()] = float(value)
+        return found
+
+
+def _raise_if_failed(result: LaunchResult, what: str, codes: object, timed_out: str) -> None:
+    """What ``check=True`` refuses: a timeout, a non-zero exit, or a worker's C++ abort.
+    ``what`` names the launcher ("torchrun"), ``timed_out`` says what a timeout did."""
+    tail = "\n".join(result.lines[-15:])
+    command = " ".join(result.command[3:])
+    if result.timed_out:
+        raise TimeoutError(f"{what} {timed_out}: {command}\n{tail}")
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} exited with {codes}: {command}\n{tail}")
+    if aborted := result.grep(_ABORT):
+        raise RuntimeError(f"{what} exited with 0, but a process aborted "
+                           f"({aborted[0].strip()!r}): {command}\n{tail}")
 
 
 def torchrun_command(args: list[str], nproc: int = 2, max_restarts: int = 0,
@@ -64,7 +92,8 @@ def launch(args: list[str], nproc: int = 2, max_restarts: int = 0,
     """Run ``torchrun --standalone --nproc-per-node=nproc -m cnnedu.distributed *args``.
 
     Output (stdout and stderr together) is printed as it comes when ``echo``; torchrun's advice
-    about OMP_NUM_THREADS is left out when ``quiet_noise``. A non-zero exit raises
+    about OMP_NUM_THREADS is left out when ``quiet_noise``. A non-zero exit, or a process that
+    aborted (``terminate called``, which torchrun can report with status 0), raises
     ``RuntimeError`` with the last lines, unless ``check=False``.
 
     ``timeout`` (seconds) holds whether or not the run prints: a hung all-reduce prints nothing.
@@ -109,13 +138,9 @@ def launch(args: list[str], nproc: int = 2, max_restarts: int = 0,
         if echo:
             print(lines[-1], flush=True)
     result = LaunchResult(command, returncode, seconds, lines, timed_out)
-    if timed_out and check:
-        tail = "\n".join(lines[-15:])
-        raise TimeoutError(f"torchrun passed its timeout of {timeout:g} s and was killed: "
-                           f"{' '.join(command[3:])}\n{tail}")
-    if check and returncode != 0:
-        tail = "\n".join(lines[-15:])
-        raise RuntimeError(f"torchrun exited with {returncode}: {' '.join(command[3:])}\n{tail}")
+    if check:
+        _raise_if_failed(result, "torchrun", returncode,
+                         f"passed its timeout of {timeout:g} s and was killed")
     return result
 
 
@@ -216,10 +241,7 @@ def launch_nodes(args: list[str], nnodes: int = 2, nproc: int = 1,
         if echo:
             print(collected[-1], flush=True)
     result = LaunchResult(command, returncode, time.perf_counter() - start, collected, timed_out)
-    if timed_out and check:
-        raise TimeoutError(f"torchrun agents passed their timeout of {timeout:g} s and were "
-                           f"killed: {' '.join(command[3:])}\n" + "\n".join(collected[-15:]))
-    if check and returncode != 0:
-        tail = "\n".join(collected[-15:])
-        raise RuntimeError(f"torchrun agents exited with {codes}: {' '.join(command[3:])}\n{tail}")
+    if check:
+        _raise_if_failed(result, "torchrun agents", codes,
+                         f"passed their timeout of {timeout:g} s and were killed")
     return result

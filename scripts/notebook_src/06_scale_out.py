@@ -75,6 +75,11 @@ from cnnedu.distributed import launch
 
 run = launch(["by-hand"], nproc=2)
 
+# %%
+# NBVAL_CHECK_OUTPUT
+gaps = run.numbers(r"max \|by hand - (.+?)\|\s+= (\S+)$")
+print("by hand equals", " and ".join(gaps), "within 1e-6:", max(gaps.values()) <= 1e-6)
+
 # %% [markdown]
 # Each rank saw only its 4 samples and got a different local gradient; after the all-reduce
 # both hold the same average, equal (to float rounding) to the gradient of one process over
@@ -136,7 +141,12 @@ print(inspect.getsource(SyncBatchNorm2d.forward))
 # outputs, gradients and running statistics agree to float32 rounding:
 
 # %%
-launch(["bn-check"], nproc=2);
+bn_check = launch(["bn-check"], nproc=2)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+gaps = bn_check.numbers(r"one process\|, (.+?)\s*: (\S+)$")
+print(", ".join(gaps), "all within 1e-4:", max(gaps.values()) <= 1e-4)
 
 # %% [markdown]
 # Now the lesson's ResNet with its 9 BatchNorm layers. One caution first: training this
@@ -214,12 +224,14 @@ for line in faulty.grep(r"fault switch|failed \(exitcode|closing signal|resumed|
 
 # %%
 clean, resumed = read_result(WORK / "clean"), read_result(WORK / "faulty")
-print("torchrun restarts:", resumed["restart_count"])
 print(f"max |final weights (killed and resumed) - final weights (clean)|: "
       f"{max_state_diff(resumed['state'], clean['state']):.1e}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
+print("rank 1 exited on the fault switch:", bool(faulty.grep(r"fault switch: exiting at step")))
+print("torchrun restarted the group once:", resumed["restart_count"] == 1)
+print("the restart resumed from the checkpoint:", bool(faulty.grep(r"resumed from .* at step")))
 print("same final weights, buffers included:", max_state_diff(resumed["state"], clean["state"]) == 0)
 
 # %% [markdown]
@@ -502,6 +514,7 @@ print(f"max |weights(2 nodes x 1 process) - weights(1 node x 2 processes)|: {dif
 
 # %%
 # NBVAL_CHECK_OUTPUT
+print("both agents joined one group of 2:", read_result(WORK / "two_nodes")["world_size"] == 2)
 print("equal within 1e-5:", diff_nodes <= 1e-5)
 
 # %% [markdown]
