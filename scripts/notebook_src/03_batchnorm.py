@@ -323,7 +323,7 @@ ax.legend();
 # this lesson looks at test).
 
 # %% [markdown]
-# ⏱ **About 5 minutes (6 rates × 2 networks × 5 seeds = 60 short trainings)** in full mode on a
+# ⏱ **About 4 minutes (6 rates × 2 networks × 5 seeds = 60 short trainings)** in full mode on a
 # 2-core laptop CPU (longer when the machine is busy; quick mode, `QUICK = True` in the
 # parameters cell: seconds).
 
@@ -349,10 +349,13 @@ lr_runs = {}                              # (name, lr) -> one History per seed
 for lr in LEARNING_RATES:
     runs = compare_over_seeds(builders, train_subset, val_subset, epochs=1, seeds=SEEDS,
                               max_batches=3 if QUICK else None, device=device, progress=False,
-                              optimizer="sgd", lr=lr, scheduler=None, weight_decay=0.0)
+                              optimizer="sgd", lr=lr, scheduler=None, weight_decay=0.0,
+                              precision="auto")   # bf16 where native, as the course's recipes
     for name, histories in runs.items():
         lr_runs[(name, lr)] = histories
     print(f"done: lr {lr:g}")
+trained = [h for histories in lr_runs.values() for h in histories]
+print(f"{len(trained)} runs, trained in {', '.join(sorted({h.precision for h in trained}))}")
 
 # %%
 import math
@@ -446,12 +449,14 @@ for lr in LEARNING_RATES:
     print()
 
 # %% [markdown]
-# **What the numbers show** (79 steps of SGD on 10,000 images, five seeds per setting; read the
-# verdict lines above from your own run):
+# **What the numbers show** (79 steps of SGD on 10,000 images, five seeds per setting, trained
+# in bfloat16 where the CPU computes it natively, as the course's recipes; read the verdict
+# lines above from your own run):
 #
 # * **Without BN**, this 14-layer plain network barely trains: in the committed run one of its
-#   30 runs (at lr 0.01) got below the 2.2 line, and at lr 1 three of five seeds blew up to NaN
-#   (a diverging run is chaotic: which seeds diverge can change from machine to machine).
+#   30 runs (at lr 0.01) got below the 2.2 line, and one seed of five blew up to NaN at lr 0.3
+#   and one at lr 1 (a diverging run is chaotic: which seeds diverge can change from machine to
+#   machine, and with the precision).
 # * **With BN** the loss fell below the 2.2 line at every rate from 0.01 to 1 in 5/5 seeds (3/5
 #   at 0.003), and the larger rates reach losses the network without BN never gets near. The
 #   verdict lines say with BN reached a lower final training loss at every rate tried, each
@@ -459,10 +464,10 @@ for lr in LEARNING_RATES:
 #   2015). This run cannot show a *wider range*, because in 79 steps the network without BN
 #   trained at no rate tried; what it shows is that here BN made the difference between not
 #   training and training, at every rate from 0.01 to 1. (The "nan" in the accuracy column:
-#   three of the five runs without BN at lr 1 diverged.)
+#   one of the five runs without BN diverged at lr 0.3, and one at lr 1.)
 # * A trap worth seeing: at a large learning rate a BN network's **validation** accuracy can be
-#   far below what its training loss suggests (at lr 0.1: a final loss of 0.733 but a validation
-#   accuracy of 0.273, mean over the seeds). The suspect: evaluation uses the *running*
+#   far below what its training loss suggests (at lr 0.1: a final loss of 0.749 but a validation
+#   accuracy of 0.391, mean over the seeds). The suspect: evaluation uses the *running*
 #   statistics (section 2), moving averages collected while the weights kept changing fast, so
 #   they describe an older network. The next cell tests that.
 
@@ -479,19 +484,22 @@ from cnnedu.data import BatchLoader
 from cnnedu.experiments import reestimate_batchnorm
 from cnnedu.train import evaluate, fit
 
+from cnnedu.train.precision import autocast
+
 config.seed_everything(0)
 bn_net = resnet_mini(14, 8, residual=False, batchnorm=True)
-fit(bn_net, BatchLoader(train_subset, 128, shuffle=True, seed=0, device=device), epochs=1,
-    max_batches=3 if QUICK else None, device=device, progress=False, optimizer="sgd", lr=0.1,
-    scheduler=None, weight_decay=0.0)
+history = fit(bn_net, BatchLoader(train_subset, 128, shuffle=True, seed=0, device=device),
+              epochs=1, max_batches=3 if QUICK else None, device=device, progress=False,
+              optimizer="sgd", lr=0.1, scheduler=None, weight_decay=0.0, precision="auto")
 val_loader = BatchLoader(val_subset, 1000, device=device)
-_, lagging = evaluate(bn_net, val_loader)
+_, lagging = evaluate(bn_net, val_loader, precision=history.precision)
 bn_net.train()                                  # BN uses each batch's own statistics
-with torch.no_grad():
+with torch.no_grad(), autocast(history.precision, device):
     batch_stats = sum((bn_net(x).argmax(1) == y).sum().item() for x, y in val_loader) / len(val_subset)
-reestimate_batchnorm(bn_net, BatchLoader(train_subset, 128, shuffle=True, seed=1, device=device),
-                     batches=3 if QUICK else 50)
-_, refreshed = evaluate(bn_net, val_loader)
+with autocast(history.precision, device):     # the statistics of the precision it runs in
+    reestimate_batchnorm(bn_net, BatchLoader(train_subset, 128, shuffle=True, seed=1,
+                                             device=device), batches=3 if QUICK else 50)
+_, refreshed = evaluate(bn_net, val_loader, precision=history.precision)
 print(f"validation accuracy with the running statistics from training: {lagging:.3f}")
 print(f"validation accuracy with each batch's own statistics:          {batch_stats:.3f}")
 print(f"validation accuracy after re-estimating the running statistics: {refreshed:.3f}")
@@ -499,9 +507,9 @@ print("re-estimating closes the gap:", refreshed > lagging + 0.05)
 
 # %% [markdown]
 # Same weights, three accuracies (one seed). In the committed run re-estimating raised the
-# accuracy from 0.161 to 0.486, the same as using each batch's own statistics (0.485): for this
-# seed the stored running statistics cost about 0.3 of accuracy, because they lagged behind the
-# weights. The rest of the distance to what a training loss of 0.733 suggests is not explained
+# accuracy from 0.414 to 0.594, about the same as using each batch's own statistics (0.598): for
+# this seed the stored running statistics cost about 0.18 of accuracy, because they lagged behind
+# the weights. The rest of the distance to what a training loss of 0.749 suggests is not explained
 # by them (the last line only checks for a gain of more than 0.05). Such a pass is standard
 # where the weights never produced statistics of their own: stochastic weight averaging
 # (Izmailov et al. 2018) ends with one, `torch.optim.swa_utils.update_bn`, which
@@ -668,8 +676,8 @@ print(f"lagging statistics at lr 0.1 (seed 0): validation accuracy {lagging:.3f}
 #   final training loss than without BN at all six rates from 0.003 to 1 (printed verdicts,
 #   paired t-test; validation accuracies reported beside them); without BN only one run in 30
 #   got below the 2.2 line. At lr 0.1 (seed 0) the validation accuracy with the running
-#   statistics from training was 0.161, and 0.486 after re-estimating them with the final
-#   weights: for this seed, stale running statistics explained that drop.
+#   statistics from training was 0.414, and 0.594 after re-estimating them with the final
+#   weights: for this seed, stale running statistics explained much of that drop.
 # * Without BN the activations shrink with depth (std 0.26 to 0.08) and the gradients shrink on
 #   their way back; with BN every block's output keeps about the same spread.
 # * Backward: dx = γ/σ · (g − mean(g) − x̂·mean(g·x̂)) per channel; the mean's path makes the
