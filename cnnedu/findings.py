@@ -48,21 +48,21 @@ FULL_RUN: dict[str, dict[str, str]] = {
     },
     "04": {
         'plain-20 vs plain-8':
-            'Not separated in this budget (94 steps), on Fashion-MNIST: final training loss, plain-20 minus plain-8, over 5 seed(s): +0.015 ± 0.103 (mean ± sd), min -0.109, max +0.173; plain-8 ahead in 2 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.759). More seeds could tell.',
+            'Not separated in this budget (94 steps), on Fashion-MNIST: final training loss, plain-20 minus plain-8, over 5 seed(s): -0.069 ± 0.131 (mean ± sd), min -0.167, max +0.139; plain-20 ahead in 4 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.305). More seeds could tell.',
         'plain-32 vs plain-20':
-            'Not separated in this budget (94 steps), on Fashion-MNIST: final training loss, plain-32 minus plain-20, over 5 seed(s): +0.002 ± 0.115 (mean ± sd), min -0.105, max +0.191; plain-20 ahead in 2 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.977). More seeds could tell.',
+            'Not separated in this budget (94 steps), on Fashion-MNIST: final training loss, plain-32 minus plain-20, over 5 seed(s): +0.196 ± 0.175 (mean ± sd), min -0.050, max +0.370; plain-20 ahead in 4 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.066). More seeds could tell.',
         'residual-20 vs residual-8':
-            'residual-20 beat residual-8 in this budget (94 steps), on Fashion-MNIST: final training loss, residual-20 minus residual-8, over 5 seed(s): -0.204 ± 0.028 (mean ± sd), min -0.222, max -0.155; residual-20 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
+            'residual-20 beat residual-8 in this budget (94 steps), on Fashion-MNIST: final training loss, residual-20 minus residual-8, over 5 seed(s): -0.194 ± 0.086 (mean ± sd), min -0.264, max -0.046; residual-20 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.007).',
         'residual-32 vs residual-20':
-            'Not separated in this budget (94 steps), on Fashion-MNIST: final training loss, residual-32 minus residual-20, over 5 seed(s): -0.007 ± 0.050 (mean ± sd), min -0.043, max +0.081; residual-32 ahead in 4 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.762). More seeds could tell.',
+            'Not separated in this budget (94 steps), on Fashion-MNIST: final training loss, residual-32 minus residual-20, over 5 seed(s): -0.004 ± 0.081 (mean ± sd), min -0.112, max +0.106; residual-32 ahead in 3 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.923). More seeds could tell.',
         'residual-32 vs plain-32':
-            'residual-32 beat plain-32 in this budget (94 steps), on Fashion-MNIST: final training loss, residual-32 minus plain-32, over 5 seed(s): -0.296 ± 0.059 (mean ± sd), min -0.397, max -0.248; residual-32 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
+            'residual-32 beat plain-32 in this budget (94 steps), on Fashion-MNIST: final training loss, residual-32 minus plain-32, over 5 seed(s): -0.377 ± 0.104 (mean ± sd), min -0.478, max -0.232; residual-32 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.001).',
         'residual + BN vs plain + BN':
-            'residual + BN beat plain + BN in this budget (94 steps), on Fashion-MNIST: final training loss, residual + BN minus plain + BN, over 5 seed(s): -0.687 ± 0.104 (mean ± sd), min -0.860, max -0.594; residual + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
+            'residual + BN beat plain + BN in this budget (94 steps), on Fashion-MNIST: final training loss, residual + BN minus plain + BN, over 5 seed(s): -0.713 ± 0.117 (mean ± sd), min -0.894, max -0.569; residual + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
         'residual, no BN, zero-init vs plain + BN':
-            'plain + BN beat residual, no BN, zero-init in this budget (94 steps), on Fashion-MNIST: final training loss, residual, no BN, zero-init minus plain + BN, over 5 seed(s): +0.623 ± 0.345 (mean ± sd), min +0.131, max +0.920; plain + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.016).',
+            'plain + BN beat residual, no BN, zero-init in this budget (94 steps), on Fashion-MNIST: final training loss, residual, no BN, zero-init minus plain + BN, over 5 seed(s): +0.820 ± 0.194 (mean ± sd), min +0.520, max +0.989; plain + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
         'residual, no BN vs plain + BN':
-            'plain + BN beat residual, no BN in this budget (94 steps), on Fashion-MNIST: final training loss, residual, no BN minus plain + BN, over 5 seed(s): +0.891 ± 0.081 (mean ± sd), min +0.755, max +0.969; plain + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
+            'plain + BN beat residual, no BN in this budget (94 steps), on Fashion-MNIST: final training loss, residual, no BN minus plain + BN, over 5 seed(s): +0.882 ± 0.105 (mean ± sd), min +0.728, max +0.988; plain + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
     },
     "05": {
         'AlexNet vs ResNet-8 mini':
