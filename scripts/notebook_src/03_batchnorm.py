@@ -483,7 +483,6 @@ for lr in LEARNING_RATES:
 from cnnedu.data import BatchLoader
 from cnnedu.experiments import reestimate_batchnorm
 from cnnedu.train import evaluate, fit
-
 from cnnedu.train.precision import autocast
 
 config.seed_everything(0)
