@@ -8,6 +8,7 @@ Truths: gradients of a linear model's mean squared error by the closed formula, 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -137,6 +138,23 @@ def test_bn_check_notices_a_wrong_running_variance(one_rank, monkeypatch, capsys
     monkeypatch.setattr(syncbn.SyncBatchNorm2d, "update_running_stats",
                         lambda self, mean, var, n: original(self, mean, var, n + 10_000))
     assert demo.bn_check(one_rank, steps=1)["running var"] > 1e-3
+
+
+def test_bn_check_keeps_a_nan_that_follows_a_number(one_rank, monkeypatch, capsys):
+    """A step that goes NaN is reported as NaN, not hidden behind an earlier finite difference."""
+    import cnnedu.distributed.syncbn as syncbn
+
+    monkeypatch.setattr(syncbn, "_distributed", lambda: True)
+    original, calls = syncbn.SyncBatchNorm2d.forward, []
+
+    def nan_in_the_second_step(self, x):
+        calls.append(1)
+        out = original(self, x)
+        return out * float("nan") if len(calls) == 2 else out
+
+    monkeypatch.setattr(syncbn.SyncBatchNorm2d, "forward", nan_in_the_second_step)
+    worst = demo.bn_check(one_rank, steps=2)
+    assert math.isnan(worst["output"]) and "output      : nan" in capsys.readouterr().out
 
 
 def test_comm_hook_averages_over_the_world_and_times_and_counts_the_bytes(one_rank):

@@ -9,7 +9,6 @@ assert each equality under nbval; every one of its launches must also pass ``lau
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -93,24 +92,28 @@ def test_an_aborted_agent_fails_launch_nodes_too(monkeypatch):
         launcher.launch_nodes([], nnodes=2, echo=False)
 
 
+BY_HAND = r"max \|by hand - (.+?)\|\s+= (\S+)$"      # lesson 06's pattern
+
+
 def test_numbers_reads_name_and_value_from_matching_lines():
     result = launcher.LaunchResult([], 0, 1.0, [
+        "rank 0: 4 samples [0, 1, 2, 3], local grad [0.1, 0.2]",
         "max |by hand - DDP|          = 1.2e-08",
-        "noise: max |by hand - x| = not a number line is skipped",
-        "max |by hand - one process|  = 3.0e-07",
-        "max |by hand - DDP|          = 0.0e+00"])
-    assert result.numbers(r"max \|by hand - (.+?)\|\s+= ([0-9.e+-]+)$") == {
-        "DDP": 0.0, "one process": 3.0e-07}     # the later DDP line wins
+        "max |by hand - one process|  = nan",
+        "max |by hand - one process|? = 5 (does not match: skipped)"])
+    found = result.numbers(BY_HAND)
+    assert list(found) == ["DDP", "one process"] and found["DDP"] == 1.2e-08
+    assert found["one process"] != found["one process"]          # NaN is kept, for a check to fail
+    assert not all(v <= 1e-6 for v in found.values())            # as lesson 06's checks read it
     assert result.numbers(r"(nothing) (here)") == {}
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    (dict(nnodes=0, endpoint="h:1"), "nnodes must be an int >= 1, got 0"),
-    (dict(nnodes=2, endpoint="h:1", nproc=0), "nproc must be an int >= 1, got 0"),
-    (dict(nnodes=2, endpoint="node1"), "endpoint must be host:port, got 'node1'")])
-def test_node_command_rejects_bad_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
-        launcher.node_command(["train"], **kwargs)
+@pytest.mark.parametrize(("lines", "message"), [
+    (["max |by hand - DDP| = 1e-8", "max |by hand - DDP| = 0.0"], "'DDP' is printed more than once"),
+    (["max |by hand - DDP| = small"], "not a number after 'DDP'")])
+def test_numbers_refuses_a_repeated_name_or_a_non_number(lines, message):
+    with pytest.raises(ValueError, match=message):
+        launcher.LaunchResult([], 0, 1.0, lines).numbers(BY_HAND)
 
 
 def test_bad_timeout_is_rejected():

@@ -7,6 +7,7 @@ defined in a notebook cannot be sent to other processes, so these live in the pa
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import time
 from pathlib import Path
@@ -132,7 +133,8 @@ def bn_check(ctx: Context, steps: int = 3) -> dict[str, float]:
         for name, (a, b) in pairs.items():
             difference = torch.tensor((a.detach() - b.detach()).abs().max().item())
             dist.all_reduce(difference, op=dist.ReduceOp.MAX)
-            worst[name] = max(worst[name], difference.item())
+            value = difference.item()   # a NaN is kept: max() would drop it after a number
+            worst[name] = value if math.isnan(value) else max(worst[name], value)
     if ctx.rank == 0:
         for name, value in worst.items():
             print(f"max |sync BN on {ctx.world_size} ranks - one process|, {name:12}: {value:.1e}")

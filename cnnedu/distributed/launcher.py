@@ -50,23 +50,31 @@ class LaunchResult:
 
     def numbers(self, pattern: str) -> dict[str, float]:
         """``{name: value}`` from the lines matching ``pattern``, a regular expression with two
-        groups: a name, then a number (``"max |by hand - (.+?)| += (\\S+)"``). A later line
-        with the same name wins."""
-        found = {}
+        groups, a name and then a number: ``r"max \\|by hand - (.+?)\\|\\s+= (\\S+)$"``
+        reads ``max |by hand - DDP|  = 1.2e-08`` as ``{"DDP": 1.2e-08}``. A name printed twice
+        or a value that is not a number is a ValueError: a check must not pick one silently."""
+        found: dict[str, float] = {}
         for line in self.lines:
             if match := re.search(pattern, line):
                 name, value = match.groups()
-                found[name.strip()] = float(value)
+                name = name.strip()
+                if name in found:
+                    raise ValueError(f"{name!r} is printed more than once: {line!r}")
+                try:
+                    found[name] = float(value)
+                except ValueError:
+                    raise ValueError(f"not a number after {name!r}: {line!r}") from None
         return found
 
 
-def _raise_if_failed(result: LaunchResult, what: str, codes: object, timed_out: str) -> None:
+def _raise_if_failed(result: LaunchResult, what: str, codes: object,
+                     timeout_message: str) -> None:
     """What ``check=True`` refuses: a timeout, a non-zero exit, or a worker's C++ abort.
-    ``what`` names the launcher ("torchrun"), ``timed_out`` says what a timeout did."""
+    ``what`` names the launcher ("torchrun"), ``timeout_message`` says what a timeout did."""
     tail = "\n".join(result.lines[-15:])
     command = " ".join(result.command[3:])
     if result.timed_out:
-        raise TimeoutError(f"{what} {timed_out}: {command}\n{tail}")
+        raise TimeoutError(f"{what} {timeout_message}: {command}\n{tail}")
     if result.returncode != 0:
         raise RuntimeError(f"{what} exited with {codes}: {command}\n{tail}")
     if aborted := result.grep(_ABORT):
