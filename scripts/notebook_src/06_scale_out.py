@@ -78,7 +78,7 @@ run = launch(["by-hand"], nproc=2)
 # %%
 # NBVAL_CHECK_OUTPUT
 gaps = run.numbers(r"max \|by hand - (.+?)\|\s+= (\S+)$")
-print("by hand equals", " and ".join(gaps), "within 1e-6:", max(gaps.values()) <= 1e-6)
+print("by hand equals", " and ".join(gaps), "within 1e-6:", all(v <= 1e-6 for v in gaps.values()))
 
 # %% [markdown]
 # Each rank saw only its 4 samples and got a different local gradient; after the all-reduce
@@ -114,6 +114,7 @@ print(f"max |weights(2 processes) - weights(1 process)| after 5 steps: {diff_nob
 
 # %%
 # NBVAL_CHECK_OUTPUT
+print("the launch ran 2 processes:", read_result(WORK / "nobn")["world_size"] == 2)
 print("equal within 1e-5:", diff_nobn <= 1e-5)
 
 # %% [markdown]
@@ -146,7 +147,7 @@ bn_check = launch(["bn-check"], nproc=2)
 # %%
 # NBVAL_CHECK_OUTPUT
 gaps = bn_check.numbers(r"one process\|, (.+?)\s*: (\S+)$")
-print(", ".join(gaps), "all within 1e-4:", max(gaps.values()) <= 1e-4)
+print(", ".join(gaps), "all within 1e-4:", all(v <= 1e-4 for v in gaps.values()))
 
 # %% [markdown]
 # Now the lesson's ResNet with its 9 BatchNorm layers. One caution first: training this
@@ -229,9 +230,12 @@ print(f"max |final weights (killed and resumed) - final weights (clean)|: "
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("rank 1 exited on the fault switch:", bool(faulty.grep(r"fault switch: exiting at step")))
+last_checkpoint = fault_step - fault_step % 2          # checkpoints every 2 steps
+print("rank 1 exited on the fault switch at its step:",
+      bool(faulty.grep(rf"fault switch: exiting at step {fault_step}$")))
 print("torchrun restarted the group once:", resumed["restart_count"] == 1)
-print("the restart resumed from the checkpoint:", bool(faulty.grep(r"resumed from .* at step")))
+print("the restart resumed from the last checkpoint before it:",
+      bool(faulty.grep(rf"resumed from .* at step {last_checkpoint} ")))
 print("same final weights, buffers included:", max_state_diff(resumed["state"], clean["state"]) == 0)
 
 # %% [markdown]
@@ -290,11 +294,14 @@ plt.show()
 
 # %% [markdown]
 # What to expect on 2 cores: one process already uses both cores with 2 threads, so 2
-# processes split the same compute and *add* the all-reduce (and a second copy of the
-# framework's per-step overhead): no real speed-up. The printed ratio says what happened here;
-# a few per cent either way is within the noise of shared cores (the figures are medians over
-# the timed steps), and with other work on the same cores one run can be starved more than the
-# other. (The one-process run also shows a small all-reduce time: a one-rank torchrun job still
+# processes bring no new arithmetic; they split the same compute and *add* the all-reduce (and
+# a second copy of the framework's per-step overhead). The printed ratio says what happened
+# here, and it can land on either side of 1. The bars show where a difference sits: in the
+# compute, or in the all-reduce. A likely cause of shorter compute with 2 processes (not
+# measured here) is that one process splits each small layer between its 2 threads and
+# synchronises them at every layer, which two single-thread processes do not. A few per cent either way is within the noise of shared
+# cores (the figures are medians over the timed steps), and with other work on the same cores
+# one run can be starved more than the other. (The one-process run also shows a small all-reduce time: a one-rank torchrun job still
 # runs the gloo hook, which then only copies the gradients.) Data parallelism pays when each worker
 # brings its own compute (its own GPU, its own machine), and the question becomes how much the
 # all-reduce costs next to the compute. That we can measure and model.
@@ -515,7 +522,7 @@ print(f"max |weights(2 nodes x 1 process) - weights(1 node x 2 processes)|: {dif
 # %%
 # NBVAL_CHECK_OUTPUT
 print("both agents joined one group of 2:", read_result(WORK / "two_nodes")["world_size"] == 2)
-print("equal within 1e-5:", diff_nodes <= 1e-5)
+print("equal within 1e-6:", diff_nodes <= 1e-6)
 
 # %% [markdown]
 # The training code did not change: a rank cannot tell whether its peer is another process on
@@ -608,7 +615,8 @@ show_facts("06")
 #   on the CPU, `nn.SyncBatchNorm` on CUDA) makes them equal again, running statistics included.
 # * A killed worker costs only the steps since the last checkpoint: the resumed run ends with
 #   the same weights, bit for bit.
-# * On 2 cores, 2 processes bring no new compute. The ring all-reduce model, fitted here, was
+# * On 2 cores, 2 processes bring no new arithmetic (their step time can still differ from one
+#   process's, either way: the printed ratio). The ring all-reduce model, fitted here, was
 #   checked against the all-reduce time measured inside the training steps (the printed check
 #   says whether it held; where it did not, the predictions show how the terms trade off, not
 #   what real links would do); its compute / N term is an assumption this machine cannot
