@@ -443,6 +443,7 @@ def test_launch_nodes_prefixes_each_agents_lines_and_shares_the_cores(monkeypatc
     from cnnedu.distributed import launcher
 
     monkeypatch.setattr(launcher.os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)    # launch_nodes must set it itself
     asked = fake_agents(monkeypatch, "import os; print('threads', os.environ['OMP_NUM_THREADS'],"
                                      " os.environ['CNNEDU_THREADS_FROM_USER'], "
                                      "os.environ['PYTHONUNBUFFERED'], os.environ.get('EXTRA'))")
