@@ -9,45 +9,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from build_notebooks import parse
+from grade_class import EXERCISE_COUNT, IDS, exercise_notebook, write
 
-from cnnedu import __main__ as cli
 from cnnedu.exercises import solution_cell
 from cnnedu.grade import grade, verdicts
 from cnnedu.grade_run import GRADER_TAG
-
-ROOT = Path(__file__).resolve().parents[1]
-MARKER = re.compile(r"^# EXERCISE (\d\d\.\d+)\s*$", re.M)
-IDS = {lesson: MARKER.findall(next((ROOT / "scripts" / "notebook_src").glob(f"{lesson}_*.py"))
-                              .read_text()) for lesson in ("00", "01")}   # 00.1; 01.1 ... 01.5
-EXERCISE_COUNT = sum(map(len, IDS.values()))
-
-
-def exercise_notebook(lesson: str, answers: dict[str, str], extra: str = "") -> nbformat.NotebookNode:
-    """A small lesson copy: the parameters cell, then each exercise's answer and check cells
-    (answers replaced where given), then ``extra`` as a last cell."""
-    cells = parse(next((ROOT / "scripts" / "notebook_src").glob(f"{lesson}_*.py")).read_text()).cells
-    code = [c for c in cells if c.cell_type == "code"]
-    kept = [code[0]]
-    for answer, check in zip(code, code[1:], strict=False):
-        found = MARKER.search(answer.source)
-        if found:
-            exercise = found.group(1)
-            if exercise in answers:
-                answer = nbformat.v4.new_code_cell(f"# EXERCISE {exercise}\n{answers[exercise]}")
-            kept += [answer, check]
-    if extra:
-        kept.append(nbformat.v4.new_code_cell(extra))
-    notebook = nbformat.v4.new_notebook(cells=kept)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    return notebook
-
-
-def write(folder: Path, lesson: str, notebook) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    name = next((ROOT / "notebooks").glob(f"{lesson}_*.ipynb")).name
-    nbformat.write(notebook, folder / name)
 
 
 def fingerprint(folder: Path) -> dict[str, tuple[str, float]]:
@@ -129,21 +95,6 @@ def test_read_mode_gives_the_same_grades_from_executed_copies(graded, tmp_path):
     assert {(r.learner, r.exercise): r.status for r in again} == \
         {key: row.status for key, row in rows.items()}
     assert {r.run for r in again} <= {"read", ""}
-
-
-@pytest.mark.slow
-def test_a_notebook_past_its_time_limit_keeps_the_verdicts_it_reached(tmp_path):
-    folder = tmp_path / "erin"
-    # past the limit asleep rather than in a busy loop: the same for the grader, no core taken
-    write(folder, "01", exercise_notebook("01", {"01.1": solution_cell("01.1"),
-                                                "01.2": "import time\ntime.sleep(3600)"}))
-    assert cli.main(["grade", str(folder), "--out", str(tmp_path / "report"), "--limit", "40"]) == 0
-    rows = {r["exercise"]: r for r in csv.DictReader(open(tmp_path / "report" / "grades.csv"))}
-    assert rows["01.1"]["status"] == "correct"
-    assert [rows[i]["status"] for i in ("01.2", "01.3", "01.4")] == ["time limit"] * 3
-    assert rows["01.2"]["run"] == "time limit"
-    assert "did not run to the end: erin/01_pooling.ipynb (time limit)" in \
-        (tmp_path / "report" / "summary.txt").read_text()
 
 
 def _cell(source: str, text: str = "", error: tuple[str, str] | None = None):
