@@ -9,7 +9,8 @@ training images minus the validation split, optionally fewer of them and fewer e
 two EMAs after every optimiser step: torch's ``AveragedModel`` with ``get_ema_multi_avg_fn``
 and BatchNorm buffers averaged too (as the trial did), and :func:`ema_update` written out. It
 prints the validation accuracy of the trained weights, of both EMAs, and of the trained weights
-and the EMA with their BatchNorm statistics recomputed (:func:`recompute_bn_stats`): averaged
+and the EMA with their BatchNorm statistics recomputed (``cnnedu.experiments.reestimate_batchnorm``
+in the training precision, as lesson 03 does): averaged
 weights need statistics of their own, which averaging the buffers does not give them. The test
 split is never read.
 """
@@ -22,14 +23,14 @@ import dataclasses
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from cnnedu import config
 from cnnedu.data import FashionMNIST
+from cnnedu.experiments import reestimate_batchnorm
 from cnnedu.recipes import RECIPES
 from cnnedu.splits import hold_out, subset
 from cnnedu.train import evaluate, fit, make_optimizer
-from cnnedu.train.precision import autocast
 
 
 @torch.no_grad()
@@ -43,18 +44,6 @@ def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
             kept.lerp_(new, 1 - decay)
         else:
             kept.copy_(new)
-
-
-@torch.no_grad()
-def recompute_bn_stats(model: nn.Module, batches, precision: str = "fp32",
-                       device: str = "cpu") -> None:
-    """Replace every BatchNorm's running mean and variance by the plain average over
-    ``batches`` (images, labels) of the batch statistics ``model`` computes in train mode, in
-    ``precision`` (torch's ``update_bn`` under the autocast the model was trained in); leaves
-    the model in eval mode."""
-    with autocast(precision, device):
-        update_bn(batches, model)
-    model.eval()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     plain = recipe.test_loader(train, "cpu", batch_size=recipe.batch_size)
     batches = [b for b, _ in zip(plain, range(args.bn_batches), strict=False)]
     for name, m in (("trained weights", copy.deepcopy(model)), ("ema_update EMA", own_ema)):
-        recompute_bn_stats(m, batches, precision)
+        reestimate_batchnorm(m, batches, batches=len(batches), precision=precision)
         print(f"  {name + ', BatchNorm recomputed':36} {accuracy(m):.4f}")
     return 0
 

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from cnnedu.config import seed_everything
 from cnnedu.data import BatchLoader, FashionMNIST
 from cnnedu.device import model_device, resolve_device, synchronize
-from cnnedu.train import History, fit
+from cnnedu.train import History, autocast, fit
 
 T = TypeVar("T")   # what one run of over_seeds returns
 
@@ -102,19 +102,24 @@ def spread_text(values: list[float], digits: int = 3) -> str:
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def reestimate_batchnorm(model: nn.Module, loader, batches: int = 50) -> nn.Module:
+def reestimate_batchnorm(model: nn.Module, loader, batches: int = 50,
+                         precision: str = "fp32") -> nn.Module:
     """Recompute every BatchNorm's running mean and variance with the weights as they are now.
 
     The running statistics are moving averages collected while the weights kept changing, so
     after short, fast training they describe an older network. PyTorch's
     ``torch.optim.swa_utils.update_bn`` resets them and averages over the batches in train mode
     (``momentum=None``: a plain cumulative average, no gradients), then restores the momenta
-    and the mode; here it sees the first ``batches`` training batches. A model without
-    BatchNorm is an error (``update_bn`` would silently do nothing).
+    and the mode; here it sees the first ``batches`` training batches, under the autocast of
+    ``precision`` (the one the model was trained and is evaluated in: its BatchNorms then see
+    the activations they will normalise). A model without BatchNorm is an error (``update_bn``
+    would silently do nothing).
     """
     if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         raise ValueError("model has no BatchNorm layer to re-estimate")
-    update_bn(itertools.islice(loader, batches), model, device=model_device(model))
+    device = model_device(model)
+    with autocast(precision, device):
+        update_bn(itertools.islice(loader, batches), model, device=device)
     return model
 
 def seconds_per_training_step(build: Callable[[], nn.Module], input_shape: tuple[int, ...],

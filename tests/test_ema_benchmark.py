@@ -1,5 +1,6 @@
-"""benchmarks/ema.py: the weight average and the recomputed BatchNorm statistics against
-torch's own and hand-computed truths."""
+"""benchmarks/ema.py: the weight average against torch's own and a hand-computed truth (its
+recomputed BatchNorm statistics come from cnnedu.experiments.reestimate_batchnorm, tested in
+test_experiments.py)."""
 
 import importlib.util
 from pathlib import Path
@@ -38,16 +39,3 @@ def test_ema_update_equals_torchs_averaged_model_and_the_formula():
     nn.init.zeros_(zero.weight)
     ema.ema_update(zero, one, 0.9)
     assert zero.weight.item() == torch.tensor(0.1).item()       # 0.9 * 0 + 0.1 * 1
-
-
-def test_recompute_bn_stats_averages_the_batch_statistics():
-    torch.manual_seed(0)
-    norm = nn.BatchNorm2d(2, momentum=0.3)
-    norm.running_mean.fill_(5.0)
-    batches = [(torch.randn(6, 2, 3, 3) * (i + 1) + i, None) for i in range(3)]
-    ema.recompute_bn_stats(norm, batches)
-    means = torch.stack([x.mean(dim=(0, 2, 3)) for x, _ in batches])
-    variances = torch.stack([x.transpose(0, 1).reshape(2, -1).var(dim=1) for x, _ in batches])
-    torch.testing.assert_close(norm.running_mean, means.mean(0))
-    torch.testing.assert_close(norm.running_var, variances.mean(0))   # unbiased, as BatchNorm
-    assert norm.momentum == 0.3 and not norm.training

@@ -104,6 +104,42 @@ def test_reestimate_batchnorm_matches_pytorch_update_bn_on_the_first_batches():
         experiments.reestimate_batchnorm(nn.Linear(2, 2), batches)
 
 
+def test_reestimate_batchnorm_averages_the_batch_statistics_by_hand():
+    """Truth computed by hand: the plain mean over the batches of each batch's mean and unbiased
+    variance; BatchNorm's own momentum and mode are given back."""
+    torch.manual_seed(0)
+    norm = nn.BatchNorm2d(2, momentum=0.3)
+    norm.running_mean.fill_(5.0)
+    batches = [(torch.randn(6, 2, 3, 3) * (i + 1) + i, None) for i in range(3)]
+    experiments.reestimate_batchnorm(norm, batches, batches=3)
+    means = torch.stack([x.mean(dim=(0, 2, 3)) for x, _ in batches])
+    variances = torch.stack([x.transpose(0, 1).reshape(2, -1).var(dim=1) for x, _ in batches])
+    torch.testing.assert_close(norm.running_mean, means.mean(0))
+    torch.testing.assert_close(norm.running_var, variances.mean(0))   # unbiased, as BatchNorm
+    assert norm.momentum == 0.3 and norm.training                    # as it was before
+
+
+def test_reestimate_batchnorm_in_bf16_equals_update_bn_under_torchs_autocast():
+    """A bf16-trained model's statistics come from its bf16 activations: the same as torch's
+    update_bn inside torch.autocast, and not the same as in float32."""
+    import copy
+
+    from torch.optim.swa_utils import update_bn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
+    batches = [(torch.randn(8, 1, 8, 8) * (i + 1), torch.zeros(8)) for i in range(4)]
+    reference, in_fp32 = copy.deepcopy(model), copy.deepcopy(model)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        update_bn([x for x, _ in batches], reference)
+    experiments.reestimate_batchnorm(model, batches, batches=4, precision="bf16")
+    experiments.reestimate_batchnorm(in_fp32, batches, batches=4)
+    torch.testing.assert_close(model.state_dict(), reference.state_dict())
+    assert not torch.allclose(model[1].running_var, in_fp32[1].running_var, rtol=1e-4)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        experiments.reestimate_batchnorm(model, batches, precision="fp16")
+
+
 def test_compare_training_trains_on_shuffled_batches_seeded_by_its_seed(spy_fit, monkeypatch):
     """Truth: a plain shuffled BatchLoader with the same seed gives the same first batch, and
     it differs from the data's own order."""

@@ -496,9 +496,8 @@ _, lagging = evaluate(bn_net, val_loader, precision=history.precision)
 bn_net.train()                                  # BN uses each batch's own statistics
 with torch.no_grad(), autocast(history.precision, device):
     batch_stats = sum((bn_net(x).argmax(1) == y).sum().item() for x, y in val_loader) / len(val_subset)
-with autocast(history.precision, device):     # from the activations it is evaluated with
-    reestimate_batchnorm(bn_net, BatchLoader(train_subset, 128, shuffle=True, seed=1,
-                                             device=device), batches=3 if QUICK else 50)
+reestimate_batchnorm(bn_net, BatchLoader(train_subset, 128, shuffle=True, seed=1, device=device),
+                     batches=3 if QUICK else 50, precision=history.precision)
 _, refreshed = evaluate(bn_net, val_loader, precision=history.precision)
 print(f"seed 0 at lr 0.1, trained in {history.precision}: final training loss "
       f"{final_loss(history):.3f}")
