@@ -15,8 +15,8 @@ BUNDLED = {**os.environ, "CNNEDU_DATA": "bundled"}
 
 def cli_error(argv: list[str], capsys):
     """What ``python -m cnnedu.benchmark argv`` prints (``.out``, ``.err``) when it exits with
-    status 2 (in this process: argument errors need no fresh interpreter; the training runs here have
-    one)."""
+    status 2 (in this process: argument errors need no fresh interpreter; the training runs here
+    have one)."""
     try:
         status = benchmark.main(argv)
     except SystemExit as stop:                           # argparse's own errors

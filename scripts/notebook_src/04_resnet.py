@@ -307,9 +307,10 @@ verdicts[key] = loss_verdict(degradation, f"residual-{DEPTHS[-1]}", f"plain-{DEP
 # Lesson 03 set up the test. Same depth (32), same data and steps, the same precision as
 # section 3, SGD with a one-cycle schedule up to lr 0.05 for all four (whether the networks
 # without BN survive it is part of what the run shows), five seeds each, the same training and
-# validation images. A fourth network answers a question the first three raise: residual without BN, but with each block's last layer
-# initialised to zero, so every block starts as the identity (the idea of Fixup, Zhang et al.
-# 2019, and of "zero-init residual", Goyal et al. 2017).
+# validation images. A fourth network answers a question the first three raise: residual
+# without BN, but with each block's last layer initialised to zero, so every block starts as
+# the identity (the idea of Fixup, Zhang et al. 2019, and of "zero-init residual", Goyal et al.
+# 2017).
 
 # %% [markdown]
 # ⏱ **About 3 minutes (4 networks of depth 32 × 5 seeds)** in full mode on a 2-core laptop CPU
