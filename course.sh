@@ -68,9 +68,22 @@ install_torch() {
     mapfile -t args < <(torch_pip_args)
     if [ ${#args[@]} -gt 0 ] && ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
         say "No NVIDIA GPU found: installing the CPU build of PyTorch (a few hundred MB, not the CUDA build's gigabytes) from $(torch_index)"
-        .venv/bin/python -m pip "${args[@]}" >>"$LOG" 2>&1 \
-            || echo "    $(torch_index) could not be reached: PyTorch comes from PyPI instead (on Linux its build includes the CUDA libraries)."
+        if ! .venv/bin/python -m pip "${args[@]}" >>"$LOG" 2>&1; then
+            echo "    $(torch_index) could not be reached: PyTorch comes from PyPI instead (on Linux its build includes the CUDA libraries)."
+        elif ! torch_pair_works; then
+            # pip can succeed with a pair that does not fit: with the CPU index unreachable it
+            # fell back to other indexes (a local wheel folder, seen here) and took a CPU torch
+            # beside a torchvision built for another torch.
+            echo "    the torch and torchvision pip found there do not work together: PyTorch comes from PyPI instead."
+            .venv/bin/python -m pip uninstall -y torch torchvision >>"$LOG" 2>&1 || true
+        fi
     fi
+}
+
+torch_pair_works() {
+    # torchvision registers its C++ operators against torch at import; a pair built for
+    # different torch versions fails there ("operator torchvision::nms does not exist").
+    .venv/bin/python -c "import torchvision" >>"$LOG" 2>&1
 }
 
 setup() {
@@ -91,6 +104,7 @@ setup() {
         # pip picks torch and torchvision together (do not pin one of them alone).
         .venv/bin/python -m pip install --progress-bar off -e '.[dev]' >>"$LOG" 2>&1 \
             || install_failed "installing the packages"
+        torch_pair_works || install_failed "checking that torch and torchvision work together (import torchvision failed)"
         .venv/bin/python -c "import torch; print('    installed: torch', torch.__version__, '(CUDA ' + torch.version.cuda + ')' if torch.version.cuda else '(CPU only)')" \
             || true
         touch .venv/.cnnedu-installed

@@ -122,3 +122,55 @@ def test_the_cpu_index_serves_the_installed_torch_version(tmp_path):
     assert item["metadata"]["name"] == "torch"
     assert item["metadata"]["version"] == f"{version}+cpu"
     assert item["download_info"]["url"].startswith("https://download.pytorch.org/")
+
+
+_FAKE_PYTHON = r"""#!/bin/bash
+# A stand-in for .venv/bin/python: logs each call; "import torchvision" fails until the course
+# package's install has run after an uninstall (a pair that works), or always (FIXED=never).
+here=$(dirname "$0")
+echo "$*" >>"$here/calls"
+case "$*" in
+    *"pip uninstall"*) touch "$here/uninstalled" ;;
+    *"-e .[dev]"*) [ -f "$here/uninstalled" ] && [ "$FIXED" != never ] && touch "$here/fixed" ;;
+    "-c import torch") exit 1 ;;                       # no torch yet: install_torch goes on
+    "-c import torchvision") [ -f "$here/fixed" ] || exit 1 ;;
+esac
+exit 0
+"""
+
+
+def _setup_with_mismatched_pair(tmp_path: Path, fixed: str) -> tuple[subprocess.CompletedProcess,
+                                                                       list[str]]:
+    """``./course.sh setup`` in a copy of the repo's script whose pip "succeeds" at installing
+    a torch and torchvision that do not import together (as pip did on a machine with the CPU
+    index unreachable and a local wheel folder configured)."""
+    repo = tmp_path / "repo"
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    shutil.copy(ROOT / "course.sh", repo)
+    shutil.copy(ROOT / "pyproject.toml", repo)
+    python = repo / ".venv" / "bin" / "python"
+    python.write_text(_FAKE_PYTHON)
+    python.chmod(0o755)
+    fake = _fake_machine(tmp_path / "bin", "Linux x86_64", gpu=False)
+    env = {k: v for k, v in os.environ.items() if k != "CNNEDU_TORCH_INDEX"}
+    env.update(PATH=f"{fake}{os.pathsep}{env['PATH']}", FIXED=fixed)
+    done = subprocess.run(["/bin/bash", str(repo / "course.sh"), "setup"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    return done, (repo / ".venv" / "bin" / "calls").read_text().splitlines()
+
+
+def test_setup_drops_a_torch_pair_that_does_not_import_and_takes_pypis(tmp_path):
+    done, calls = _setup_with_mismatched_pair(tmp_path, fixed="after reinstall")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "do not work together: PyTorch comes from PyPI instead" in done.stdout
+    cpu_install = next(i for i, c in enumerate(calls) if f"--index-url {CPU_INDEX}" in c)
+    uninstall = calls.index("-m pip uninstall -y torch torchvision")
+    package = next(i for i, c in enumerate(calls) if "-e .[dev]" in c)
+    assert cpu_install < uninstall < package      # dropped before the course package's install
+    assert calls[package + 1] == "-c import torchvision"      # and checked after it
+
+
+def test_setup_fails_clearly_when_the_installed_pair_still_does_not_import(tmp_path):
+    done, _ = _setup_with_mismatched_pair(tmp_path, fixed="never")
+    assert done.returncode == 1
+    assert "checking that torch and torchvision work together" in done.stderr
