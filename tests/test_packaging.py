@@ -77,7 +77,8 @@ def test_requires_python_floor_is_true():
 
 
 # import name -> distribution, where they differ
-DISTRIBUTIONS = {"PIL": "pillow", "IPython": "ipython", "bs4": "beautifulsoup4"}
+DISTRIBUTIONS = {"PIL": "pillow", "IPython": "ipython", "bs4": "beautifulsoup4",
+                 "xdist": "pytest-xdist"}
 
 
 def test_every_third_party_import_is_declared():
