@@ -66,7 +66,8 @@ install_torch() {
     # (setup never fails for this). pip then keeps whichever torch is there.
     local args
     mapfile -t args < <(torch_pip_args)
-    if [ ${#args[@]} -gt 0 ] && ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+    # Also when a torch is there but does not work with its torchvision (a failed earlier setup).
+    if [ ${#args[@]} -gt 0 ] && ! torch_pair_works; then
         say "No NVIDIA GPU found: installing the CPU build of PyTorch (a few hundred MB, not the CUDA build's gigabytes) from $(torch_index)"
         if ! .venv/bin/python -m pip "${args[@]}" >>"$LOG" 2>&1; then
             echo "    $(torch_index) could not be reached: PyTorch comes from PyPI instead (on Linux its build includes the CUDA libraries)."
@@ -74,7 +75,7 @@ install_torch() {
             # pip can succeed with a pair that does not fit: with the CPU index unreachable it
             # fell back to other indexes (a local wheel folder, seen here) and took a CPU torch
             # beside a torchvision built for another torch.
-            echo "    the torch and torchvision pip found there do not work together: PyTorch comes from PyPI instead."
+            echo "    the torch and torchvision pip found do not work together: trying again without PyTorch's CPU index."
             .venv/bin/python -m pip uninstall -y torch torchvision >>"$LOG" 2>&1 || true
         fi
     fi
@@ -104,7 +105,7 @@ setup() {
         # pip picks torch and torchvision together (do not pin one of them alone).
         .venv/bin/python -m pip install --progress-bar off -e '.[dev]' >>"$LOG" 2>&1 \
             || install_failed "installing the packages"
-        torch_pair_works || install_failed "checking that torch and torchvision work together (import torchvision failed)"
+        torch_pair_works || install_failed "checking that torch and torchvision work together (import torchvision failed; pip's choices are in the log; \`rm -rf .venv\` and setup again, or install a matching pair into .venv by hand)"
         .venv/bin/python -c "import torch; print('    installed: torch', torch.__version__, '(CUDA ' + torch.version.cuda + ')' if torch.version.cuda else '(CPU only)')" \
             || true
         touch .venv/.cnnedu-installed
@@ -185,7 +186,8 @@ case "${1:-}" in
         # workers (CNNEDU_TEST_WORKERS; 0 runs in this process), whole files each: a notebook's
         # cells share one kernel, and much of the suite waits on kernels, servers and browsers
         # (on 2 cores, 3 workers took 7 min 57 s where 2 took 9 min 28 s).
-        # pytest-xdist hands out the files with the most tests first (its default). Handing out
+        # pytest-xdist hands out the files with the most tests first (its default), except
+        # tests/conftest.py's FIRST_FILES (a test that sleeps 40 s goes first). Handing out
         # the costliest first was tried and was not faster on 2 cores: the heavy multi-process
         # files then ran together (10 min 26 s of tests in a clean clone, 9 min 22 s and 10 min
         # 11 s with this order the same day).

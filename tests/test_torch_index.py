@@ -125,25 +125,27 @@ def test_the_cpu_index_serves_the_installed_torch_version(tmp_path):
 
 
 _FAKE_PYTHON = r"""#!/bin/bash
-# A stand-in for .venv/bin/python: logs each call; "import torchvision" fails until the course
-# package's install has run after an uninstall (a pair that works), or always (FIXED=never).
+# A stand-in for .venv/bin/python: logs each call. "import torchvision" fails until a pair that
+# works is in: from the CPU index (FIXED=cpu-index), from the course package's install after
+# an uninstall (FIXED=after-reinstall), or never (FIXED=never).
 here=$(dirname "$0")
 echo "$*" >>"$here/calls"
 case "$*" in
+    *"--index-url"*) [ "$FIXED" = cpu-index ] && touch "$here/fixed" ;;
     *"pip uninstall"*) touch "$here/uninstalled" ;;
-    *"-e .[dev]"*) [ -f "$here/uninstalled" ] && [ "$FIXED" != never ] && touch "$here/fixed" ;;
-    "-c import torch") exit 1 ;;                       # no torch yet: install_torch goes on
+    *"-e .[dev]"*) [ -f "$here/uninstalled" ] && [ "$FIXED" = after-reinstall ] && touch "$here/fixed" ;;
     "-c import torchvision") [ -f "$here/fixed" ] || exit 1 ;;
 esac
 exit 0
 """
 
 
-def _setup_with_mismatched_pair(tmp_path: Path, fixed: str) -> tuple[subprocess.CompletedProcess,
+def _setup_with_fake_pip(tmp_path: Path, fixed: str) -> tuple[subprocess.CompletedProcess,
                                                                        list[str]]:
-    """``./course.sh setup`` in a copy of the repo's script whose pip "succeeds" at installing
-    a torch and torchvision that do not import together (as pip did on a machine with the CPU
-    index unreachable and a local wheel folder configured)."""
+    """``./course.sh setup`` in a copy of the repo's script on a CPU-only Linux machine, with a
+    fake python whose pip "succeeds" every time; ``fixed`` says when its torch and torchvision
+    import together (a pair that did not was what pip installed on a machine with the CPU index
+    unreachable and a local wheel folder configured)."""
     repo = tmp_path / "repo"
     (repo / ".venv" / "bin").mkdir(parents=True)
     shutil.copy(ROOT / "course.sh", repo)
@@ -160,9 +162,9 @@ def _setup_with_mismatched_pair(tmp_path: Path, fixed: str) -> tuple[subprocess.
 
 
 def test_setup_drops_a_torch_pair_that_does_not_import_and_takes_pypis(tmp_path):
-    done, calls = _setup_with_mismatched_pair(tmp_path, fixed="after reinstall")
+    done, calls = _setup_with_fake_pip(tmp_path, fixed="after-reinstall")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "do not work together: PyTorch comes from PyPI instead" in done.stdout
+    assert "do not work together: trying again without PyTorch's CPU index" in done.stdout
     cpu_install = next(i for i, c in enumerate(calls) if f"--index-url {CPU_INDEX}" in c)
     uninstall = calls.index("-m pip uninstall -y torch torchvision")
     package = next(i for i, c in enumerate(calls) if "-e .[dev]" in c)
@@ -171,6 +173,24 @@ def test_setup_drops_a_torch_pair_that_does_not_import_and_takes_pypis(tmp_path)
 
 
 def test_setup_fails_clearly_when_the_installed_pair_still_does_not_import(tmp_path):
-    done, _ = _setup_with_mismatched_pair(tmp_path, fixed="never")
+    done, _ = _setup_with_fake_pip(tmp_path, fixed="never")
     assert done.returncode == 1
     assert "checking that torch and torchvision work together" in done.stderr
+
+
+def test_setup_keeps_a_cpu_index_pair_that_works(tmp_path):
+    """The usual case: the CPU build's pair imports, so nothing is uninstalled (PyPI's CUDA
+    build would be gigabytes more)."""
+    done, calls = _setup_with_fake_pip(tmp_path, fixed="cpu-index")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "do not work together" not in done.stdout + done.stderr
+    assert not any("uninstall" in call for call in calls)
+    assert sum(f"--index-url {CPU_INDEX}" in call for call in calls) == 1
+
+
+def test_setup_mends_an_installed_pair_that_does_not_import(tmp_path):
+    """A torch that imports beside a torchvision that does not (an earlier setup's leftovers):
+    setup tries the CPU index again instead of keeping the broken pair."""
+    done, calls = _setup_with_fake_pip(tmp_path, fixed="after-reinstall")
+    assert calls[1] == "-c import torchvision"        # asked before installing (after pip's upgrade)
+    assert any(f"--index-url {CPU_INDEX}" in call for call in calls)

@@ -44,7 +44,8 @@ def site(tmp_path_factory):
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
     nbformat.write(lesson, first)
     out = tmp_path_factory.mktemp("site")
-    # the command line `./course.sh site` runs (.ci/run no longer builds the site separately)
+    # through the script's command line, as `./course.sh site` runs it (here on a copy of the
+    # lessons with lesson 00 run again; .ci/run builds the tracked lessons with course.sh)
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_site.py"), str(out),
                            "--notebooks", str(notebooks)], capture_output=True, text=True,
                           timeout=600)
