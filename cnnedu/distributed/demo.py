@@ -17,6 +17,7 @@ import torch.distributed as dist
 from torch import nn
 
 from cnnedu.distributed.group import Context
+from cnnedu.distributed.say import say
 from cnnedu.distributed.syncbn import SyncBatchNorm2d
 
 
@@ -39,8 +40,8 @@ def by_hand(ctx: Context, global_batch: int = 8) -> None:
         p.grad /= ctx.world_size
     for r in range(ctx.world_size):
         if r == ctx.rank:
-            print(f"rank {r}: {len(x)} samples {list(range(global_batch))[shard]}, "
-                  f"local grad {_fmt(local)} -> averaged {_fmt(model.weight.grad)}", flush=True)
+            say(f"rank {r}: {len(x)} samples {list(range(global_batch))[shard]}, "
+                f"local grad {_fmt(local)} -> averaged {_fmt(model.weight.grad)}")
         dist.barrier()
 
     torch.manual_seed(1)
@@ -54,9 +55,9 @@ def by_hand(ctx: Context, global_batch: int = 8) -> None:
     nn.functional.mse_loss(single(x_all), y_all).backward()
     diff_single = (single.weight.grad - model.weight.grad).abs().max().item()
     if ctx.rank == 0:
-        print(f"one process, whole batch:  grad {_fmt(single.weight.grad)}")
-        print(f"max |by hand - DDP|          = {diff_ddp:.1e}")
-        print(f"max |by hand - one process|  = {diff_single:.1e}", flush=True)
+        say(f"one process, whole batch:  grad {_fmt(single.weight.grad)}")
+        say(f"max |by hand - DDP|          = {diff_ddp:.1e}")
+        say(f"max |by hand - one process|  = {diff_single:.1e}")
 
 
 def _fmt(t: torch.Tensor) -> str:
@@ -89,8 +90,8 @@ def allreduce_bench(ctx: Context, out: str | None, repeats: int = 20,
         rows.append({"bytes": kib * 1024, "seconds": min(times),
                      "median_seconds": statistics.median(times)})
         if ctx.rank == 0:
-            print(f"all_reduce {kib:>6} KiB: best {rows[-1]['seconds'] * 1e3:8.3f} ms, median "
-                  f"{rows[-1]['median_seconds'] * 1e3:8.3f} ms", flush=True)
+            say(f"all_reduce {kib:>6} KiB: best {rows[-1]['seconds'] * 1e3:8.3f} ms, median "
+                f"{rows[-1]['median_seconds'] * 1e3:8.3f} ms")
     result = {"world_size": ctx.world_size, "backend": dist.get_backend(), "rows": rows}
     if out and ctx.rank == 0:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -137,5 +138,5 @@ def bn_check(ctx: Context, steps: int = 3) -> dict[str, float]:
             worst[name] = value if math.isnan(value) else max(worst[name], value)
     if ctx.rank == 0:
         for name, value in worst.items():
-            print(f"max |sync BN on {ctx.world_size} ranks - one process|, {name:12}: {value:.1e}")
+            say(f"max |sync BN on {ctx.world_size} ranks - one process|, {name:12}: {value:.1e}")
     return worst

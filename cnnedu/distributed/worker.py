@@ -19,7 +19,6 @@ exit with status 1 just before step k, but only in torchrun's first attempt
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from functools import partial
@@ -35,6 +34,7 @@ from cnnedu.device import synchronize
 from cnnedu.distributed.commhook import CommTimer, timed_allreduce_hook
 from cnnedu.distributed.group import Context, setup, teardown, threads_per_process  # noqa: F401
 from cnnedu.distributed.results import max_state_diff, read_result, write_result  # noqa: F401
+from cnnedu.distributed.say import say
 from cnnedu.distributed.sharding import ShardedLoader
 from cnnedu.distributed.syncbn import convert_sync_batchnorm
 from cnnedu.models.resnet import resnet_mini
@@ -118,14 +118,13 @@ def _fault_switch(ctx: Context, step: int) -> None:
     if not at or os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") != "0":
         return
     if step == int(at) and ctx.rank == int(os.environ.get("CNNEDU_FAULT_RANK", "1")):
-        print(f"[rank {ctx.rank}] fault switch: exiting at step {step}", flush=True)
-        sys.stdout.flush()
+        say(f"[rank {ctx.rank}] fault switch: exiting at step {step}")
         os._exit(1)
 
 
 def _log(ctx: Context, message: str) -> None:
     if ctx.rank == 0:
-        print(message, flush=True)
+        say(message)
 
 
 def train(cfg: TrainConfig, ctx: Context | None = None) -> dict:
@@ -234,6 +233,6 @@ def _after_step(cfg: TrainConfig, ctx: Context, done: int, total_steps: int, mod
             save_checkpoint(cfg.checkpoint, model, optimizer, step=done,
                             scheduler=scheduler.state_dict() if scheduler else None,
                             rng=torch.get_rng_state(), world_size=ctx.world_size)
-            print(f"checkpoint at step {done} -> {cfg.checkpoint}", flush=True)
+            say(f"checkpoint at step {done} -> {cfg.checkpoint}")
         if ctx.distributed:
             dist.barrier()   # nobody runs ahead (or dies) before the file is on disk
