@@ -187,7 +187,7 @@ case "${1:-}" in
         # cells share one kernel, and much of the suite waits on kernels, servers and browsers
         # (on 2 cores, 3 workers took 7 min 57 s where 2 took 9 min 28 s).
         # pytest-xdist hands out the files with the most tests first (its default), except
-        # tests/conftest.py's FIRST_FILES (a test that sleeps 40 s goes first). Handing out
+        # tests/scheduling_order.py's FIRST_FILES (a test that sleeps 40 s goes first). Handing out
         # the costliest first was tried and was not faster on 2 cores: the heavy multi-process
         # files then ran together (10 min 26 s of tests in a clean clone, 9 min 22 s and 10 min
         # 11 s with this order the same day).

@@ -1,13 +1,14 @@
-"""The suite's own xdist scheduler (tests/conftest.py): under ``--dist loadfile`` the files of
-FIRST_FILES go out before the rest, whatever xdist's queue order, and the rest keep xdist's
-order. Driven through xdist's real ``_assign_work_unit`` with fake workers, so a change in
-xdist's internals that the override relies on fails here instead of silently undoing it."""
+"""The suite's own xdist scheduler (tests/scheduling_order.py, installed by tests/conftest.py):
+under ``--dist loadfile`` the files of FIRST_FILES go out before the rest, whatever xdist's
+queue order, and the rest keep xdist's order. Driven through xdist's real
+``_assign_work_unit`` with fake workers, so a change in xdist's internals that the override
+relies on fails here instead of silently undoing it."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
-from conftest import FIRST_FILES, FirstFilesFirst
+from scheduling_order import FIRST_FILES, FirstFilesFirst
 
 
 class FakeWorker:
