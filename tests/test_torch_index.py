@@ -162,8 +162,11 @@ def _setup_with_fake_pip(tmp_path: Path, fixed: str) -> tuple[subprocess.Complet
 
 
 def test_setup_drops_a_torch_pair_that_does_not_import_and_takes_pypis(tmp_path):
+    """Also the case of an earlier setup's leftovers: the pair is checked before installing
+    (``import torchvision``, not only ``import torch``), so a broken pair is not kept."""
     done, calls = _setup_with_fake_pip(tmp_path, fixed="after-reinstall")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert calls[1] == "-c import torchvision"        # asked before installing (after pip's upgrade)
     assert "do not work together: trying again without PyTorch's CPU index" in done.stdout
     cpu_install = next(i for i, c in enumerate(calls) if f"--index-url {CPU_INDEX}" in c)
     uninstall = calls.index("-m pip uninstall -y torch torchvision")
@@ -187,10 +190,3 @@ def test_setup_keeps_a_cpu_index_pair_that_works(tmp_path):
     assert not any("uninstall" in call for call in calls)
     assert sum(f"--index-url {CPU_INDEX}" in call for call in calls) == 1
 
-
-def test_setup_mends_an_installed_pair_that_does_not_import(tmp_path):
-    """A torch that imports beside a torchvision that does not (an earlier setup's leftovers):
-    setup tries the CPU index again instead of keeping the broken pair."""
-    done, calls = _setup_with_fake_pip(tmp_path, fixed="after-reinstall")
-    assert calls[1] == "-c import torchvision"        # asked before installing (after pip's upgrade)
-    assert any(f"--index-url {CPU_INDEX}" in call for call in calls)
