@@ -147,13 +147,28 @@ def set_slider(page: Page, root: str, label: str, value: int) -> None:
     """Type a value into an ipywidgets slider's readout, as a learner can, once the slider is
     enabled: a slider the kernel has just enabled (the attribution explorer's patch, after
     choosing occlusion) stays disabled in the page until the kernel's reply arrives, and typing
-    into its readout before then goes nowhere (a busy CI machine made that wait long)."""
+    into its readout before then goes nowhere (a busy CI machine made that wait long). If the
+    readout still shows its old value 10 s after Enter, the value is typed once more: one CI
+    run lost a typed padding and waited 60 s for a note that never came."""
     readout = _slider_readout(page, root, label)
     expect(readout).to_have_attribute("contenteditable", "true", timeout=60_000)
-    readout.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(str(value))
-    page.keyboard.press("Enter")
+    before = readout.inner_text().strip()
+    if before == str(value):
+        return                                      # typing it again would send nothing
+    for _attempt in range(2):
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(value))
+        page.keyboard.press("Enter")
+        try:
+            # The page's slider takes a typed value at once, before any kernel reply.
+            expect(readout).not_to_have_text(before, timeout=10_000)
+            return
+        except AssertionError:
+            # The keys went nowhere (the readout was redrawn under them on a busy machine),
+            # or the kernel clamped the value back to where it was: type once more, and let
+            # the caller's own check judge the result.
+            continue
 
 
 def click_feature_map(page: Page, viewer: str, index: int) -> None:
