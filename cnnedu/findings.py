@@ -48,21 +48,21 @@ FULL_RUN: dict[str, dict[str, str]] = {
     },
     "04": {
         'plain-20 vs plain-8':
-            'Not separated in this budget (94 steps), on Fashion-MNIST: final training loss, plain-20 minus plain-8, over 5 seed(s): -0.069 ± 0.131 (mean ± sd), min -0.167, max +0.139; plain-20 ahead in 4 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.305). More seeds could tell.',
+            'plain-20 beat plain-8 in this budget (94 steps), on Fashion-MNIST: final training loss, plain-20 minus plain-8, over 5 seed(s): -0.121 ± 0.081 (mean ± sd), min -0.204, max +0.002; plain-20 ahead in 4 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.029).',
         'plain-32 vs plain-20':
-            'Not separated in this budget (94 steps), on Fashion-MNIST: final training loss, plain-32 minus plain-20, over 5 seed(s): +0.196 ± 0.175 (mean ± sd), min -0.050, max +0.370; plain-20 ahead in 4 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.066). More seeds could tell.',
+            'plain-20 beat plain-32 in this budget (94 steps), on Fashion-MNIST: final training loss, plain-32 minus plain-20, over 5 seed(s): +0.300 ± 0.104 (mean ± sd), min +0.187, max +0.467; plain-20 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.003).',
         'residual-20 vs residual-8':
-            'residual-20 beat residual-8 in this budget (94 steps), on Fashion-MNIST: final training loss, residual-20 minus residual-8, over 5 seed(s): -0.194 ± 0.086 (mean ± sd), min -0.264, max -0.046; residual-20 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.007).',
+            'residual-20 beat residual-8 in this budget (94 steps), on Fashion-MNIST: final training loss, residual-20 minus residual-8, over 5 seed(s): -0.218 ± 0.054 (mean ± sd), min -0.283, max -0.141; residual-20 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
         'residual-32 vs residual-20':
-            'Not separated in this budget (94 steps), on Fashion-MNIST: final training loss, residual-32 minus residual-20, over 5 seed(s): -0.004 ± 0.081 (mean ± sd), min -0.112, max +0.106; residual-32 ahead in 3 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.923). More seeds could tell.',
+            'Not separated in this budget (94 steps), on Fashion-MNIST: final training loss, residual-32 minus residual-20, over 5 seed(s): -0.006 ± 0.031 (mean ± sd), min -0.035, max +0.040; residual-32 ahead in 3 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.679). More seeds could tell.',
         'residual-32 vs plain-32':
-            'residual-32 beat plain-32 in this budget (94 steps), on Fashion-MNIST: final training loss, residual-32 minus plain-32, over 5 seed(s): -0.377 ± 0.104 (mean ± sd), min -0.478, max -0.232; residual-32 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.001).',
+            'residual-32 beat plain-32 in this budget (94 steps), on Fashion-MNIST: final training loss, residual-32 minus plain-32, over 5 seed(s): -0.460 ± 0.069 (mean ± sd), min -0.576, max -0.404; residual-32 ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
         'residual + BN vs plain + BN':
-            'residual + BN beat plain + BN in this budget (94 steps), on Fashion-MNIST: final training loss, residual + BN minus plain + BN, over 5 seed(s): -0.713 ± 0.117 (mean ± sd), min -0.894, max -0.569; residual + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
+            'residual + BN beat plain + BN in this budget (94 steps), on Fashion-MNIST: final training loss, residual + BN minus plain + BN, over 5 seed(s): -0.604 ± 0.087 (mean ± sd), min -0.700, max -0.517; residual + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
         'residual, no BN, zero-init vs plain + BN':
-            'plain + BN beat residual, no BN, zero-init in this budget (94 steps), on Fashion-MNIST: final training loss, residual, no BN, zero-init minus plain + BN, over 5 seed(s): +0.820 ± 0.194 (mean ± sd), min +0.520, max +0.989; plain + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
+            'plain + BN beat residual, no BN, zero-init in this budget (94 steps), on Fashion-MNIST: final training loss, residual, no BN, zero-init minus plain + BN, over 5 seed(s): +0.930 ± 0.194 (mean ± sd), min +0.599, max +1.087; plain + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
         'residual, no BN vs plain + BN':
-            'plain + BN beat residual, no BN in this budget (94 steps), on Fashion-MNIST: final training loss, residual, no BN minus plain + BN, over 5 seed(s): +0.882 ± 0.105 (mean ± sd), min +0.728, max +0.988; plain + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
+            'plain + BN beat residual, no BN in this budget (94 steps), on Fashion-MNIST: final training loss, residual, no BN minus plain + BN, over 5 seed(s): +0.990 ± 0.104 (mean ± sd), min +0.854, max +1.106; plain + BN ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
     },
     "05": {
         'AlexNet vs ResNet-8 mini':
@@ -76,7 +76,7 @@ FULL_RUN: dict[str, dict[str, str]] = {
     },
     "07": {
         'label smoothing 0.1 vs none (ECE)':
-            'no smoothing beat label smoothing 0.1 after one epoch on 6,000 images, on Fashion-MNIST: ECE, label smoothing 0.1 minus no smoothing, over 5 seed(s): +0.101 ± 0.021 (mean ± sd), min +0.079, max +0.135; no smoothing ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
+            'no smoothing beat label smoothing 0.1 after one epoch on 6,000 images, on Fashion-MNIST: ECE, label smoothing 0.1 minus no smoothing, over 5 seed(s): +0.083 ± 0.014 (mean ± sd), min +0.063, max +0.098; no smoothing ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).',
     },
     "08": {
         'MobileNetV2-style vs ResNet-8 mini':

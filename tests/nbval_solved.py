@@ -14,12 +14,16 @@ kernel, in the same run:
 Before this, each lesson ran once more in the browser only to insert the solutions.
 
 The lessons' kernels read the bundled subset (``CNNEDU_DATA=bundled`` unless already set): the
-path every learner has (:func:`bundled_data_for_notebooks`).
+path every learner has. Each kernel also gets an empty model store of its own
+(``CNNEDU_MODEL_STORE``, unless already set), so lesson 07 trains its model under nbval whether
+or not lesson 04 ran before it, and no test writes into ``~/.cache``
+(:func:`learner_settings_for_notebooks`).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import defaultdict
 from contextlib import contextmanager
 
@@ -75,17 +79,25 @@ def add_solved_checks(items: list) -> list:
     return result
 
 
+_STORES = tempfile.TemporaryDirectory(prefix="cnnedu-model-stores-")   # removed at exit
+
+
 @contextmanager
-def bundled_data_for_notebooks(item):
-    """While a notebook's kernel starts (its first cell's setup), ``CNNEDU_DATA=bundled``."""
-    if not isinstance(item, IPyNbCell) or "CNNEDU_DATA" in os.environ:
+def learner_settings_for_notebooks(item):
+    """While a notebook's kernel starts (its first cell's setup): ``CNNEDU_DATA=bundled`` and
+    ``CNNEDU_MODEL_STORE`` a new empty folder, each unless already set."""
+    if not isinstance(item, IPyNbCell):
         yield
         return
-    os.environ["CNNEDU_DATA"] = "bundled"
+    settings = {"CNNEDU_DATA": "bundled",
+                "CNNEDU_MODEL_STORE": tempfile.mkdtemp(dir=_STORES.name)}
+    added = [name for name in settings if name not in os.environ]
+    os.environ.update({name: settings[name] for name in added})
     try:
         yield
     finally:
-        del os.environ["CNNEDU_DATA"]
+        for name in added:
+            del os.environ[name]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -98,6 +110,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item):
-    """The hook notebooks/conftest.py takes over: lessons' kernels start on the bundled data."""
-    with bundled_data_for_notebooks(item):
+    """The hook notebooks/conftest.py takes over: lessons' kernels start on the bundled data,
+    each with an empty model store."""
+    with learner_settings_for_notebooks(item):
         return (yield)

@@ -23,11 +23,24 @@ from nbval_solved import pytest_collection_modifyitems, pytest_runtest_setup  # 
 """
 
 
+# The data the kernel reads, and its model store: empty at the start (a mark left in it shows
+# whether the other notebook's kernel got the same one) and not the tester's ~/.cache.
+STARTUP = """\
+# NBVAL_CHECK_OUTPUT
+import os
+from pathlib import Path
+store = Path(os.environ["CNNEDU_MODEL_STORE"])
+own = store.is_dir() and not any(store.iterdir()) and not store.is_relative_to(Path.home())
+(store / "mark").touch()
+print(f"{os.environ.get('CNNEDU_DATA')}, an empty store of its own: {own}")"""
+
+
 def lesson(expected: int) -> nbformat.NotebookNode:
-    """Which data the kernel reads, an answer cell, its check against ``expected``, and a cell
-    that shows the answer again (committed output ``None``: the learner's answer restored)."""
+    """The kernel's data and model store, an answer cell, its check against ``expected``, and a
+    cell that shows the answer again (committed output ``None``: the learner's answer
+    restored)."""
     cells = [
-        ("# NBVAL_CHECK_OUTPUT\nimport os\nprint(os.environ.get('CNNEDU_DATA'))", "bundled\n"),
+        (STARTUP, "bundled, an empty store of its own: True\n"),
         ("# EXERCISE 04.3\nanswer_1 = None   # an int", None),
         (f"from cnnedu.exercises import check\ncheck(answer_1, {expected}, exercise='04.3');",
          None),
@@ -50,7 +63,8 @@ def report(tmp_path_factory) -> str:
     (folder / "conftest.py").write_text(CONFTEST)
     nbformat.write(lesson(count_params(BasicBlock(64, 64))), folder / "right.ipynb")
     nbformat.write(lesson(1), folder / "wrong.ipynb")
-    env = {k: v for k, v in os.environ.items() if k != "CNNEDU_DATA"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CNNEDU_DATA", "CNNEDU_MODEL_STORE")}
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
                            "--nbval-lax", "-rA", "right.ipynb", "wrong.ipynb"],
                           cwd=folder, env=env, capture_output=True, text=True, timeout=300)
@@ -69,4 +83,4 @@ def test_a_reference_that_fails_its_check_fails_the_solved_cell(report):
     assert "❌ 04.3" in report
     # the learner's answer is back after it: the committed "None" is what the next cell prints
     assert "PASSED wrong.ipynb::Cell 3\n" in report
-    assert "PASSED wrong.ipynb::Cell 0\n" in report            # the kernel read the subset
+    assert "PASSED wrong.ipynb::Cell 0\n" in report   # the subset, a store of its own

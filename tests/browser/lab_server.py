@@ -78,6 +78,7 @@ class Lab:
         env = dict(os.environ, CNNEDU_QUICK="1" if quick else "0",
                    JUPYTER_CONFIG_DIR=str(base / "config"),
                    JUPYTER_RUNTIME_DIR=str(base / "runtime"))
+        env.setdefault("CNNEDU_MODEL_STORE", str(base / "models"))   # not the tester's ~/.cache
         if data is not None:
             env["CNNEDU_DATA"] = data
         self.log_path = base / "lab.log"
