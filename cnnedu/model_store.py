@@ -7,13 +7,16 @@ matches, and trained (and kept) otherwise. On this course's 2-core CPU that save
 about two minutes.
 
 A kept model is used only when everything that decides its weights matches (:func:`run_key`):
-the recipe's settings and architecture, the training images and labels, the seed, the step
-limit, the device type, the thread count and the PyTorch version. On one machine training is
-deterministic, so the same inputs give the same weights (``tests/test_model_store.py`` trains
-twice and compares); anything else is trained again rather than loaded. The
-store is a folder, ``CNNEDU_MODEL_STORE`` or ``~/.cache/cnnedu/models``, with one file per
-recipe, seed and step limit, each overwritten by the next keep: it cannot grow without bound.
-A store that cannot be written costs the time saving, never the lesson: keeping then warns.
+the recipe's settings and architecture, the precision training actually ran in, the training
+images and labels, the seed, the step limit, the thread count, the CPU's instruction set, the
+PyTorch version and the source code of the ``cnnedu`` package (a changed training loop is a
+different training). Training on a CPU is deterministic, so the same inputs give the same
+weights (``tests/test_model_store.py`` trains twice and compares); anything else is trained
+again rather than loaded. Only CPU training is kept: on a GPU, cuDNN's backward pass is not
+deterministic by default, and training there is fast anyway. The store is a folder,
+``CNNEDU_MODEL_STORE`` or ``~/.cache/cnnedu/models``, with one file per recipe, seed and step
+limit, each overwritten by the next keep: it cannot grow without bound. A store that cannot be
+written costs the time saving, never the lesson: keeping then warns.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import pickle
 import time
 import warnings
 from dataclasses import dataclass
@@ -36,9 +38,13 @@ from cnnedu.data import FashionMNIST
 from cnnedu.recipes import Recipe
 from cnnedu.train import fit
 from cnnedu.train.checkpoint import save_checkpoint
+from cnnedu.train.precision import resolve_precision
 
 STORE_ENV = "CNNEDU_MODEL_STORE"
 DEFAULT_STORE = Path("~/.cache/cnnedu/models")
+
+
+PACKAGE = Path(__file__).resolve().parent
 
 
 def store_dir() -> Path:
@@ -46,14 +52,29 @@ def store_dir() -> Path:
     return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE).expanduser()
 
 
+def uses_store(device: torch.device | str) -> bool:
+    """Whether models trained on ``device`` are kept and loaded: on the CPU only (see above)."""
+    return torch.device(device).type == "cpu"
+
+
+def package_digest() -> str:
+    """A digest of the ``cnnedu`` package's Python source (every ``.py`` file, path and text)."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(str(path.relative_to(PACKAGE)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def run_key(recipe: Recipe, train_set: FashionMNIST, *, seed: int, device: torch.device | str,
             max_batches: int | None = None) -> str:
     """A digest of everything that decides the weights ``recipe`` trains on ``train_set``.
 
-    The recipe's fields (``build`` by the architecture it prints), the images and labels, the
-    seed (of torch and of the batch order), ``max_batches``, the device type, the thread count
-    and the PyTorch version. Building the model to print it does not move the caller's random
-    state.
+    The recipe's fields (``build`` by the architecture it prints), the precision that ``"auto"``
+    resolves to here, the images and labels, the seed (of torch and of the batch order),
+    ``max_batches``, the device type, the thread count, the CPU's instruction set, the PyTorch
+    version and the package's source. Building the model to print it does not move the
+    caller's random state.
     """
     with torch.random.fork_rng(devices=[]):
         architecture = repr(recipe.build())
@@ -64,10 +85,12 @@ def run_key(recipe: Recipe, train_set: FashionMNIST, *, seed: int, device: torch
     data = hashlib.sha256(images.numpy().tobytes())
     data.update(labels.numpy().tobytes())
     described = json.dumps({
-        "settings": settings, "architecture": architecture, "data": data.hexdigest(),
+        "settings": settings, "architecture": architecture,
+        "precision": resolve_precision(recipe.precision, device), "data": data.hexdigest(),
         "images": list(images.shape), "seed": seed, "max_batches": max_batches,
         "device": torch.device(device).type, "threads": torch.get_num_threads(),
-        "torch": torch.__version__}, sort_keys=True, default=str)
+        "cpu": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+        "code": package_digest()}, sort_keys=True, default=str)
     return hashlib.sha256(described.encode()).hexdigest()
 
 
@@ -93,13 +116,15 @@ class RecipeModel:
     precision: str          # what its training ran in ("bf16" or "fp32")
     epochs: int
     train_seconds: float    # the training's own time, wherever it ran
-    path: Path
+    path: Path | None       # where it is kept; None: not kept
 
     def __str__(self) -> str:
         how = (f"{self.epochs} epochs in {self.precision}, {self.train_seconds:.0f} s of "
                "training")
         if self.loaded:
             return f"loaded the kept model ({how} when it was kept) from {shown_path(self.path)}"
+        if self.path is None:
+            return f"trained now ({how}); not kept"
         return f"trained now ({how}), kept in {shown_path(self.path)}"
 
 
@@ -111,15 +136,24 @@ def keep_recipe_model(model: nn.Module, recipe: Recipe, train_set: FashionMNIST,
     Call it with the arguments the training used: ``seed`` seeded torch
     (:func:`cnnedu.config.seed_everything`) before ``recipe.build()`` and the batch order
     (``recipe.train_loader(..., seed=seed)``), and ``fit`` ran ``recipe.fit_kwargs()`` with
-    ``max_batches``. Returns the file, or None (with a warning) when the store cannot be
-    written.
+    ``max_batches``. Returns the file, or None: on a device other than the CPU (nothing is
+    kept there), when ``epochs`` or ``precision`` are not the recipe's (a warning: an edited
+    training is not the recipe's model), or when the store cannot be written (a warning).
     """
+    if not uses_store(device):
+        return None
+    expected = (recipe.epochs, resolve_precision(recipe.precision, device))
+    if (epochs, precision) != expected:
+        warnings.warn(f"not kept: trained {epochs} epochs in {precision}, but the recipe "
+                      f"trains {expected[0]} in {expected[1]}, so it is not the recipe's model",
+                      stacklevel=2)
+        return None
     path = _path(recipe, seed, max_batches)
     key = run_key(recipe, train_set, seed=seed, device=device, max_batches=max_batches)
     try:
         save_checkpoint(path, model, key=key, precision=precision, epochs=epochs,
                         train_seconds=float(train_seconds))
-    except OSError as err:
+    except (OSError, RuntimeError) as err:    # no folder, no permission, a full disk
         warnings.warn(f"could not keep the trained model in {path} ({err}); set "
                       f"{STORE_ENV} to a writable folder to keep it for later lessons",
                       stacklevel=2)
@@ -139,9 +173,9 @@ def load_recipe_model(recipe: Recipe, train_set: FashionMNIST, *, seed: int,
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        extra, weights = state["extra"], state["model"]
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, KeyError, TypeError) as err:
-        # truncated, not a checkpoint, not written by keep_recipe_model
+        extra, weights = dict(state["extra"]), state["model"]
+        extra["key"]    # noqa: B018 (a file without one is not ours)
+    except Exception as err:  # noqa: BLE001 (truncated, not a checkpoint, not ours: not kept)
         warnings.warn(f"ignoring {path}, which cannot be read: {err}", stacklevel=2)
         return None
     if extra.get("key") != run_key(recipe, train_set, seed=seed, device=device,
@@ -179,5 +213,4 @@ def recipe_model(recipe: Recipe, train_set: FashionMNIST, device: torch.device |
                              precision=history.precision, epochs=epochs, train_seconds=seconds,
                              max_batches=max_batches)
     model = model.to("cpu", memory_format=torch.contiguous_format).eval()
-    return RecipeModel(model, False, history.precision, epochs, seconds,
-                       path or _path(recipe, seed, max_batches))
+    return RecipeModel(model, False, history.precision, epochs, seconds, path)

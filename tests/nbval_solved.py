@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import nbformat
@@ -83,16 +84,16 @@ _STORES = tempfile.TemporaryDirectory(prefix="cnnedu-model-stores-")   # removed
 
 
 @contextmanager
-def learner_settings_for_notebooks(item):
+def learner_settings_for_notebooks(item: pytest.Item) -> Iterator[None]:
     """While a notebook's kernel starts (its first cell's setup): ``CNNEDU_DATA=bundled`` and
     ``CNNEDU_MODEL_STORE`` a new empty folder, each unless already set."""
     if not isinstance(item, IPyNbCell):
         yield
         return
-    settings = {"CNNEDU_DATA": "bundled",
-                "CNNEDU_MODEL_STORE": tempfile.mkdtemp(dir=_STORES.name)}
-    added = [name for name in settings if name not in os.environ]
-    os.environ.update({name: settings[name] for name in added})
+    added = [name for name in ("CNNEDU_DATA", "CNNEDU_MODEL_STORE") if name not in os.environ]
+    for name in added:
+        os.environ[name] = ("bundled" if name == "CNNEDU_DATA"
+                            else tempfile.mkdtemp(dir=_STORES.name))
     try:
         yield
     finally:

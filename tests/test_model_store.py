@@ -6,14 +6,13 @@ compares with is a fresh training, not the store's own record.
 
 import copy
 import dataclasses
-import time
 import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-from cnnedu import config
+from cnnedu import config, model_store
 from cnnedu.data import FashionMNIST
 from cnnedu.model_store import (
     keep_recipe_model,
@@ -29,6 +28,7 @@ from cnnedu.splits import subset
 from cnnedu.train import fit
 
 STEPS = 2   # steps per epoch: enough to move every weight, cheap on one thread
+SOURCES = Path(__file__).resolve().parents[1] / "scripts" / "notebook_src"
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +59,22 @@ def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
         assert torch.equal(wa[name], wb[name]), name
 
 
-def train_as_lesson_04(recipe, images, seed=0):
-    """Lesson 04's training cell, its validation loader and all: the path that keeps a model."""
+def lesson_cell(lesson: str, marker: str) -> str:
+    """The code cell of ``scripts/notebook_src/<lesson>*.py`` that contains ``marker``."""
+    source = next(SOURCES.glob(f"{lesson}_*.py")).read_text()
+    cells = [cell for cell in source.split("\n# %%") if marker in cell and
+             not cell.startswith(" [markdown]")]
+    assert len(cells) == 1, f"{len(cells)} code cells of lesson {lesson} contain {marker!r}"
+    return cells[0]
+
+
+def train_one(recipe, images, seed=0, steps=STEPS):
+    """A training the way ``recipe_model`` promises it, written out: the independent truth."""
     config.seed_everything(seed)
     model = recipe.build()
-    start = time.perf_counter()
-    history = fit(model, recipe.train_loader(images, "cpu", seed=seed),
-                  recipe.test_loader(subset(images, range(64)), "cpu"), device="cpu",
-                  eval_name="validation", max_batches=STEPS, progress=False,
-                  **recipe.fit_kwargs())
-    return model, history, time.perf_counter() - start
+    history = fit(model, recipe.train_loader(images, "cpu", seed=seed), device="cpu",
+                  max_batches=steps, progress=False, **recipe.fit_kwargs())
+    return model, history
 
 
 def test_store_folder_is_the_variable_or_the_users_cache(monkeypatch, tmp_path):
@@ -89,24 +95,44 @@ def test_a_model_trained_twice_has_the_same_weights(recipe, images, store):
     assert_same_weights(first.model, second.model)
 
 
-def test_lesson_04s_kept_model_is_what_lesson_07_would_train(recipe, images, store, tmp_path,
+def test_lesson_04s_kept_model_is_what_lesson_07_would_train(images, store, tmp_path,
                                                              monkeypatch):
-    model, history, seconds = train_as_lesson_04(recipe, images)
-    path = keep_recipe_model(model, recipe, images, seed=0, device="cpu",
-                             precision=history.precision, epochs=len(history.epoch),
-                             train_seconds=seconds, max_batches=STEPS)
-    assert path is not None and path.parent == store and path.is_file()
-    loaded = recipe_model(recipe, images, "cpu", max_batches=STEPS, progress=False)
-    assert loaded.loaded and loaded.path == path
-    assert (loaded.precision, loaded.epochs) == (history.precision, 1)
-    assert loaded.train_seconds == pytest.approx(seconds)
+    """Lesson 04's own training cell (quick mode: 5 steps per epoch) keeps a model; lesson 07's
+    call loads it, and it equals what that call trains in an empty store."""
+    cell = lesson_cell("04", "keep_recipe_model(")
+    place = {"QUICK": True, "device": "cpu", "config": config, "FashionMNIST": FashionMNIST,
+             "fit_part": images, "val_part": subset(images, range(128))}
+    exec(compile(cell, "lesson 04's training cell", "exec"), place)   # noqa: S102
+    assert place["kept"] is not None and place["kept"].parent == store
+    recipe = place["recipe"]
+    loaded = recipe_model(recipe, images, "cpu", max_batches=5, progress=False)
+    assert loaded.loaded and loaded.path == place["kept"]
+    assert (loaded.precision, loaded.epochs) == (place["history"].precision, recipe.epochs)
+    assert loaded.train_seconds == pytest.approx(place["seconds"])
     assert not loaded.model.training
-    assert "loaded the kept model" in str(loaded) and "1 epochs" in str(loaded)
+    assert "loaded the kept model" in str(loaded)
     monkeypatch.setenv("CNNEDU_MODEL_STORE", str(tmp_path / "empty"))
-    fresh = recipe_model(recipe, images, "cpu", max_batches=STEPS, progress=False)
+    fresh = recipe_model(recipe, images, "cpu", max_batches=5, progress=False)
     assert not fresh.loaded and "trained now" in str(fresh)
     assert_same_weights(loaded.model, fresh.model)
-    assert_same_weights(loaded.model, model)
+    assert_same_weights(loaded.model, place["model"])
+
+
+def test_lesson_07_asks_for_the_model_lesson_04_keeps():
+    """The two lessons' calls name the same recipe, seed and quick-mode step limit."""
+    keep = lesson_cell("04", "keep_recipe_model(")
+    ask = lesson_cell("07", "recipe_model(")
+    assert 'get_recipe("resnet")' in keep and 'get_recipe("resnet")' in ask
+    assert "seed=0" in keep and "seed=0" in ask
+    assert "max_batches=5 if QUICK else None" in keep and \
+        "max_batches=5 if QUICK else None" in ask
+
+
+def test_a_model_trained_twice_by_hand_equals_the_store_s(recipe, images, store):
+    trained = recipe_model(recipe, images, "cpu", max_batches=STEPS, progress=False)
+    model, history = train_one(recipe, images)
+    assert_same_weights(trained.model, model)
+    assert trained.precision == history.precision
 
 
 def test_a_model_trained_here_is_kept_and_loaded_next_time(recipe, images, store):
@@ -117,7 +143,8 @@ def test_a_model_trained_here_is_kept_and_loaded_next_time(recipe, images, store
 
 
 @pytest.mark.parametrize("change", ["seed", "one label", "learning rate", "architecture",
-                                    "step limit", "threads"])
+                                    "step limit", "threads", "precision", "torch version",
+                                    "CPU instruction set", "package source"])
 def test_anything_that_decides_the_weights_makes_a_kept_model_unusable(change, recipe, images,
                                                                         store, monkeypatch):
     kept = recipe_model(recipe, images, "cpu", max_batches=STEPS, progress=False)
@@ -136,9 +163,17 @@ def test_anything_that_decides_the_weights_makes_a_kept_model_unusable(change, r
         recipe = dataclasses.replace(recipe, build=lambda: resnet_mini(8, 8))
     elif change == "step limit":
         steps = STEPS + 1
-    else:
+    elif change == "threads":
         threads = torch.get_num_threads()
         monkeypatch.setattr(torch, "get_num_threads", lambda: threads + 1)
+    elif change == "precision":
+        monkeypatch.setenv("CNNEDU_PRECISION", "fp32" if kept.precision == "bf16" else "bf16")
+    elif change == "torch version":
+        monkeypatch.setattr(torch, "__version__", "0.0.0")
+    elif change == "CPU instruction set":
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "another")
+    else:
+        monkeypatch.setattr(model_store, "package_digest", lambda: "another")
     with warnings.catch_warnings():
         warnings.simplefilter("error")      # other settings are no error: simply not kept
         assert load_recipe_model(recipe, images, seed=seed, device="cpu",
@@ -161,10 +196,11 @@ def test_an_unreadable_or_foreign_kept_file_is_ignored_with_a_warning(recipe, im
         with pytest.warns(UserWarning, match="cannot be read"):
             assert load_recipe_model(recipe, images, seed=0, device="cpu",
                                      max_batches=STEPS) is None
-    torch.save({"model": 1}, trained.path)     # a checkpoint, but not one kept here
-    with pytest.warns(UserWarning, match="cannot be read"):
-        assert load_recipe_model(recipe, images, seed=0, device="cpu",
-                                 max_batches=STEPS) is None
+    for foreign in ({"model": 1}, {"model": {}, "extra": 1}, {"model": {}, "extra": {}}):
+        torch.save(foreign, trained.path)     # a checkpoint, but not one kept here
+        with pytest.warns(UserWarning, match="cannot be read"):
+            assert load_recipe_model(recipe, images, seed=0, device="cpu",
+                                     max_batches=STEPS) is None
 
 
 def test_a_store_that_cannot_be_written_costs_the_saving_not_the_lesson(recipe, images,
@@ -180,3 +216,43 @@ def test_a_store_that_cannot_be_written_costs_the_saving_not_the_lesson(recipe, 
 def test_paths_in_the_home_folder_are_shown_with_a_tilde():
     assert shown_path(Path.home() / ".cache/cnnedu/models/x.pt") == "~/.cache/cnnedu/models/x.pt"
     assert shown_path(Path("/elsewhere/x.pt")) == "/elsewhere/x.pt"
+
+
+def test_the_package_digest_follows_every_source_file(tmp_path, monkeypatch):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "loop.py").write_text("steps = 1\n")
+    (tmp_path / "recipes.py").write_text("lr = 0.1\n")
+    (tmp_path / "notes.txt").write_text("not code")
+    monkeypatch.setattr(model_store, "PACKAGE", tmp_path)
+    before = model_store.package_digest()
+    (tmp_path / "notes.txt").write_text("still not code")
+    assert model_store.package_digest() == before
+    (tmp_path / "train" / "loop.py").write_text("steps = 2\n")
+    assert model_store.package_digest() != before
+    (tmp_path / "train" / "loop.py").write_text("steps = 1\n")
+    assert model_store.package_digest() == before
+    (tmp_path / "recipes.py").rename(tmp_path / "recipe.py")
+    assert model_store.package_digest() != before
+
+
+def test_only_cpu_training_is_kept(recipe, images, store):
+    """cuDNN's backward is not deterministic by default: a GPU-trained model is never kept, and
+    a CPU-trained one is not loaded for a GPU (the key names the device; no GPU needed: neither
+    call trains)."""
+    model = recipe.build()
+    assert keep_recipe_model(model, recipe, images, seed=0, device="cuda", precision="bf16",
+                             epochs=recipe.epochs, train_seconds=1.0) is None
+    assert not store.exists() or not any(store.iterdir())
+    recipe_model(recipe, images, "cpu", max_batches=STEPS, progress=False)
+    assert load_recipe_model(recipe, images, seed=0, device="cuda", max_batches=STEPS) is None
+
+
+def test_a_training_that_is_not_the_recipes_is_not_kept(recipe, images, store):
+    model, history = train_one(recipe, images)
+    for epochs, precision in ((recipe.epochs + 1, history.precision),
+                              (recipe.epochs, "fp32" if history.precision == "bf16" else "bf16")):
+        with pytest.warns(UserWarning, match="not kept"):
+            assert keep_recipe_model(model, recipe, images, seed=0, device="cpu",
+                                     precision=precision, epochs=epochs, train_seconds=1.0,
+                                     max_batches=STEPS) is None
+    assert not store.exists() or not any(store.iterdir())

@@ -299,9 +299,9 @@ verdicts[key] = loss_verdict(degradation, f"residual-{DEPTHS[-1]}", f"plain-{DEP
 # to 20 (plain-20 beat plain-8, in 4 of 5 seeds, p = 0.029): more layers do not always hurt a
 # plain network, but past some depth it trains worse. With shortcuts, residual-20 beat
 # residual-8, residual-32 was not separated from residual-20, and residual-32 beat plain-32.
-# So short a budget is fragile: an earlier build of this lesson, on a CPU whose bfloat16
-# arithmetic differs, did not separate plain-32 from plain-20. Read the lines of your own run;
-# the paper found degradation over full training.
+# So short a budget is fragile: an earlier build of this lesson, on another CPU, did not
+# separate plain-32 from plain-20. Read the lines of your own run; the paper found degradation
+# over full training.
 #
 # Note that He et al.'s plain networks had BatchNorm too, as ours do: BN alone did not stop
 # degradation.
@@ -317,7 +317,7 @@ verdicts[key] = loss_verdict(degradation, f"residual-{DEPTHS[-1]}", f"plain-{DEP
 # 2017).
 
 # %% [markdown]
-# ⏱ **About 3-4 minutes (4 networks of depth 32 × 5 seeds)** in full mode on a 2-core laptop CPU
+# ⏱ **About 3-5 minutes (4 networks of depth 32 × 5 seeds)** in full mode on a 2-core laptop CPU
 # (longer when the machine is busy; quick mode, `QUICK = True` in the parameters cell: seconds).
 
 # %%

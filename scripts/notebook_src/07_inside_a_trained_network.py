@@ -4,7 +4,8 @@
 # The earlier lessons showed what a network *computes*. This one asks what a **trained** network
 # bases its decisions on, and where it goes wrong. You will
 #
-# 1. train the lesson ResNet on the training images minus a held-out **validation** split;
+# 1. take the lesson ResNet that lesson 04 trained on the training images minus a held-out
+#    **validation** split (or train it here, if lesson 04's is not kept on this machine);
 # 2. analyse its errors on validation: the confusion matrix, the classes it mixes up (with the
 #    images), and whether its probabilities can be trusted (calibration);
 # 3. write five attribution methods from scratch (saliency, SmoothGrad, gradient × input,
@@ -53,11 +54,12 @@ print("validation images per class:", torch.bincount(y_val).tolist())
 # %% [markdown]
 # Lesson 04 trained this ResNet on the same 55,000 images (the same held-out split) with the
 # same recipe (`cnnedu.recipes`, label smoothing 0.1) from the same seed, and kept it
-# (`cnnedu.model_store`). If you ran lesson 04 on this machine, the cell below loads that model:
-# training again would give the very same weights, so it would only cost time. Otherwise (or if
-# anything that decides the weights differs: the images, the recipe, the device, the thread
-# count, the PyTorch version) it trains the model here, in about two minutes on a 2-core CPU,
-# and keeps it; this lesson stands on its own either way. The cell prints which happened.
+# (`cnnedu.model_store`). If you ran lesson 04 on this machine's CPU, the cell below loads that
+# model: training on a CPU is deterministic, so training again would give the very same weights
+# and only cost time. Otherwise (on a GPU, or if anything that decides the weights differs: the
+# images, the recipe, the thread count, the PyTorch version, the course's code) it trains the
+# model here, in about two minutes on a 2-core CPU, and keeps it; this lesson stands on its own
+# either way. The cell prints which happened.
 # Lesson 04 scores the validation images with test-time flip averaging (each image together
 # with its mirror image); here each image is scored alone, one view, because every map below
 # explains one forward pass of one image.
