@@ -8,11 +8,11 @@ about two minutes.
 
 A kept model is used only when everything that decides its weights matches (:func:`run_key`):
 the recipe's settings and architecture, the precision training actually ran in, the training
-images and labels, the seed, the step limit, the thread count, the CPU's instruction set, the
-PyTorch version and the source code of the ``cnnedu`` package (a changed training loop is a
-different training). Training on a CPU is deterministic, so the same inputs give the same
-weights (``tests/test_model_store.py`` trains twice and compares); anything else is trained
-again rather than loaded. Only CPU training is kept: on a GPU, cuDNN's backward pass is not
+images and labels, the seed, the step limit, the thread count, the CPU (instruction set and
+model name), the PyTorch version and the source code of the ``cnnedu`` package (a changed
+training loop is a different training). Training on a CPU is deterministic, so the same inputs
+give the same weights (``tests/test_model_store.py`` trains twice and compares); anything else
+is trained again rather than loaded. Only CPU training is kept: on a GPU, cuDNN's backward pass is not
 deterministic by default, and training there is fast anyway. The store is a folder,
 ``CNNEDU_MODEL_STORE`` or ``~/.cache/cnnedu/models``, with one file per recipe, seed and step
 limit, each overwritten by the next keep: it cannot grow without bound. A store that cannot be
@@ -42,9 +42,8 @@ from cnnedu.train.precision import resolve_precision
 
 STORE_ENV = "CNNEDU_MODEL_STORE"
 DEFAULT_STORE = Path("~/.cache/cnnedu/models")
-
-
 PACKAGE = Path(__file__).resolve().parent
+CPUINFO = Path("/proc/cpuinfo")
 
 
 def store_dir() -> Path:
@@ -55,6 +54,17 @@ def store_dir() -> Path:
 def uses_store(device: torch.device | str) -> bool:
     """Whether models trained on ``device`` are kept and loaded: on the CPU only (see above)."""
     return torch.device(device).type == "cpu"
+
+
+def cpu_name() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (two CPUs with the same instruction set can
+    still round differently, e.g. with and without AMX), or ``""`` where there is none."""
+    try:
+        lines = CPUINFO.read_text().splitlines()
+    except OSError:
+        return ""
+    return next((line.split(":", 1)[1].strip() for line in lines
+                 if line.startswith("model name")), "")
 
 
 def package_digest() -> str:
@@ -72,8 +82,8 @@ def run_key(recipe: Recipe, train_set: FashionMNIST, *, seed: int, device: torch
 
     The recipe's fields (``build`` by the architecture it prints), the precision that ``"auto"``
     resolves to here, the images and labels, the seed (of torch and of the batch order),
-    ``max_batches``, the device type, the thread count, the CPU's instruction set, the PyTorch
-    version and the package's source. Building the model to print it does not move the
+    ``max_batches``, the device type, the thread count, the CPU (instruction set and model
+    name), the PyTorch version and the package's source. Building the model to print it does not move the
     caller's random state.
     """
     with torch.random.fork_rng(devices=[]):
@@ -89,7 +99,7 @@ def run_key(recipe: Recipe, train_set: FashionMNIST, *, seed: int, device: torch
         "precision": resolve_precision(recipe.precision, device), "data": data.hexdigest(),
         "images": list(images.shape), "seed": seed, "max_batches": max_batches,
         "device": torch.device(device).type, "threads": torch.get_num_threads(),
-        "cpu": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+        "cpu": [torch.backends.cpu.get_cpu_capability(), cpu_name()], "torch": torch.__version__,
         "code": package_digest()}, sort_keys=True, default=str)
     return hashlib.sha256(described.encode()).hexdigest()
 

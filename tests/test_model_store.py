@@ -144,7 +144,7 @@ def test_a_model_trained_here_is_kept_and_loaded_next_time(recipe, images, store
 
 @pytest.mark.parametrize("change", ["seed", "one label", "learning rate", "architecture",
                                     "step limit", "threads", "precision", "torch version",
-                                    "CPU instruction set", "package source"])
+                                    "CPU instruction set", "CPU model", "package source"])
 def test_anything_that_decides_the_weights_makes_a_kept_model_unusable(change, recipe, images,
                                                                         store, monkeypatch):
     kept = recipe_model(recipe, images, "cpu", max_batches=STEPS, progress=False)
@@ -172,6 +172,8 @@ def test_anything_that_decides_the_weights_makes_a_kept_model_unusable(change, r
         monkeypatch.setattr(torch, "__version__", "0.0.0")
     elif change == "CPU instruction set":
         monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "another")
+    elif change == "CPU model":
+        monkeypatch.setattr(model_store, "cpu_name", lambda: "another")
     else:
         monkeypatch.setattr(model_store, "package_digest", lambda: "another")
     with warnings.catch_warnings():
@@ -256,3 +258,15 @@ def test_a_training_that_is_not_the_recipes_is_not_kept(recipe, images, store):
                                      precision=precision, epochs=epochs, train_seconds=1.0,
                                      max_batches=STEPS) is None
     assert not store.exists() or not any(store.iterdir())
+
+
+def test_the_cpu_name_is_read_from_cpuinfo(tmp_path, monkeypatch):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\n"
+                    "model name\t: AMD EPYC 9R14\nflags\t\t: fpu\n")
+    monkeypatch.setattr(model_store, "CPUINFO", info)
+    assert model_store.cpu_name() == "AMD EPYC 9R14"
+    info.write_text("processor\t: 0\n")
+    assert model_store.cpu_name() == ""
+    monkeypatch.setattr(model_store, "CPUINFO", tmp_path / "none")
+    assert model_store.cpu_name() == ""
