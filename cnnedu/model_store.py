@@ -57,8 +57,9 @@ def uses_store(device: torch.device | str) -> bool:
 
 
 def cpu_name() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` (two CPUs with the same instruction set can
-    still round differently, e.g. with and without AMX), or ``""`` where there is none."""
+    """The CPU's model name from ``/proc/cpuinfo``, or ``""`` where there is none. Two CPUs
+    that report the same instruction set to torch can still run different kernels (with and
+    without AMX, for one), so their results may differ."""
     try:
         lines = CPUINFO.read_text().splitlines()
     except OSError:
