@@ -141,6 +141,9 @@ def _execute(source: Path, target: Path, limit_s: float) -> str:
         copy.write_bytes(source.read_bytes())              # the learner's file is only read
         env = dict(os.environ, **OFFLINE_ENV, CNNEDU_QUICK="1", MPLBACKEND="Agg")
         env.setdefault("CNNEDU_DATA", "bundled")
+        # A model store of this run's own: one learner's lesson 04 (its training cell perhaps
+        # edited) must not hand its model to another's lesson 07, nor write the grader's ~/.cache
+        env["CNNEDU_MODEL_STORE"] = str(Path(work) / "models")
         try:
             done = subprocess.run([sys.executable, "-m", "cnnedu.grade_run", str(copy),
                                    str(Path(work) / "executed.ipynb"), str(limit_s)],

@@ -5,12 +5,14 @@ reported per learner and exercise in a CSV and a summary."""
 import csv
 import hashlib
 import re
+import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 from grade_class import EXERCISE_COUNT, IDS, exercise_notebook, write
 
+from cnnedu import grade as grade_module
 from cnnedu.exercises import solution_cell
 from cnnedu.grade import grade, verdicts
 from cnnedu.grade_run import GRADER_TAG
@@ -141,3 +143,24 @@ def test_grade_refuses_bad_arguments(tmp_path):
         grade([learner], tmp_path / "report", limit_s=0)
     with pytest.raises(ValueError, match=r"lessons must be among .*'99'"):
         grade([learner], tmp_path / "report", lessons=["99"])
+
+
+def test_each_graded_notebook_gets_a_model_store_of_its_own(tmp_path, monkeypatch):
+    """One learner's lesson 04 (its training cell perhaps edited) must not hand its model to
+    another learner's lesson 07, nor fill the grader's own store; no kernel is needed to see
+    what each run is given."""
+    given = []
+
+    def fake_run(args, cwd, env, **kwargs):
+        given.append((Path(cwd), Path(env["CNNEDU_MODEL_STORE"])))
+        return subprocess.CompletedProcess(args, 0, stdout='{"status": "ran"}\n', stderr="")
+
+    monkeypatch.setattr(grade_module.subprocess, "run", fake_run)
+    monkeypatch.setenv("CNNEDU_MODEL_STORE", str(tmp_path / "the graders own"))
+    source = tmp_path / "07_inside_a_trained_network.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), source)
+    assert [grade_module._execute(source, tmp_path / name / source.name, 60)
+            for name in ("ann", "bob")] == ["ran", "ran"]
+    (first_work, first_store), (second_work, second_store) = given
+    assert first_store != second_store
+    assert first_store.is_relative_to(first_work) and second_store.is_relative_to(second_work)
