@@ -12,11 +12,11 @@ images and labels, the seed, the step limit, the thread count, the CPU (instruct
 model name), the PyTorch version and the source code of the ``cnnedu`` package (a changed
 training loop is a different training). Training on a CPU is deterministic, so the same inputs
 give the same weights (``tests/test_model_store.py`` trains twice and compares); anything else
-is trained again rather than loaded. Only CPU training is kept: on a GPU, cuDNN's backward pass is not
-deterministic by default, and training there is fast anyway. The store is a folder,
-``CNNEDU_MODEL_STORE`` or ``~/.cache/cnnedu/models``, with one file per recipe, seed and step
-limit, each overwritten by the next keep: it cannot grow without bound. A store that cannot be
-written costs the time saving, never the lesson: keeping then warns.
+is trained again rather than loaded. Only CPU training is kept: on a GPU, cuDNN's backward
+pass is not deterministic by default, and training there is fast anyway. The store is a
+folder, ``CNNEDU_MODEL_STORE`` or ``~/.cache/cnnedu/models``, with one file per recipe, seed
+and step limit, each overwritten by the next keep: it cannot grow without bound. A store that
+cannot be written costs the time saving, never the lesson: keeping then warns.
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ def run_key(recipe: Recipe, train_set: FashionMNIST, *, seed: int, device: torch
     The recipe's fields (``build`` by the architecture it prints), the precision that ``"auto"``
     resolves to here, the images and labels, the seed (of torch and of the batch order),
     ``max_batches``, the device type, the thread count, the CPU (instruction set and model
-    name), the PyTorch version and the package's source. Building the model to print it does not move the
-    caller's random state.
+    name), the PyTorch version and the package's source. Building the model to print it does
+    not move the caller's random state.
     """
     with torch.random.fork_rng(devices=[]):
         architecture = repr(recipe.build())
@@ -185,12 +185,12 @@ def load_recipe_model(recipe: Recipe, train_set: FashionMNIST, *, seed: int,
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         extra, weights = dict(state["extra"]), state["model"]
-        extra["key"]    # noqa: B018 (a file without one is not ours)
+        kept_key = extra["key"]                    # a file without one is not ours
     except Exception as err:  # noqa: BLE001 (truncated, not a checkpoint, not ours: not kept)
         warnings.warn(f"ignoring {path}, which cannot be read: {err}", stacklevel=2)
         return None
-    if extra.get("key") != run_key(recipe, train_set, seed=seed, device=device,
-                                   max_batches=max_batches):
+    if kept_key != run_key(recipe, train_set, seed=seed, device=device,
+                           max_batches=max_batches):
         return None   # kept for other settings: training would not give these weights
     with torch.random.fork_rng(devices=[]):
         model = recipe.build()

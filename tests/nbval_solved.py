@@ -27,6 +27,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -86,14 +87,16 @@ _STORES = tempfile.TemporaryDirectory(prefix="cnnedu-model-stores-")   # removed
 @contextmanager
 def learner_settings_for_notebooks(item: pytest.Item) -> Iterator[None]:
     """While a notebook's kernel starts (its first cell's setup): ``CNNEDU_DATA=bundled`` and
-    ``CNNEDU_MODEL_STORE`` a new empty folder, each unless already set."""
+    ``CNNEDU_MODEL_STORE`` the notebook's own folder, empty until its kernel writes there, each
+    unless already set."""
     if not isinstance(item, IPyNbCell):
         yield
         return
-    added = [name for name in ("CNNEDU_DATA", "CNNEDU_MODEL_STORE") if name not in os.environ]
-    for name in added:
-        os.environ[name] = ("bundled" if name == "CNNEDU_DATA"
-                            else tempfile.mkdtemp(dir=_STORES.name))
+    store = Path(_STORES.name) / Path(item.path).stem     # one per notebook, not one per cell
+    store.mkdir(exist_ok=True)
+    settings = {"CNNEDU_DATA": "bundled", "CNNEDU_MODEL_STORE": str(store)}
+    added = [name for name in settings if name not in os.environ]
+    os.environ.update({name: settings[name] for name in added})
     try:
         yield
     finally:
