@@ -57,15 +57,27 @@ def uses_store(device: torch.device | str) -> bool:
 
 
 def cpu_name() -> str:
-    """The CPU's model name from ``/proc/cpuinfo``, or ``""`` where there is none. Two CPUs
-    that report the same instruction set to torch can still run different kernels (with and
-    without AMX, for one), so their results may differ."""
+    """The CPU as ``/proc/cpuinfo`` names it: vendor, family, model and stepping numbers and
+    model name, or ``""`` where there is none.
+
+    Two CPUs that report the same instruction set to torch can still run different kernels
+    (with and without AMX, for one), so their results may differ; and a cloud's model name can
+    be as vague as "AMD EPYC" for two generations (families 25 and 26), so the numbers count too.
+    """
     try:
         lines = CPUINFO.read_text().splitlines()
     except OSError:
         return ""
-    return next((line.split(":", 1)[1].strip() for line in lines
-                 if line.startswith("model name")), "")
+    first: dict[str, str] = {}
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon:
+            if first:        # a blank line ends the first processor's block
+                break
+            continue
+        first.setdefault(name.strip(), value.strip())
+    fields = ("vendor_id", "cpu family", "model", "stepping", "model name")
+    return " | ".join(first[field] for field in fields if first.get(field))
 
 
 def package_digest() -> str:
@@ -83,9 +95,9 @@ def run_key(recipe: Recipe, train_set: FashionMNIST, *, seed: int, device: torch
 
     The recipe's fields (``build`` by the architecture it prints), the precision that ``"auto"``
     resolves to here, the images and labels, the seed (of torch and of the batch order),
-    ``max_batches``, the device type, the thread count, the CPU (instruction set and model
-    name), the PyTorch version and the package's source. Building the model to print it does
-    not move the caller's random state.
+    ``max_batches``, the device type, the thread count, the CPU (instruction set, and vendor,
+    family, model, stepping and model name), the PyTorch version and the package's source.
+    Building the model to print it does not move the caller's random state.
     """
     with torch.random.fork_rng(devices=[]):
         architecture = repr(recipe.build())

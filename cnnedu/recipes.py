@@ -46,8 +46,14 @@ of the cause (5 epochs, seed 0): averaged BatchNorm buffers do not fit the avera
 against 0.9228 for the trained weights, torch's ``AveragedModel`` and a written-out EMA agreeing);
 with the statistics recomputed the EMA scored 0.9190, still below.
 
-AlexNet's recipe was not re-measured with flip averaging at 4 epochs; at 3 epochs it did not
-reach 0.90 in one of two seeds (0.8956 flip-averaged), so AlexNet stays at 4.
+AlexNet stays at 4 epochs: at 3 it did not reach 0.90 in one of two seeds even flip-averaged
+(0.8956). A later run (``--variant w1:width=1.0 --variant w075:width=0.75 --variant
+w05:width=0.5``, seeds 0-4, an AMD EPYC) tried a narrower AlexNet under a rule written down
+before it ran: the narrowest width whose worst seed reaches goal + 0.005 on validation, if at
+least 1.25x faster. Neither narrower width qualified (worst seed 0.8994 at width 0.75, 1.2x
+faster; 0.8894 at 0.5), so the width stays 1. The same runs scored AlexNet with flip averaging
+too: +0.0022 to +0.0048 over one view in 5 of 5 seeds at width 1. Not adopted, since the recipe
+meets its goal without it and lesson 02 would have to teach it before lesson 04 does.
 
 Also measured and not adopted (``benchmarks/levers.py --variant s2:stem_stride=2,...``): the
 ResNet with its stem at stride 2 (stages at 14, 7, 4 pixels) trains a step in 25 ms instead of

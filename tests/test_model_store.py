@@ -261,11 +261,18 @@ def test_a_training_that_is_not_the_recipes_is_not_kept(recipe, images, store):
 
 
 def test_the_cpu_name_is_read_from_cpuinfo(tmp_path, monkeypatch):
+    """The first processor's identity, numbers included: two cloud CPUs that both call
+    themselves "AMD EPYC" (Zen 4 is family 25, Zen 5 family 26) must not share a kept model."""
     info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\n"
-                    "model name\t: AMD EPYC 9R14\nflags\t\t: fpu\n")
+    block = ("processor\t: {n}\nvendor_id\t: AuthenticAMD\ncpu family\t: {family}\n"
+             "model\t\t: 2\nmodel name\t: AMD EPYC\nstepping\t: 1\nflags\t\t: fpu avx512f\n")
     monkeypatch.setattr(model_store, "CPUINFO", info)
-    assert model_store.cpu_name() == "AMD EPYC 9R14"
+    info.write_text(block.format(n=0, family=26) + "\n" + block.format(n=1, family=99))
+    assert model_store.cpu_name() == "AuthenticAMD | 26 | 2 | 1 | AMD EPYC"
+    info.write_text(block.format(n=0, family=25))
+    assert model_store.cpu_name() == "AuthenticAMD | 25 | 2 | 1 | AMD EPYC"
+    info.write_text("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8488C\n")
+    assert model_store.cpu_name() == "Intel(R) Xeon(R) Platinum 8488C"
     info.write_text("processor\t: 0\n")
     assert model_store.cpu_name() == ""
     monkeypatch.setattr(model_store, "CPUINFO", tmp_path / "none")
