@@ -8,15 +8,16 @@ about two minutes.
 
 A kept model is used only when everything that decides its weights matches (:func:`run_key`):
 the recipe's settings and architecture, the precision training actually ran in, the training
-images and labels, the seed, the step limit, the thread count, the CPU (instruction set and
-model name), the PyTorch version and the source code of the ``cnnedu`` package (a changed
-training loop is a different training). Training on a CPU is deterministic, so the same inputs
-give the same weights (``tests/test_model_store.py`` trains twice and compares); anything else
-is trained again rather than loaded. Only CPU training is kept: on a GPU, cuDNN's backward
-pass is not deterministic by default, and training there is fast anyway. The store is a
-folder, ``CNNEDU_MODEL_STORE`` or ``~/.cache/cnnedu/models``, with one file per recipe, seed
-and step limit, each overwritten by the next keep: it cannot grow without bound. A store that
-cannot be written costs the time saving, never the lesson: keeping then warns.
+images and labels, the seed, the step limit, the thread count, the CPU (instruction set; vendor,
+family, model, stepping and model name), the PyTorch version and the source code of the
+``cnnedu`` package (a changed training loop is a different training). Training on a CPU is
+deterministic, so the same inputs give the same weights (``tests/test_model_store.py`` trains
+twice and compares); anything else is trained again rather than loaded. Only CPU training is
+kept: on a GPU, cuDNN's backward pass is not deterministic by default, and training there is
+fast anyway. The store is a folder, ``CNNEDU_MODEL_STORE`` or ``~/.cache/cnnedu/models``, with
+one file per recipe, seed and step limit, each overwritten by the next keep: it cannot grow
+without bound. A store that cannot be written costs the time saving, never the lesson: keeping
+then warns.
 """
 
 from __future__ import annotations
@@ -38,12 +39,11 @@ from cnnedu.data import FashionMNIST
 from cnnedu.recipes import Recipe
 from cnnedu.train import fit
 from cnnedu.train.checkpoint import save_checkpoint
-from cnnedu.train.precision import resolve_precision
+from cnnedu.train.precision import CPUINFO, first_cpu_fields, resolve_precision
 
 STORE_ENV = "CNNEDU_MODEL_STORE"
 DEFAULT_STORE = Path("~/.cache/cnnedu/models")
 PACKAGE = Path(__file__).resolve().parent
-CPUINFO = Path("/proc/cpuinfo")
 
 
 def store_dir() -> Path:
@@ -64,18 +64,7 @@ def cpu_name() -> str:
     (with and without AMX, for one), so their results may differ; and a cloud's model name can
     be as vague as "AMD EPYC" for two generations (families 25 and 26), so the numbers count too.
     """
-    try:
-        lines = CPUINFO.read_text().splitlines()
-    except OSError:
-        return ""
-    first: dict[str, str] = {}
-    for line in lines:
-        name, colon, value = line.partition(":")
-        if not colon:
-            if first:        # a blank line ends the first processor's block
-                break
-            continue
-        first.setdefault(name.strip(), value.strip())
+    first = first_cpu_fields(CPUINFO)
     fields = ("vendor_id", "cpu family", "model", "stepping", "model name")
     return " | ".join(first[field] for field in fields if first.get(field))
 

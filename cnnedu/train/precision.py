@@ -36,16 +36,30 @@ def check_precision(precision: str) -> str:
     return precision
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    """The CPU's feature flags as Linux lists them (an empty set elsewhere)."""
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def first_cpu_fields(cpuinfo: Path = CPUINFO) -> dict[str, str]:
+    """The first processor's fields in Linux's ``/proc/cpuinfo`` (``{"flags": ..., "model
+    name": ..., ...}``; empty where there is no such file). Every core lists the same CPU, so
+    the first block describes the machine."""
     try:
-        text = cpuinfo.read_text()
+        lines = cpuinfo.read_text().splitlines()
     except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+        return {}
+    fields: dict[str, str] = {}
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if colon:
+            fields.setdefault(name.strip(), value.strip())
+        elif fields:         # a blank line ends the first processor's block
+            break
+    return fields
+
+
+def cpu_flags(cpuinfo: Path = CPUINFO) -> set[str]:
+    """The CPU's feature flags as Linux lists them (an empty set elsewhere)."""
+    return set(first_cpu_fields(cpuinfo).get("flags", "").split())
 
 
 def native_bf16(device: torch.device | str, flags: set[str] | None = None) -> bool:
