@@ -587,8 +587,8 @@ for name in list(variants)[1:]:
 # Intel CPU that made these outputs; the same seeds give slightly different numbers there) found
 # the recipe ahead of no label smoothing: in so short a budget a verdict near the line can
 # change with the machine. Whether flips pay off over the full recipe's 4 epochs on 55,000
-# images is not tested here. The recipe keeps them anyway: that is a choice from common practice, not from this
-# validation run, and a learner could rightly question it. A line that says "not separated"
+# images is not tested here. The recipe keeps them anyway: that is a choice from common
+# practice, not from this validation run, and a learner could rightly question it. A line that says "not separated"
 # means five seeds could not tell the variant from the recipe. (The constant rate uses 1e-3, a
 # usual safe AdamW rate: the recipe's peak 3e-3 held constant is a different, less fair
 # comparison.)
