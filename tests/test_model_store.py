@@ -273,6 +273,14 @@ def test_the_cpu_name_is_read_from_cpuinfo(tmp_path, monkeypatch):
     assert model_store.cpu_name() == "AuthenticAMD | 25 | 2 | 1 | AMD EPYC"
     info.write_text("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8488C\n")
     assert model_store.cpu_name() == "Intel(R) Xeon(R) Platinum 8488C"
+    # Arm (Graviton 3 and 4 here): no model name, but implementer and part numbers
+    arm = ("processor\t: 0\nBogoMIPS\t: 2000.00\nFeatures\t: fp asimd bf16\n"
+           "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x{variant}\n"
+           "CPU part\t: 0x{part}\nCPU revision\t: 1\n")
+    info.write_text(arm.format(variant=1, part="d40"))
+    assert model_store.cpu_name() == "0x41 | 8 | 0x1 | 0xd40 | 1"
+    info.write_text(arm.format(variant=0, part="d4f"))
+    assert model_store.cpu_name() == "0x41 | 8 | 0x0 | 0xd4f | 1"
     info.write_text("processor\t: 0\n")
     assert model_store.cpu_name() == ""
     monkeypatch.setattr(model_store, "CPUINFO", tmp_path / "none")
