@@ -17,7 +17,8 @@ than loaded. Only CPU training is kept: on a GPU, cuDNN's backward pass is not d
 default, and training there is fast anyway. The store is a folder, ``CNNEDU_MODEL_STORE`` or
 ``~/.cache/cnnedu/models``, with one file per recipe, seed and step limit, each overwritten by
 the next keep: it cannot grow without bound. A store that cannot be written costs the time
-saving, never the lesson: keeping then warns. """
+saving, never the lesson: keeping then warns.
+"""
 
 from __future__ import annotations
 
