@@ -80,11 +80,11 @@ FULL_RUN: dict[str, dict[str, str]] = {
     },
     "08": {
         'MobileNetV2-style vs ResNet-8 mini':
-            "ResNet-8 mini beat MobileNetV2-style in this time budget, on Fashion-MNIST's validation split: validation accuracy, MobileNetV2-style minus ResNet-8 mini, over 5 seed(s): -0.0664 ± 0.0371 (mean ± sd), min -0.1248, max -0.0332; ResNet-8 mini ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.016).",
+            "ResNet-8 mini beat MobileNetV2-style in this time budget, on Fashion-MNIST's validation split: validation accuracy, MobileNetV2-style minus ResNet-8 mini, over 5 seed(s): -0.0708 ± 0.0043 (mean ± sd), min -0.0752, max -0.0640; ResNet-8 mini ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).",
         'ConvNeXt-style vs ResNet-8 mini':
-            "ResNet-8 mini beat ConvNeXt-style in this time budget, on Fashion-MNIST's validation split: validation accuracy, ConvNeXt-style minus ResNet-8 mini, over 5 seed(s): -0.0325 ± 0.0099 (mean ± sd), min -0.0436, max -0.0168; ResNet-8 mini ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.002).",
+            "ResNet-8 mini beat ConvNeXt-style in this time budget, on Fashion-MNIST's validation split: validation accuracy, ConvNeXt-style minus ResNet-8 mini, over 5 seed(s): -0.0458 ± 0.0091 (mean ± sd), min -0.0570, max -0.0324; ResNet-8 mini ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).",
         'MobileNetV2-style vs ConvNeXt-style':
-            "Not separated in this time budget, on Fashion-MNIST's validation split: validation accuracy, MobileNetV2-style minus ConvNeXt-style, over 5 seed(s): -0.0339 ± 0.0340 (mean ± sd), min -0.0904, max -0.0018; ConvNeXt-style ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p = 0.090). More seeds could tell.",
+            "ConvNeXt-style beat MobileNetV2-style in this time budget, on Fashion-MNIST's validation split: validation accuracy, MobileNetV2-style minus ConvNeXt-style, over 5 seed(s): -0.0250 ± 0.0060 (mean ± sd), min -0.0316, max -0.0162; ConvNeXt-style ahead in 5 of 5 seeds (paired t-test, two-sided, assuming roughly normal differences: p < 0.001).",
     },
 }
 

@@ -105,7 +105,8 @@ class InvertedResidual(nn.Module):
 
 class SqueezeExcitation(nn.Module):
     """Channel attention (Hu et al. 2018): average each channel to one number, squeeze them
-    through a small 2-layer net, and rescale each channel of x by the result in (0, 1).
+    through a small 2-layer net, and rescale each channel of x by the result, in (0, 1) for a
+    sigmoid and in [0, 1] for MobileNetV3's Hardsigmoid, which reaches both ends.
 
     MobileNetV3 uses ``scale_activation=nn.Hardsigmoid``, EfficientNet ``activation=nn.SiLU``.
     """

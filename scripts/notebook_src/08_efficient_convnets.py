@@ -78,8 +78,9 @@ for c, k, stride, padding in [(3, 3, 1, 1), (32, 7, 1, 3), (16, 3, 2, 1)]:
 # * **Try this:** pick `chelsea` (the cat), depthwise: point at the whiskers in output channel
 #   0 and then at the same place in output channel 2: which input channel does the zoom panel
 #   read each time, and which kernel?
-# * **Try this:** dense, set all three kernels to `box blur`: what is the output now, and why
-#   is it brighter than any one input channel?
+# * **Try this:** dense, set all three kernels to `box blur`: point at a pixel; why are the
+#   output values in the zoom panel larger than any one input channel's? (The output panel is
+#   scaled to its own range, so its brightness alone does not show it.)
 
 # %%
 from cnnedu.widgets.rgb_kernel_explorer import RGBKernelExplorer
@@ -138,8 +139,9 @@ print(f"separable / dense = {count_params(separable) / count_params(dense):.4f};
 print(format_table(layer_table(separable, shape)))
 
 # %% [markdown]
-# About 8 to 9 times fewer weights and FLOPs for a 3×3 kernel: almost all of the cost moves
-# into the 1×1 convolution. Section 5 measures whether the *time* falls as much.
+# Close to k² = 9 times fewer weights and FLOPs for a 3×3 kernel and many output channels (the
+# ratio above; with few output channels the 1/C' term grows and the saving shrinks): almost all
+# of the cost moves into the 1×1 convolution. Section 5 measures whether the *time* falls as much.
 
 # %% [markdown]
 # ### Exercise 08.1 (code): count a depthwise-separable convolution
@@ -197,7 +199,8 @@ print("ResNeXt-50 32x4d, first block's 3x3:", resnext.layer1[0].conv2)
 # the input at the wide ends. MobileNetV2 (Sandler et al., 2018) inverts it: **narrow →
 # wide → narrow**, with the 3×3 made depthwise, which is cheap even on many channels:
 #
-# 1. 1×1 *expansion* to t·C channels (t = 6 in MobileNetV2), BatchNorm, ReLU6;
+# 1. 1×1 *expansion* to t·C channels (t = 6 in MobileNetV2's blocks, except the first, whose
+#    t = 1 has no expansion layer: printed below), BatchNorm, ReLU6;
 # 2. 3×3 *depthwise* convolution (the block's stride), BatchNorm, ReLU6;
 # 3. 1×1 *projection* back to C' channels, BatchNorm, and **no activation**: the *linear
 #    bottleneck*. The paper argues (and its ablation supports) that a ReLU in the narrow space
@@ -373,13 +376,19 @@ for step, change, edit, params, flops, ms in path_rows:
 
 # %% [markdown]
 # Read the columns side by side. Making the 3×3 depthwise cuts FLOPs, the inverted bottleneck
-# (4× wider inside) raises them again, moving the depthwise conv up (before the 1×1s, so it
+# (4× wider inside than at its ends) raises them again: here the block's ends keep their
+# channels, so its inside grows from a quarter of them to four times, 16× wider. (The paper
+# narrowed the block's ends at the same time, Fig. 3, and its whole network's FLOPs fell
+# slightly.) Moving the depthwise conv up (before the 1×1s, so it
 # runs on the narrow channels, not the 4× wider ones) lowers them, and the 7×7 kernel costs little, because a
 # depthwise kernel's FLOPs grow with k² times C, not k² times C². The steps after the 7×7
 # kernel leave the FLOPs where they are (the MFLOPs column); in the paper, fewer activations,
 # fewer norms and LayerNorm each raised ImageNet accuracy a little while GELU alone did not, and
 # layer scale belongs to its training setup rather than its roadmap. Their time is another
-# matter: read the last column, which is not proportional to FLOPs. The last design *is*
+# matter: read the last column, which is not proportional to FLOPs. It is the median of a few
+# repeats on a shared machine, so a step of a few per cent is noise; and memory layout counts
+# too: `LayerNorm2d` (step 8) permutes to channels-last and back, which leaves the following
+# 1×1 convolutions a channels-last tensor, part of that step's drop. The last design *is*
 # ConvNeXt's block:
 
 # %%
@@ -394,19 +403,24 @@ with torch.no_grad():
 cnblock = CNBlock(96, layer_scale=1e-6, stochastic_depth_prob=0.0).eval()
 cnblock.load_state_dict(to_torchvision_cnblock(last))
 with torch.no_grad():
-    gap = (last(x) - cnblock(x)).abs().max().item()
-print(f"step {len(PATH) - 1} equals torchvision's CNBlock given the same weights (to 1e-5): "
-      f"{gap < 1e-5}; same parameter count: {count_params(last) == count_params(cnblock)}")
+    ours, theirs = last(x), cnblock(x)
+# relative to the outputs' size (up to about 25 here): float32 sums in another order, as with
+# more threads, differ by a few units of its last digit
+gap = ((ours - theirs).abs().max() / theirs.abs().max()).item()
+print(f"step {len(PATH) - 1} equals torchvision's CNBlock given the same weights (relative "
+      f"difference < 1e-5): {gap < 1e-5}; same parameter count: "
+      f"{count_params(last) == count_params(cnblock)}")
 
 # %% [markdown]
 # ## 5. Measured: where FLOPs and time part ways
 # ### The efficient models beside lesson 05's
-# The same `compare` table as lesson 05 (convolutions, parameters, FLOPs, saved activations
-# for one training image, median CPU latency for one image), with five later models:
-# MobileNetV2 (2018), MobileNetV3-Large (2019, SE and hard-swish), EfficientNet-B0 (2019, SE,
-# found by architecture search), RegNetY-400MF (2020, grouped convolutions and SE, a
-# designed family) and ConvNeXt-T (2022). Random weights (no download); the ImageNet top-1 is
-# read from torchvision's weight metadata (`IMAGENET1K_V1` for every model, as in lesson 05).
+# The same `compare` table as lesson 05 (convolutions, parameters, FLOPs, saved activations for
+# one training image, median CPU latency for one image), with five later models: MobileNetV2
+# (2018), MobileNetV3-Large (2019, SE and hard-swish, found by architecture search),
+# EfficientNet-B0 (2019, SE, also found by architecture search), RegNetY-400MF (2020, grouped
+# convolutions and SE, a designed family) and ConvNeXt-T (2022). Random weights (no download);
+# the ImageNet top-1 is read from torchvision's weight metadata (`IMAGENET1K_V1` for every
+# model, as in lesson 05).
 
 # %% [markdown]
 # ⏱ **About a minute** in full mode on a 2-core CPU (twelve models).
@@ -471,7 +485,8 @@ print("efficient models running at fewer GFLOP/s than ResNet-18, ResNet-50 and V
 # ConvNeXt-T's first stage): a dense 3×3, a 1×1, a depthwise 3×3 and a
 # depthwise 7×7. The figures are this machine's, measured now (on a busy machine they drop).
 # The matrix-product "peak" is a practical one, not the chip's datasheet figure, so a
-# convolution can land slightly above 100 % of it.
+# convolution can land above 100 % of it: the two run through different library code, and how
+# far apart they are depends on the CPU.
 
 # %%
 from cnnedu import roofline
@@ -518,24 +533,27 @@ print(f"depthwise 3x3 runs at {dw_speed / dense_speed:.0%} of the dense 3x3's GF
 # lower, far below the ridge point: the roofline caps it by memory, and in practice it reaches
 # only part even of that cap, while the depthwise 7×7, whose intensity is higher, still runs
 # far below the peak (the percentages above; they depend on this machine and its load). Its
-# time falls by much less than its FLOPs. Low intensity together with depthwise kernels that
-# are less optimised than dense ones is the likely explanation (this lesson does not separate
-# the two) for MobileNetV2 being much less faster than ResNet-50 than its FLOPs suggest (the
-# frontier below prints both ratios). FLOPs count arithmetic; time also pays for memory
+# time falls by much less than its FLOPs. The same holds for whole networks: MobileNetV2's
+# time falls much less than its FLOPs against ResNet-50 (both ratios are printed after the
+# table above). Memory-bound work is the likely explanation, though this lesson does not
+# separate its parts: the depthwise convolutions' low intensity and their less optimised
+# kernels, and the BatchNorm and ReLU6 layers that read and write the 6× expanded activations
+# with little arithmetic per byte. FLOPs count arithmetic; time also pays for memory
 # traffic, and for the number of separate layers (each has a fixed overhead).
 
 # %% [markdown]
 # ### Accuracy against compute: the frontier
-# Lesson 05 printed top-1 per GFLOP falling from AlexNet to ResNet-50, and warned that the
-# ratio favours cheap models over accurate ones. So it is the wrong question. A designer asks:
-# **for this much compute, how accurate can a network be?** The answer is the *frontier*
-# (`cnnedu.frontier.pareto_front`): the models that no other model beats on both accuracy and
-# cost. Same caveat as lesson 05, stronger: V1 weights are a model's *first* torchvision
-# weights, and the later models were trained with the better recipes of their time
-# (ConvNeXt's: AdamW, long training, strong augmentation; AlexNet's and ResNet-50's V1: 90
-# epochs of SGD, torchvision's reference recipes).
-# The ConvNeXt paper measured the recipe alone on ResNet-50: 76.1 → 78.8 % (Liu et al., 2022,
-# section 2.1). The recipe each V1 entry was trained with:
+# Lesson 05 printed top-1 per GFLOP falling from AlexNet to ResNet-50, and warned that the ratio
+# favours cheap models over accurate ones. So it is the wrong question. A designer asks: **for
+# this much compute, how accurate can a network be?** The answer is the *frontier*
+# (`cnnedu.frontier.pareto_front`): the models that no other model matches or beats on both
+# accuracy and cost while beating them on one. (Two models can tie to the digits printed; the
+# frontier is decided on the unrounded values.) Same caveat as lesson 05, stronger: V1 weights
+# are a model's *first* torchvision weights, and the later models were trained with the better
+# recipes of their time (ConvNeXt's: AdamW, long training, strong augmentation; AlexNet's and
+# ResNet-50's V1: 90 epochs of SGD, torchvision's reference recipes). The ConvNeXt paper
+# measured the recipe alone on ResNet-50: 76.1 → 78.8 % (Liu et al., 2022, section 2.1). The
+# recipe each V1 entry was trained with:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -636,11 +654,15 @@ print("MobileNetV2-style step / ResNet-8 mini step: "
 
 # %% [markdown]
 # Both new nets do fewer FLOPs per image than the ResNet (printed above); compare their step
-# times above, from your machine: fewer FLOPs need not mean a cheaper training step. The
-# depthwise layers' low intensity (section 5) is the likely reason; their backward pass was not
-# measured on its own. (The timed runs below print their own ms per step, which also count the
-# data loading and whatever else the machine is doing.) In a fixed time budget the step cost
-# decides how many steps a net gets.
+# times above, from your machine: fewer FLOPs need not mean a cheaper training step. The likely
+# reason is memory-bound work on large activations (section 5): the MobileNetV2-style net works
+# at the full 28×28 in its stem and first block and widens its channels 4× inside each later
+# block (the first stride-2 block still at 28×28), and BatchNorm and ReLU6 pass over those wide
+# maps as well as the depthwise convolutions, while the ConvNeXt-style net, also depthwise,
+# works at 14×14 from its patchify stem. To see the split on your machine, profile one step with
+# `torch.profiler`; this lesson does not. (The timed runs below print their own ms per step,
+# which also count the data loading and whatever else the machine is doing.) In a fixed time
+# budget the step cost decides how many steps a net gets.
 
 # %% [markdown]
 # ⏱ **About 4 minutes (3 families × 5 seeds × 15 s, plus validation)** in full mode on a
@@ -676,9 +698,13 @@ for a, b in [("MobileNetV2-style", "ResNet-8 mini"), ("ConvNeXt-style", "ResNet-
 # **What the numbers show.** Read the verdicts from your run: a family "beat" another only
 # where the per-seed differences are consistent enough for the two-sided paired t-test (p <
 # 0.05); otherwise the line says "not separated" and the difference is within the
-# seed-to-seed noise. In this budget the families get very different step counts (the steps
-# column), so these verdicts mix architecture and step cost; this experiment does not separate
-# the two. On ImageNet, at 224×224 and with long training,
+# seed-to-seed noise. A line can say "ahead in 5 of 5 seeds" and still "not separated": the
+# t-test also weighs how much the differences vary, and with five seeds even a sign test could
+# do no better than p = 2/32 for five of five. The ranking line orders the means only; where a
+# pair is not separated, its order there is not a finding. Read the steps column too: in the
+# run stored here the three got very different numbers of steps, the MobileNetV2-style net
+# about a quarter of ResNet-8 mini's, so these verdicts mix architecture and step cost; this
+# experiment does not separate the two. On ImageNet, at 224×224 and with long training,
 # the same blocks give the frontier of section 5; at 28×28 in seconds they need not.
 
 # %% [markdown]
