@@ -9,15 +9,15 @@ about two minutes.
 A kept model is used only when everything that decides its weights matches (:func:`run_key`):
 the recipe's settings and architecture, the precision training actually ran in, the training
 images and labels, the seed, the step limit, the thread count, the CPU (instruction set; vendor,
-family, model, stepping and model name, or on Arm implementer, part and revision), the PyTorch
-version and the source code of the ``cnnedu`` package (a changed training loop is a different
-training). Training on a CPU is deterministic, so the same inputs give the same weights
-(``tests/test_model_store.py`` trains twice and compares); anything else is trained again rather
-than loaded. Only CPU training is kept: on a GPU, cuDNN's backward pass is not deterministic by
-default, and training there is fast anyway. The store is a folder, ``CNNEDU_MODEL_STORE`` or
-``~/.cache/cnnedu/models``, with one file per recipe, seed and step limit, each overwritten by
-the next keep: it cannot grow without bound. A store that cannot be written costs the time
-saving, never the lesson: keeping then warns.
+family, model, stepping and model name, or on Arm implementer, architecture, variant, part and
+revision), the PyTorch version and the source code of the ``cnnedu`` package (a changed training
+loop is a different training). Training on a CPU is deterministic, so the same inputs give the
+same weights (``tests/test_model_store.py`` trains twice and compares); anything else is trained
+again rather than loaded. Only CPU training is kept: on a GPU, cuDNN's backward pass is not
+deterministic by default, and training there is fast anyway. The store is a folder,
+``CNNEDU_MODEL_STORE`` or ``~/.cache/cnnedu/models``, with one file per recipe, seed and step
+limit, each overwritten by the next keep: it cannot grow without bound. A store that cannot be
+written costs the time saving, never the lesson: keeping then warns.
 """
 
 from __future__ import annotations
