@@ -23,7 +23,7 @@ class Fact:
 
 _HE_2016 = "He, Zhang, Ren, Sun, Deep Residual Learning for Image Recognition, CVPR 2016, Table 1"
 _GOYAL_2017 = "Goyal et al., Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour, 2017"
-_LINKS = "round nominal figures assumed by cnnedu.distributed.scaling.NETWORKS (vendor link rates)"
+_LINKS = "round figures assumed by cnnedu.distributed.scaling.NETWORKS"
 
 LITERATURE: dict[str, list[Fact]] = {
     "01": [
@@ -62,7 +62,10 @@ LITERATURE: dict[str, list[Fact]] = {
         Fact("8", "GPUs x 32 images: the usual run of that batch, Goyal et al.'s baseline",
              _GOYAL_2017),
         Fact("3.1", "GB/s, 25 Gbit Ethernet (25/8), assumed", _LINKS),
-        Fact("350", "GB/s per direction, NVLink on an H100, assumed", _LINKS),
+        Fact("25", "GB/s per direction, PCIe 4.0 x16 as it carries data (31.5 nominal), assumed",
+             _LINKS),
+        Fact("450", "GB/s per direction, NVLink on an H100 SXM (NVIDIA: 900 GB/s both "
+             "directions together), assumed", _LINKS),
         Fact("25.6", "million parameters of ResNet-50 (25,557,032)",
              "torchvision ResNet50_Weights.IMAGENET1K_V1 documentation"),
         Fact("3.2", "peak learning rate 0.1 x 8192/256 of the linear scaling rule", _GOYAL_2017),

@@ -1,12 +1,16 @@
 """cnnedu.distributed without launching processes: sharding, sync BN alone, the cost model."""
 
+import shutil
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from cnnedu.data import FashionMNIST
-from cnnedu.distributed import ShardedLoader, SyncBatchNorm2d, convert_sync_batchnorm
+from cnnedu.distributed import ShardedLoader, SyncBatchNorm2d, convert_sync_batchnorm, group
 from cnnedu.distributed.launcher import torchrun_command
 from cnnedu.distributed.scaling import (
     break_even_workers,
@@ -145,6 +149,24 @@ def test_threads_share_the_cores():
     assert threads_per_process(2, cores=2) == 1
     assert threads_per_process(4, cores=2) == 1
     assert threads_per_process(2, cores=16) == 8
+
+
+def test_threads_count_the_cores_this_process_may_use(monkeypatch):
+    # a Slurm job given 4 CPUs of a 64-core node: 2 workers get 2 threads each, not 32
+    monkeypatch.setattr(group.os, "sched_getaffinity", lambda pid: {4, 5, 6, 7}, raising=False)
+    monkeypatch.setattr(group.os, "cpu_count", lambda: 64)
+    assert group.usable_cores() == 4
+    assert threads_per_process(2) == 2
+    monkeypatch.delattr(group.os, "sched_getaffinity", raising=False)   # macOS, Windows
+    assert group.usable_cores() == 64
+
+
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="needs util-linux's taskset")
+def test_usable_cores_follows_the_real_affinity():
+    out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c",
+                          "from cnnedu.distributed.group import usable_cores; print(usable_cores())"],
+                         capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "1"
 
 
 def test_bad_arguments_are_named():

@@ -30,15 +30,25 @@ class Context:
         return dist.is_available() and dist.is_initialized()
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (what Slurm's ``--cpus-per-task`` or
+    a container's CPU set allows) where the system reports it, else ``os.cpu_count()``."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:          # macOS, Windows: no affinity call
+        return os.cpu_count() or 1
+
+
 def threads_per_process(local_world_size: int, cores: int | None = None) -> int:
     """CPU threads for each of ``local_world_size`` processes sharing ``cores`` cores.
 
     torchrun sets ``OMP_NUM_THREADS=1`` for every worker when it starts more than one (to avoid
     oversubscription). A value set by the user wins; otherwise the cores are shared evenly:
     on 2 cores, 1 process gets 2 threads, 2 processes get 1 each, so the two runs compared in
-    the lesson use the same hardware.
+    the lesson use the same hardware. The cores are the ones this process may run on (under
+    Slurm or in a container, fewer than the machine has), not ``os.cpu_count()``.
     """
-    cores = cores or os.cpu_count() or 1
+    cores = cores or usable_cores()
     return max(1, cores // max(1, local_world_size))
 
 

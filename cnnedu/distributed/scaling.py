@@ -18,7 +18,7 @@ import numpy as np
 NETWORKS = {  # (bytes per second per direction, seconds per hop): round assumed figures
     "25 GbE": (25e9 / 8, 20e-6),
     "PCIe 4.0 x16": (25e9, 5e-6),
-    "NVLink (H100)": (350e9, 3e-6),
+    "NVLink (H100)": (450e9, 3e-6),
 }
 
 

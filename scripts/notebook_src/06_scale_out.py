@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 06 · Scale-out: the lesson's ResNet trained data-parallel, proven equal, killed, and measured
 #
-# ResNet's ImageNet recipe uses a batch of 256 (He et al. 2015), usually run as 8 GPUs with 32
+# ResNet's ImageNet recipe uses a batch of 256 (He et al. 2016), usually run as 8 GPUs with 32
 # images each (the baseline of Goyal et al. 2017), and every large CNN since is trained
 # *data-parallel*: many copies of one model, each on its own slice of every batch. This lesson
 # takes that step with PyTorch's own engine (`torch.distributed`, `DistributedDataParallel`,
@@ -192,7 +192,9 @@ print("synchronised BN equal within 1e-9:       ", max_state_diff(synced, one_bn
 # global batch): usually harmless when each rank has a decent batch (it is DDP's default, and
 # the usual 8-GPU run of ResNet's recipe computes BN over each GPU's 32 images), harmful when per-rank batches get
 # small. Synchronised BatchNorm restores exact equality, running statistics included, at the
-# price of two extra small all-reduces per BatchNorm layer in forward and two in backward.
+# price of two extra small all-reduces per BatchNorm layer in forward and two in backward (in
+# this implementation; PyTorch's `nn.SyncBatchNorm` uses one all-gather forward and one
+# all-reduce backward).
 
 # %% [markdown]
 # ## 3. A worker dies
@@ -297,11 +299,13 @@ plt.show()
 # processes bring no new arithmetic; they split the same compute and *add* the all-reduce (and
 # a second copy of the framework's per-step overhead). The printed ratio says what happened
 # here, and it can land on either side of 1. The bars show where a difference sits: in the
-# compute, or in the all-reduce. A likely cause of shorter compute with 2 processes (not
-# measured here) is that one process splits each small layer between its 2 threads and
-# synchronises them at every layer, which two single-thread processes do not. A few per cent either way is within the noise of shared
-# cores (the figures are medians over the timed steps), and with other work on the same cores
-# one run can be starved more than the other. (The one-process run also shows a small all-reduce time: a one-rank torchrun job still
+# compute, or in the all-reduce. Where the compute is shorter with 2 processes, a likely cause
+# (not measured here) is that one process splits each small layer between its 2 threads and
+# synchronises them at every layer, which two single-thread processes do not; where it is
+# longer, the two processes compete for the same cores and memory. Runs on shared cores differ
+# by more than a few per cent (the figures are medians over the timed steps, and repeated quiet
+# runs of this cell have landed on both sides of 1), and with other work on the same cores one
+# run can be starved more than the other. (The one-process run also shows a small all-reduce time: a one-rank torchrun job still
 # runs the gloo hook, which then only copies the gradients.) Data parallelism pays when each worker
 # brings its own compute (its own GPU, its own machine), and the question becomes how much the
 # all-reduce costs next to the compute. That we can measure and model.
@@ -369,11 +373,14 @@ print(f"whole step, for comparison (compute / 2 is the unchecked assumption): pr
 # Read the check's verdict above before going on. If it says *validated*, the fitted
 # all-reduce model reproduces the communication this machine measured, and the predictions
 # below rest on it plus the stated assumptions; if it says *NOT validated*, they show only how
-# the model's terms trade off, not what this machine's links would do. The whole-step line
-# shows what the unchecked compute / 2 assumption does on shared cores.
+# the model's terms trade off, not what this machine's links would do. A likely reason for a
+# *NOT validated* here: the fit uses the best of 20 all-reduces of each size (to remove the
+# scheduler's noise), while the all-reduce timed inside a training step also waits for the
+# slower rank and pays the hook's own overhead (the one-process run shows that overhead alone).
+# The whole-step line shows what the unchecked compute / 2 assumption does on shared cores.
 #
 # **Assumptions of every prediction below** (round, assumed link figures: 25 Gbit Ethernet
-# 3.1 GB/s and 20 µs per hop, PCIe 4.0 x16 25 GB/s and 5 µs, NVLink on an H100 350 GB/s and
+# 3.1 GB/s and 20 µs per hop, PCIe 4.0 x16 25 GB/s and 5 µs, NVLink on an H100 450 GB/s and
 # 3 µs): each worker has its own compute; one ring all-reduce over all workers, not
 # overlapped with compute; and **at least 32 images per worker** (Goyal et al.'s per-GPU
 # batch: below it BatchNorm's statistics and per-step overheads change, and compute / N stops
@@ -449,14 +456,20 @@ for link, (bandwidth, latency) in scaling.NETWORKS.items():
 # slowly on fast links and faster on slow ones.
 # Compare the links: the slower the link, the larger the share of each step spent waiting.
 # Real clusters of that size overlap the all-reduce with the backward pass and use
-# hierarchical all-reduces, so they can do better than this ring without overlap; the model
-# stops at 256 workers, where Goyal et al.'s experiment stopped.
+# hierarchical all-reduces, so they can do better than this ring without overlap. And a ring
+# of 256 GPUs crosses machines: the PCIe and NVLink rows at that size are hypothetical
+# single-fabric rings, since between 8-GPU servers the network, not NVLink, sets the bandwidth
+# (Goyal et al. used 8-GPU servers joined by 50 Gbit Ethernet). The model stops at 256
+# workers, where Goyal et al.'s one-hour run was.
 #
 # **Goyal et al. 2017** ("Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour") trained
 # ResNet-50 on 256 GPUs with a global batch of 8,192 (32 per GPU) to the accuracy of the usual
 # batch of 256. Note what they scaled: not a fixed batch over more workers (the plot above),
-# but the *batch with the workers*, 32 images each, so compute per worker stays constant and
-# the all-reduce stays a small fraction of a step. That only helps if a large batch trains as
+# but the *batch with the workers*, 32 images each, so compute per worker stays constant. (At
+# 256 workers the two coincide: the plot's fixed batch of 8,192 is then 32 images per worker,
+# which is why the two printed speed-ups agree there; below 256 they differ.) The all-reduce
+# then takes a share of each step that depends on the link: small on fast links, and on
+# 25 Gbit Ethernet about the share the printed efficiency leaves out. That only helps if a large batch trains as
 # well as a small one, which is what their recipe achieved:
 #
 # * **linear scaling rule**: when the batch grows k times, multiply the learning rate by k
@@ -477,30 +490,36 @@ for link, (bandwidth, latency) in scaling.NETWORKS.items():
 # node ranks, so every machine runs *the same command*; torchrun then starts
 # `--nproc-per-node` workers on each, with global ranks and `WORLD_SIZE` = nodes × processes.
 #
-# **Two machines** `node1` and `node2` (same code and data on both, port `29500` of `node1`
-# reachable from `node2`), on each of them:
+# **Two machines** `node1` and `node2` (same code and data on both, able to reach each other
+# on any TCP port: the rendezvous uses port `29500` of `node1`, and gloo and NCCL then open
+# connections between the ranks on other ports, in both directions), on each of them:
 #
 # ```bash
 # torchrun --nnodes=2 --nproc-per-node=1 --rdzv-backend=c10d --rdzv-endpoint=node1:29500 \
 #          --rdzv-id=resnet-run-1 -m cnnedu.distributed train --epochs 1 --out results
 # ```
 #
-# With GPUs, `--nproc-per-node` = GPUs per machine (the worker then picks NCCL). If a machine
+# With GPUs, `--nproc-per-node` = GPUs per machine (the worker then picks NCCL; under Slurm, below,
+# also ask for them with `#SBATCH --gpus-per-node`). If a machine
 # has several network interfaces, name the one to use: `GLOO_SOCKET_IFNAME=eth0` (or
 # `NCCL_SOCKET_IFNAME`). A `--checkpoint` file must be on a file system all machines share:
 # rank 0 writes it, and after a restart every rank reads it.
 #
 # **Slurm** starts one task per node with `srun`, and that task is torchrun; the first host of
-# the allocation is the rendezvous (`sbatch job.sh`):
+# the allocation is the rendezvous (`sbatch job.sh`). Recent Slurm versions' `srun` does not
+# take `--cpus-per-task` from the job by itself, so the script passes it on; the workers then share
+# the CPUs Slurm gave them (`threads_per_process` counts the cores this process may use, not
+# the machine's):
 #
 # ```bash
 # #!/bin/bash
 # #SBATCH --nodes=2
 # #SBATCH --ntasks-per-node=1
 # #SBATCH --cpus-per-task=16
-# export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
-# srun torchrun --nnodes="$SLURM_NNODES" --nproc-per-node=1 --rdzv-backend=c10d \
-#      --rdzv-endpoint="$MASTER_ADDR:29500" --rdzv-id="$SLURM_JOB_ID" \
+# RDZV_HOST=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+# srun --cpus-per-task="$SLURM_CPUS_PER_TASK" \
+#      torchrun --nnodes="$SLURM_NNODES" --nproc-per-node=1 --rdzv-backend=c10d \
+#      --rdzv-endpoint="$RDZV_HOST:29500" --rdzv-id="$SLURM_JOB_ID" \
 #      -m cnnedu.distributed train --epochs 1 --out results
 # ```
 #
@@ -527,7 +546,8 @@ print("equal within 1e-6:", diff_nodes <= 1e-6)
 # %% [markdown]
 # The training code did not change: a rank cannot tell whether its peer is another process on
 # this machine or a process on another machine; only the address it meets at differs. What
-# differs on real machines is the link (section 5's α and β): a network instead of shared memory.
+# differs on real machines is the link (section 5's α and β): a real network instead of this
+# machine's loopback TCP, which is what gloo used here.
 
 # %% [markdown]
 # ## Exercises
