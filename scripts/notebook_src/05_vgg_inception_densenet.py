@@ -5,9 +5,9 @@
 # came after. In this lesson you will
 #
 # 1. see VGG's idea (stacks of 3×3 convolutions) and its cost;
-# 2. see Inception's idea (parallel branches, 1×1 bottlenecks) and check two claims about it;
+# 2. see Inception's idea (parallel branches, 1×1 bottlenecks) and check three claims about it;
 # 3. see what DenseNet shares with ResNet and what it does not;
-# 4. measure all five families side by side with `cnnedu.profiling.profile`;
+# 4. measure seven models of the five families side by side with `cnnedu.profiling.profile`;
 # 5. train a small member of each family on Fashion-MNIST in the same time budget, over five
 #    seeds, judged on a validation split.
 #
@@ -98,7 +98,8 @@ print("output channels: 64 + 128 + 32 + 32 =", module(torch.zeros(1, 192, 28, 28
 #
 # The 1×1 convolutions before the larger kernels are **bottlenecks**: they shrink the channels
 # first. The saving for the paper's 5×5 branch of this module (192 channels in, 16 after the
-# bottleneck, 32 out, 28×28), computed with PyTorch's FLOP counter:
+# bottleneck, 32 out, 28×28), computed with PyTorch's FLOP counter (which counts 2 FLOPs per
+# multiply-add: a multiply and an add):
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -127,7 +128,18 @@ for name, model in [("googlenet", googlenet), ("inception_v3", inception_v3),
 # %% [markdown]
 # Both hold in torchvision: GoogLeNet and Inception-v3 use BatchNorm after every convolution
 # (the 2014 GoogLeNet paper had none: BatchNorm came in 2015, and torchvision's GoogLeNet adds
-# it) and one Dropout before the classifier, which ResNet does not have.
+# it) and one Dropout before the classifier, which ResNet does not have. One caveat: both models
+# are built here without their **auxiliary classifiers** (`aux_logits=False`). The papers
+# attach small extra heads to intermediate layers, whose losses are added during training and
+# which are dropped at inference; GoogLeNet's heads have Dropout of their own. So the counts
+# above, and the parameter counts below, are those of the inference networks (torchvision's
+# documented parameter count of Inception-v3 includes its auxiliary head, so it is larger).
+#
+# **Inception-v3** (Szegedy et al., "Rethinking the Inception Architecture", 2016) keeps the
+# branches but *factorises* their kernels: a 5×5 becomes two stacked 3×3s (VGG's idea from
+# section 1 again), an n×n becomes a 1×n followed by an n×1, and the grid is shrunk by
+# convolution and pooling branches side by side. torchvision's `InceptionA` module still has
+# a 5×5 branch beside the double 3×3 one, another difference between code and paper.
 #
 # "Inception is memory intensive compared to ResNet": the memory that grows with depth in
 # training is the **activations** autograd keeps for the backward pass.
@@ -194,8 +206,13 @@ check_code("05.1", inception_params);
 # ## 3. DenseNet: concatenate instead of add
 # ResNet adds a block's output to its input (`x + F(x)`); DenseNet (Huang et al., 2017)
 # **concatenates**: each layer gets all earlier layers' outputs in its block and adds `k` new
-# channels (the *growth rate*, 32 in DenseNet-121). Transition layers (1×1 conv + 2×2 average
-# pooling) halve channels and size between blocks. Inside the first dense block of DenseNet-121:
+# channels (the *growth rate*, 32 in DenseNet-121). In DenseNet-121 each layer is a
+# *bottleneck* layer: BN-ReLU-1×1 conv to four times the growth rate, then BN-ReLU-3×3 conv to
+# the growth rate (the 1×1 is `conv1` below). Transition layers (1×1 conv + 2×2 average
+# pooling) shrink the size between blocks, and in DenseNet-BC, of which DenseNet-121 is one,
+# halve the channels too ("compression"; the plain DenseNet keeps them). Exercise 05.2 and the
+# small DenseNet-style net of section 5 use the plain layer, without the bottleneck. Inside the
+# first dense block of DenseNet-121:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -252,9 +269,14 @@ check_code("05.2", MyDenseLayer);
 # **Like with like.** An accuracy belongs to a *trained model*, not to an architecture: it
 # depends on the training recipe too. torchvision's `DEFAULT` weights are the best it has, and
 # for ResNet-50 that is `IMAGENET1K_V2`, trained in 2021 with a much newer recipe (longer
-# training, stronger augmentation, label smoothing, mixup, EMA ...); the other six models only
-# have their original `IMAGENET1K_V1` weights, trained with the simple recipes of their time.
-# So the table uses V1 for every model, and the recipe effect gets its own cell below.
+# training, stronger augmentation, label smoothing, mixup, EMA ...); the other six models have
+# only their original `IMAGENET1K_V1` weights with a top-1. So the table uses V1, each model's
+# oldest weights, for every model, and the recipe effect gets its own cell below. V1 is not
+# one common recipe, though: AlexNet's, VGG's and the ResNets' V1 weights were trained with
+# torchvision's simple reference recipe, while GoogLeNet's and Inception-v3's were ported from
+# TensorFlow and DenseNet-121's from LuaTorch, each trained with its authors' own recipe
+# (Inception-v3's already had RMSProp and label smoothing). Part of any gap in the table is
+# recipe, not architecture.
 
 # %%
 from cnnedu.profiling import compare, profiles_text
@@ -377,20 +399,27 @@ print("accuracy per M parameters: AlexNet", f"{per_mparam['alexnet']:.2f}", "vs 
 # %% [markdown]
 # **Reading the table and the plots.** VGG-16 is the outlier in cost: the most parameters and
 # FLOPs of all (the ratios above: several times ResNet-50's compute and parameters) for lower
-# accuracy. GoogLeNet matches ResNet-18's accuracy with about half its parameters; Inception-v3
-# and ResNet-50 buy their higher accuracy with more compute. DenseNet-121 has the fewest
-# parameters after GoogLeNet and is more accurate than ResNet-18 and GoogLeNet, but it keeps
-# the most activations of all, the price of concatenating every layer's output.
+# accuracy. GoogLeNet matches ResNet-18's accuracy with a bit over half its parameters;
+# Inception-v3 and ResNet-50 buy their higher accuracy with more compute. DenseNet-121 has the
+# fewest parameters after GoogLeNet and is more accurate than ResNet-18 and GoogLeNet, but it
+# keeps the most activations of all, the price of concatenating every layer's output in the
+# straightforward implementation (torchvision's default): each layer's BatchNorm saves its own
+# copy of the growing concatenation. A memory-efficient implementation recomputes those
+# instead of keeping them (Pleiss et al. 2017; `densenet121(memory_efficient=True)`), trading
+# time for memory. Latency does not follow FLOPs either: branches, concatenations and memory
+# traffic cost time that FLOPs do not count, and these milliseconds hold only for this machine,
+# its thread count and one image at a time.
 #
-# Careful with "top-1 points per GFLOP": AlexNet, cheap in FLOPs and shallow, tops that column, but the
-# ratio favours any cheap model (a model with almost no compute and modest accuracy would beat
-# them all), so it does not say which design uses compute better. Compare at similar compute
-# instead: for about twice AlexNet's compute (3.00 vs 1.43 GFLOPs) GoogLeNet reaches 69.8 %
-# top-1 against AlexNet's 56.5 %, as does ResNet-18 at 3.63 GFLOPs; and more compute pays only
-# with a better design: VGG-16 spends 30.94 GFLOPs for 71.6 %, ResNet-50 8.18 GFLOPs for 76.1 %.
-# Per **parameter** (the same caveat applies, VGG-16 aside): from AlexNet's huge fully connected
-# layers to GoogLeNet's and DenseNet's lean ones, each parameter carries far more accuracy. (Latency here
-# is one image on this CPU; on a GPU, and for batches, the order can change.)
+# Careful with "top-1 points per GFLOP": AlexNet, cheap in FLOPs and shallow, tops that column,
+# but the ratio favours any cheap model (a model with almost no compute and modest accuracy
+# would beat them all), so it does not say which design uses compute better. Compare at similar
+# compute instead: for two to two and a half times AlexNet's compute (3.00 vs 1.43 GFLOPs)
+# GoogLeNet reaches 69.8 % top-1 against AlexNet's 56.5 %, as does ResNet-18 at 3.63 GFLOPs; and
+# more compute pays only with a better design: VGG-16 spends 30.94 GFLOPs for 71.6 %, ResNet-50
+# 8.18 GFLOPs for 76.1 %. Per **parameter** (the same caveat applies; VGG-16 is even below
+# AlexNet here): from AlexNet's huge fully connected layers to GoogLeNet's and DenseNet's lean
+# ones, each parameter carries far more accuracy. (Latency here is one image on this CPU; on a
+# GPU, and for batches, the order can change.)
 
 # %% [markdown]
 # ## 5. Small versions, trained in the same time budget
@@ -435,7 +464,12 @@ print(runs_text(runs, budget=BUDGET_S))
 # The table gives each family's validation accuracy over the seeds (mean, and the worst and
 # best seed), the median number of steps it got in the budget and the cost of one step, and
 # the most any of its runs went over the budget (about one step: the clock is read before
-# every step, and one step can take longer than the median). The parameter counts, for reference:
+# every step, and one step can take longer than the median). The parameter counts, for
+# reference. Apart from AlexNet's they are close, but the cost of a step is not (the ms/step
+# column above): the DenseNet-style net's first block works at the full 28×28, and the
+# Inception-style net's many small branches make its step cost more than twice the VGG-style
+# net's at a similar size. So the verdicts below are about these small nets as built, not about
+# each family's idea alone:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -478,7 +512,9 @@ print(f"dearest step: {dearest}, {step_ms[dearest]:.0f} ms ({steps[dearest]:.0f}
 # **What the numbers show.** Read the verdicts above from your own run: a family "beat"
 # another only where the per-seed differences are consistent enough for the t-test (p < 0.05);
 # otherwise the printed line says
-# "not separated" and the difference is within the seed-to-seed noise. Read the steps column
+# "not separated" and the difference is within the seed-to-seed noise. The ranking line orders
+# the means only: where a pair is not separated, or was not compared, its order is not a
+# finding. Read the steps column
 # beside them: in a fixed time a family whose step costs several times more gets that many
 # times fewer steps, so this comparison measures accuracy per second *of this machine*, not a
 # family's best accuracy (lessons 02 and 04 train AlexNet and ResNet longer and print how far
