@@ -56,7 +56,7 @@ def test_setup_joins_a_gloo_group_of_the_given_rank_and_teardown_leaves_it(torch
     ctx = group.setup()
     assert ctx == group.Context(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
     assert ctx.distributed and dist.get_backend() == "gloo" and dist.get_world_size() == 1
-    assert torch.get_num_threads() == max(1, (os.cpu_count() or 1) // 2)
+    assert torch.get_num_threads() == max(1, group.usable_cores() // 2)
     group.teardown(ctx)
     assert not dist.is_initialized() and not ctx.distributed
 
@@ -74,7 +74,11 @@ def test_setup_keeps_the_users_thread_count_and_is_plain_without_torchrun(torchr
     group.teardown(group.Context())                   # no group: nothing to leave, no error
 
 
-def test_threads_default_to_this_machines_cores(monkeypatch):
+def test_threads_default_to_the_cores_this_process_may_use(monkeypatch):
+    monkeypatch.setattr(group.os, "sched_getaffinity", lambda pid: set(range(6)), raising=False)
+    monkeypatch.setattr(group.os, "cpu_count", lambda: 64)     # the machine: not what counts
+    assert [group.threads_per_process(n) for n in (1, 2, 4, 8)] == [6, 3, 1, 1]
+    monkeypatch.delattr(group.os, "sched_getaffinity", raising=False)   # no affinity call
     monkeypatch.setattr(group.os, "cpu_count", lambda: 6)
     assert [group.threads_per_process(n) for n in (1, 2, 4, 8)] == [6, 3, 1, 1]
     monkeypatch.setattr(group.os, "cpu_count", lambda: None)
