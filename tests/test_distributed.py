@@ -1,4 +1,4 @@
-"""cnnedu.distributed without launching processes: sharding, sync BN alone, the cost model."""
+"""cnnedu.distributed without torchrun: sharding, sync BN alone, the cost model, threads."""
 
 import shutil
 import subprocess

@@ -446,7 +446,9 @@ def fake_agents(monkeypatch, code):
 def test_launch_nodes_prefixes_each_agents_lines_and_shares_the_cores(monkeypatch, capsys):
     from cnnedu.distributed import launcher
 
-    monkeypatch.setattr(launcher.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(launcher.os, "sched_getaffinity", lambda pid: set(range(8)),
+                        raising=False)
+    monkeypatch.setattr(launcher.os, "cpu_count", lambda: 64)   # the machine: not what counts
     monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)    # launch_nodes must set it itself
     asked = fake_agents(monkeypatch, "import os; print('threads', os.environ['OMP_NUM_THREADS'],"
                                      " os.environ['CNNEDU_THREADS_FROM_USER'], "
@@ -915,10 +917,11 @@ def test_launch_errors_show_the_arguments_and_the_last_15_lines(monkeypatch):
 def test_launch_nodes_gives_each_process_at_least_one_thread(monkeypatch):
     from cnnedu.distributed import launcher
 
-    monkeypatch.setattr(launcher.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(launcher.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     fake_agents(monkeypatch, "import os; print(os.environ['OMP_NUM_THREADS'])")
     result = launcher.launch_nodes([], nnodes=2, nproc=2, echo=False)   # 4 processes, 2 cores
     assert sorted(result.lines) == ["[node 0] 1", "[node 1] 1"]
+    monkeypatch.delattr(launcher.os, "sched_getaffinity", raising=False)   # no affinity call
     monkeypatch.setattr(launcher.os, "cpu_count", lambda: None)
     result = launcher.launch_nodes([], nnodes=1, echo=False)
     assert result.lines == ["[node 0] 1"]

@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from queue import Empty, Queue
 
+from cnnedu.distributed.group import threads_per_process
+
 _NOISE = re.compile(r"OMP_NUM_THREADS|^\*+$|Setting OMP_NUM_THREADS|to avoid your system being "
                     r"overloaded|further tune the variable")
 
@@ -199,13 +201,14 @@ def launch_nodes(args: list[str], nnodes: int = 2, nproc: int = 1,
 
     They meet at ``localhost:<free port>`` (c10d rendezvous); each line of output is prefixed
     ``[node i]`` (i: the order of start, not the rank the rendezvous gives). The cores are shared
-    as on one node (``OMP_NUM_THREADS`` = cores // all processes) unless ``env`` sets it, so the
-    run is comparable with :func:`launch` of the same processes. Errors as in :func:`launch`.
+    as on one node (``OMP_NUM_THREADS`` from :func:`cnnedu.distributed.group.threads_per_process`
+    over all processes: the usable cores // processes) unless ``env`` sets it, so the run is
+    comparable with :func:`launch` of the same processes. Errors as in :func:`launch`.
     """
     endpoint = f"localhost:{free_port()}"
     command = node_command(args, nnodes, endpoint, nproc, rdzv_id=f"cnnedu-{os.getpid()}-"
                            f"{endpoint.rsplit(':', 1)[1]}")
-    threads = str(max(1, (os.cpu_count() or 1) // (nnodes * nproc)))
+    threads = str(threads_per_process(nnodes * nproc))
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": threads,
                    "CNNEDU_THREADS_FROM_USER": "1", **(env or {})}
     lines: Queue[str | None] = Queue()
