@@ -388,8 +388,8 @@ def maps_for_one(name, net, x, t):
 methods = {name: (lambda net, x, t, name=name: maps_for_one(name, net, x, t))
            for name in [*attribution.METHODS, "grad-cam"]}
 # and occlusion as Zeiler & Fergus did it, with grey patches (0: the data set's mean, normalised)
-methods["occlusion, grey"] = lambda net, x, t: attribution.occlusion(net, x, t, patch=4, stride=2,
-                                                                     baseline=0.0)
+GREY = {**OPTIONS["occlusion"], "baseline": 0.0}     # the lesson's patch and stride, grey
+methods["occlusion, grey"] = lambda net, x, t: attribution.occlusion(net, x, t, **GREY)
 
 start = time.perf_counter()
 runs = [cascading_randomization(model, LAYERS_TOP_DOWN, methods, xs, ts, seed=s)
